@@ -1,0 +1,93 @@
+# Shared helpers for ops/ scripts. Source it: . "$(dirname "$0")/../lib.sh"
+# shellcheck shell=bash
+
+HIGHWAY_CACHE=${HIGHWAY_CACHE:-$HOME/.cache/highway} # downloaded artifacts (kept)
+HIGHWAY_RUN=${HIGHWAY_RUN:-/tmp/highway-run}         # data, logs, pid files
+
+KAFKA_VERSION=4.1.1 # the one place the Kafka version is pinned
+KAFKA_HOME=$HIGHWAY_CACHE/kafka-$KAFKA_VERSION
+KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_DIR=$HIGHWAY_RUN/kafka
+
+CLICKHOUSE_PORT=${CLICKHOUSE_PORT:-19000}
+CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
+CLICKHOUSE_DIR=$HIGHWAY_RUN/clickhouse
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+log() { printf '[%s] %s\n' "${OPS_NAME:-ops}" "$*" >&2; }
+
+die() { log "ERROR: $*"; exit 1; }
+
+# fail WHAT LOGFILE: report what failed, where its log is, and the log's tail.
+fail() {
+  log "ERROR: $1 failed. Log: $2"
+  if [ -f "$2" ]; then
+    echo "----- last 30 lines of $2 -----" >&2
+    tail -n 30 "$2" >&2
+    echo "-----" >&2
+  fi
+  exit 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# pid_alive PIDFILE: true if the pid file names a running process.
+pid_alive() {
+  local pid
+  [ -s "$1" ] && pid=$(cat "$1") && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# spawn PIDFILE OUTFILE CMD...: run CMD detached (own session, immune to the
+# caller's hangup/Ctrl-C); its own pid (not a wrapper's) goes to PIDFILE.
+spawn() {
+  local pidfile=$1 out=$2
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016
+  nohup setsid bash -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" >"$out" 2>&1 </dev/null &
+  local i
+  for i in $(seq 50); do [ -s "$pidfile" ] && return 0; sleep 0.1; done
+  fail "starting $1" "$out"
+}
+
+# stop_pid NAME PIDFILE: SIGTERM, wait up to 20 s, then SIGKILL. Idempotent.
+stop_pid() {
+  local name=$1 pidfile=$2 pid i
+  if ! pid_alive "$pidfile"; then
+    log "$name is not running"
+    rm -f "$pidfile"
+    return 0
+  fi
+  pid=$(cat "$pidfile")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not exit within 20 s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$pidfile"
+  log "$name stopped"
+}
+
+# apt_install PKG...: apt-get update + install (called only when something is missing).
+# Lock timeout: wait for another running apt/dpkg instead of failing.
+apt_install() {
+  local aptlog=$HIGHWAY_RUN/apt.log
+  mkdir -p "$HIGHWAY_RUN"
+  log "installing $* with apt-get (log: $aptlog)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update >"$aptlog" 2>&1 ||
+    fail "apt-get update" "$aptlog"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$@" >>"$aptlog" 2>&1 ||
+    fail "apt-get install $*" "$aptlog"
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
