@@ -1,5 +1,5 @@
 # Shared helpers for ops/ scripts. Source it: . "$(dirname "$0")/../lib.sh"
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables below are used by the sourcing scripts
 
 HIGHWAY_CACHE=${HIGHWAY_CACHE:-$HOME/.cache/highway} # downloaded artifacts (kept)
 HIGHWAY_RUN=${HIGHWAY_RUN:-/tmp/highway-run}         # data, logs, pid files
@@ -28,6 +28,12 @@ fail() {
     echo "----- last 30 lines of $2 -----" >&2
     tail -n 30 "$2" >&2
     echo "-----" >&2
+    # the root cause is often above a long stack trace: show the first error lines too
+    if grep -qE '(ERROR|FATAL|<Error>|Exception)' "$2"; then
+      echo "----- first error lines -----" >&2
+      grep -m 3 -E '(ERROR|FATAL|<Error>|Exception)' "$2" | cut -c1-400 >&2
+      echo "-----" >&2
+    fi
   fi
   exit 1
 }
@@ -48,14 +54,13 @@ spawn() {
   rm -f "$pidfile"
   # shellcheck disable=SC2016
   nohup setsid bash -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@" >"$out" 2>&1 </dev/null &
-  local i
-  for i in $(seq 50); do [ -s "$pidfile" ] && return 0; sleep 0.1; done
+  for _ in $(seq 50); do [ -s "$pidfile" ] && return 0; sleep 0.1; done
   fail "starting $1" "$out"
 }
 
 # stop_pid NAME PIDFILE: SIGTERM, wait up to 20 s, then SIGKILL. Idempotent.
 stop_pid() {
-  local name=$1 pidfile=$2 pid i
+  local name=$1 pidfile=$2 pid
   if ! pid_alive "$pidfile"; then
     log "$name is not running"
     rm -f "$pidfile"
@@ -64,7 +69,7 @@ stop_pid() {
   pid=$(cat "$pidfile")
   log "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 200); do
+  for _ in $(seq 200); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done

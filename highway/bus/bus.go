@@ -1,0 +1,220 @@
+// Package bus owns Kafka: producing records, consuming partitions as a member
+// of a consumer group with explicit commits, creating topics, and the
+// dead-letter topic of each feed. It is the only package that imports
+// segmentio/kafka-go. An embedded broker (embedded.go) speaks the same
+// protocol for `highway dev` and unit tests.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// Config says how to reach Kafka and how to produce.
+type Config struct {
+	// Brokers are the bootstrap addresses, host:port. Required.
+	Brokers []string
+	// Compression of produced batches: none, gzip, snappy, lz4 or zstd.
+	// Default snappy.
+	Compression string
+	// BatchSize is the most messages the producer puts in one request.
+	// Default 1000.
+	BatchSize int
+	// BatchTimeout is how long the producer waits to fill a batch.
+	// Default 10ms.
+	BatchTimeout time.Duration
+	// ReplicationFactor of topics this package creates. Default 1.
+	ReplicationFactor int
+	// SessionTimeout of consumer-group members: how soon a dead member's
+	// partitions move to others. Default 10s (Kafka's session.timeout.ms).
+	SessionTimeout time.Duration
+	// Logger receives kafka-go's logs at debug level. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Message is one Kafka record.
+type Message struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Time      time.Time
+}
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Header returns the value of the first header called key, or nil.
+func (m *Message) Header(key string) []byte {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+// Bus is a connection to one Kafka cluster. It is safe for concurrent use.
+type Bus struct {
+	cfg       Config
+	codec     compress.Codec
+	transport *kafka.Transport
+	client    *kafka.Client
+}
+
+// New validates cfg, applies defaults and returns a Bus. It does not dial;
+// the first call that needs the cluster does.
+func New(cfg Config) (*Bus, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("bus: no Kafka brokers configured; pass --kafka host:port or set HIGHWAY_KAFKA")
+	}
+	if cfg.Compression == "" {
+		cfg.Compression = "snappy"
+	}
+	var codec compress.Codec
+	switch strings.ToLower(cfg.Compression) {
+	case "none":
+	case "gzip":
+		codec = kafka.Gzip.Codec()
+	case "snappy":
+		codec = kafka.Snappy.Codec()
+	case "lz4":
+		codec = kafka.Lz4.Codec()
+	case "zstd":
+		codec = kafka.Zstd.Codec()
+	default:
+		return nil, fmt.Errorf("bus: unknown compression %q; use none, gzip, snappy, lz4 or zstd", cfg.Compression)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 10 * time.Millisecond
+	}
+	if cfg.ReplicationFactor <= 0 {
+		cfg.ReplicationFactor = 1
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	transport := &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: time.Minute, MetadataTTL: 5 * time.Second}
+	return &Bus{
+		cfg:       cfg,
+		codec:     codec,
+		transport: transport,
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second},
+	}, nil
+}
+
+// Brokers returns the bootstrap addresses.
+func (b *Bus) Brokers() []string { return b.cfg.Brokers }
+
+// Close releases idle connections.
+func (b *Bus) Close() error {
+	b.transport.CloseIdleConnections()
+	return nil
+}
+
+func (b *Bus) logf(msg string, args ...any) {
+	b.cfg.Logger.Debug(fmt.Sprintf(msg, args...), "component", "kafka")
+}
+
+// EnsureTopics creates the topics that do not exist yet, each with the given
+// number of partitions. Existing topics are left as they are.
+func (b *Bus) EnsureTopics(ctx context.Context, partitions int, topics ...string) error {
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: b.cfg.ReplicationFactor})
+	}
+	resp, err := b.client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating topics on %s: %w", strings.Join(b.cfg.Brokers, ","), err)
+	}
+	for topic, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+// Partitions returns the partition IDs of topic.
+func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
+	resp, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata of %s: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("reading metadata of %s: %w", topic, t.Error)
+		}
+		ids := make([]int, len(t.Partitions))
+		for i, p := range t.Partitions {
+			ids[i] = p.ID
+		}
+		return ids, nil
+	}
+	return nil, fmt.Errorf("topic %s does not exist", topic)
+}
+
+// EndOffsets returns, per partition of topic, the offset the next produced
+// record will get (the high watermark).
+func (b *Bus) EndOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	ids, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, id := range ids {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(id))
+	}
+	resp, err := b.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.LastOffset
+	}
+	return out, nil
+}
+
+func toKafka(m Message) kafka.Message {
+	km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Time: m.Time}
+	if len(m.Headers) > 0 {
+		km.Headers = make([]kafka.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			km.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return km
+}
+
+func fromKafka(km kafka.Message) Message {
+	m := Message{Topic: km.Topic, Partition: km.Partition, Offset: km.Offset, Key: km.Key, Value: km.Value, Time: km.Time}
+	if len(km.Headers) > 0 {
+		m.Headers = make([]Header, len(km.Headers))
+		for i, h := range km.Headers {
+			m.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return m
+}

@@ -1,0 +1,156 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Claim is one partition assigned to this member of a consumer group for one
+// generation. Its handler reads micro-batches with Fetch and records progress
+// with Commit. The claim's context ends when the group rebalances or the
+// consumer stops; the handler must then return promptly.
+type Claim struct {
+	Topic     string
+	Partition int
+	// Committed is the group's committed offset for the partition: the next
+	// offset to read, or a negative value when the group has none.
+	Committed int64
+
+	gen    *kafka.Generation
+	reader *kafka.Reader
+}
+
+// SeekTo makes the next Fetch start at offset.
+func (c *Claim) SeekTo(offset int64) error {
+	if err := c.reader.SetOffset(offset); err != nil {
+		return fmt.Errorf("seeking %s/%d to %d: %w", c.Topic, c.Partition, offset, err)
+	}
+	return nil
+}
+
+// Fetch waits for at least one message, then gathers more until it has max
+// messages or wait has passed since the first one arrived. It returns what
+// it has when ctx ends after the first message.
+func (c *Claim) Fetch(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
+	first, err := c.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
+	}
+	msgs := make([]Message, 1, max)
+	msgs[0] = fromKafka(first)
+	if max <= 1 {
+		return msgs, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for len(msgs) < max {
+		m, err := c.reader.FetchMessage(wctx)
+		if err != nil {
+			break // the wait is over or the claim ends; what we have is a batch
+		}
+		msgs = append(msgs, fromKafka(m))
+	}
+	return msgs, nil
+}
+
+// Lag is how many messages of the partition are behind the last fetched one,
+// or -1 when not yet known.
+func (c *Claim) Lag() int64 { return c.reader.Lag() }
+
+// Commit records next as the offset the group resumes from on this partition.
+func (c *Claim) Commit(next int64) error {
+	if err := c.gen.CommitOffsets(map[string]map[int]int64{c.Topic: {c.Partition: next}}); err != nil {
+		return fmt.Errorf("committing %s/%d at %d: %w", c.Topic, c.Partition, next, err)
+	}
+	return nil
+}
+
+// ClaimHandler consumes one claimed partition until its context ends. An
+// error it returns ends the whole Consume with that error.
+type ClaimHandler func(ctx context.Context, c *Claim) error
+
+// Consume joins consumer group `group` on topic and runs handle for every
+// partition assigned to this member, one goroutine per partition, across
+// rebalances, until ctx ends (then it returns nil) or a handler fails.
+func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHandler) error {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                group,
+		Brokers:           b.cfg.Brokers,
+		Topics:            []string{topic},
+		StartOffset:       kafka.FirstOffset,
+		SessionTimeout:    b.cfg.SessionTimeout,
+		HeartbeatInterval: b.cfg.SessionTimeout / 5,
+		RebalanceTimeout:  b.cfg.SessionTimeout,
+		JoinGroupBackoff:  time.Second,
+		Timeout:           10 * time.Second,
+		Logger:            kafka.LoggerFunc(b.logf),
+		ErrorLogger:       kafka.LoggerFunc(b.logf),
+	})
+	if err != nil {
+		return fmt.Errorf("joining consumer group %s on %s: %w", group, topic, err)
+	}
+	defer cg.Close()
+
+	var (
+		mu      sync.Mutex
+		failure error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for {
+		gen, err := cg.Next(ctx)
+		if ctx.Err() != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			return failure
+		}
+		if err != nil {
+			if errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			b.cfg.Logger.Warn("consumer group: joining failed; retrying", "group", group, "topic", topic, "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		for _, a := range gen.Assignments[topic] {
+			claim := &Claim{Topic: topic, Partition: a.ID, Committed: a.Offset, gen: gen}
+			gen.Start(func(gctx context.Context) {
+				claim.reader = kafka.NewReader(kafka.ReaderConfig{
+					Brokers:        b.cfg.Brokers,
+					Topic:          topic,
+					Partition:      claim.Partition,
+					MinBytes:       1,
+					MaxBytes:       16 << 20,
+					MaxWait:        100 * time.Millisecond,
+					QueueCapacity:  1000,
+					ReadBackoffMin: 50 * time.Millisecond,
+					ReadBackoffMax: time.Second,
+					Logger:         kafka.LoggerFunc(b.logf),
+					ErrorLogger:    kafka.LoggerFunc(b.logf),
+				})
+				defer claim.reader.Close()
+				if claim.Committed >= 0 {
+					_ = claim.reader.SetOffset(claim.Committed)
+				} else {
+					_ = claim.reader.SetOffset(kafka.FirstOffset)
+				}
+				if err := handle(gctx, claim); err != nil && gctx.Err() == nil {
+					mu.Lock()
+					if failure == nil {
+						failure = err
+					}
+					mu.Unlock()
+					cancel()
+				}
+			})
+		}
+	}
+}

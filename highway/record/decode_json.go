@@ -1,0 +1,447 @@
+package record
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cityhighway/highway/highway/catalog"
+)
+
+// Decoder appends JSON records of one feed to an Arrow record batch under
+// construction. A record is one flat JSON object whose keys are field names;
+// times are RFC 3339 strings with an offset or integer milliseconds since the
+// Unix epoch. A record that does not fit is rejected whole (nothing of it is
+// appended) with a *Reject, and the decoder carries on with the next one.
+//
+// The hot path allocates nothing per record but the strings it keeps: no
+// maps, no reflection. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	feed    *catalog.Feed
+	schema  *arrow.Schema
+	builder *array.RecordBuilder
+	index   map[string]int
+	slots   []slot
+	keyBuf  []byte
+}
+
+// slot holds one field's value of the record being decoded.
+type slot struct {
+	set  bool
+	null bool
+	str  []byte
+	num  float64
+	i    int64
+	b    bool
+	raw  []byte // the value as written, for messages
+}
+
+// NewDecoder returns a decoder for feed's records that allocates from mem
+// (memory.DefaultAllocator when nil).
+func NewDecoder(feed *catalog.Feed, mem memory.Allocator) *Decoder {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	schema := Schema(feed)
+	d := &Decoder{
+		feed:    feed,
+		schema:  schema,
+		builder: array.NewRecordBuilder(mem, schema),
+		index:   make(map[string]int, len(feed.Fields)),
+		slots:   make([]slot, len(feed.Fields)),
+	}
+	for i, f := range feed.Fields {
+		d.index[f.Name] = i
+	}
+	return d
+}
+
+// Schema is the Arrow schema of the batches the decoder builds.
+func (d *Decoder) Schema() *arrow.Schema { return d.schema }
+
+// Len is the number of records appended since the last NewRecordBatch.
+func (d *Decoder) Len() int {
+	if len(d.builder.Fields()) == 0 {
+		return 0
+	}
+	return d.builder.Field(0).Len()
+}
+
+// NewRecordBatch returns the records appended so far as a batch (which the
+// caller must Release) and starts a new one.
+func (d *Decoder) NewRecordBatch() arrow.RecordBatch { return d.builder.NewRecordBatch() }
+
+// Release frees the builders.
+func (d *Decoder) Release() { d.builder.Release() }
+
+// Append decodes one JSON record and appends it, or returns a *Reject and
+// appends nothing.
+func (d *Decoder) Append(data []byte) error {
+	for i := range d.slots {
+		s := &d.slots[i]
+		s.set, s.null, s.str, s.raw = false, false, s.str[:0], nil
+	}
+	if err := d.scan(data); err != nil {
+		return err
+	}
+	if err := d.check(); err != nil {
+		return err
+	}
+	d.appendSlots()
+	return nil
+}
+
+func (d *Decoder) scan(data []byte) error {
+	p := scanner{data: data}
+	p.skipSpace()
+	if !p.eat('{') {
+		return &Reject{Offset: p.pos, Reason: "a record must be a JSON object starting with '{'"}
+	}
+	p.skipSpace()
+	if !p.eat('}') {
+		for {
+			p.skipSpace()
+			start := p.pos
+			if p.peek() != '"' {
+				return &Reject{Offset: p.pos, Reason: "expected a field name in double quotes"}
+			}
+			var err error
+			d.keyBuf, err = p.stringValue(d.keyBuf[:0])
+			if err != nil {
+				return err
+			}
+			p.skipSpace()
+			if !p.eat(':') {
+				return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(d.keyBuf))}
+			}
+			p.skipSpace()
+			idx, ok := d.index[string(d.keyBuf)]
+			if !ok {
+				return &Reject{Field: string(d.keyBuf), Offset: start, Reason: "unknown field; the feed " + d.feed.Name + " has " + d.fieldList()}
+			}
+			if d.slots[idx].set {
+				return &Reject{Field: string(d.keyBuf), Offset: start, Reason: "appears twice in the record"}
+			}
+			if err := d.value(&p, idx); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.eat(',') {
+				continue
+			}
+			if p.eat('}') {
+				break
+			}
+			return &Reject{Offset: p.pos, Reason: "expected ',' or '}' after a value"}
+		}
+	}
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return &Reject{Offset: p.pos, Reason: "unexpected data after the end of the record"}
+	}
+	return nil
+}
+
+func (d *Decoder) fieldList() string {
+	names := make([]string, len(d.feed.Fields))
+	for i, f := range d.feed.Fields {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// value parses the value at p into slot idx, converting to the field's type.
+func (d *Decoder) value(p *scanner, idx int) error {
+	f := &d.feed.Fields[idx]
+	s := &d.slots[idx]
+	s.set = true
+	start := p.pos
+	bad := func(reason string) error {
+		end := min(p.pos, len(p.data))
+		if end <= start {
+			end = min(start+1, len(p.data))
+		}
+		return &Reject{Field: f.Name, Value: shorten(p.data[start:end]), Offset: start, Reason: reason}
+	}
+	switch c := p.peek(); {
+	case c == 'n':
+		if !p.literal("null") {
+			return bad("not a JSON value")
+		}
+		s.null = true
+	case c == 't' || c == 'f':
+		v := c == 't'
+		if !p.literal(map[bool]string{true: "true", false: "false"}[v]) {
+			return bad("not a JSON value")
+		}
+		if f.Type != catalog.Bool {
+			return bad("must be " + typeWords(f.Type) + ", not true or false")
+		}
+		s.b = v
+	case c == '"':
+		var err error
+		s.str, err = p.stringValue(s.str[:0])
+		if err != nil {
+			err.(*Reject).Field = f.Name
+			return err
+		}
+		s.raw = p.data[start:p.pos]
+		switch f.Type {
+		case catalog.String:
+		case catalog.Time:
+			t, err := time.Parse(time.RFC3339Nano, string(s.str))
+			if err != nil {
+				return bad("not a time: write RFC 3339 with an offset, like \"2026-11-26T08:30:00+08:00\", or milliseconds since 1970")
+			}
+			s.i = t.UnixMilli()
+		default:
+			return bad("must be " + typeWords(f.Type) + ", not a string")
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		num := p.number()
+		s.raw = num
+		switch f.Type {
+		case catalog.Float64:
+			v, err := strconv.ParseFloat(string(num), 64)
+			if err != nil {
+				return bad("not a number")
+			}
+			s.num = v
+		case catalog.Int64, catalog.Time:
+			v, err := strconv.ParseInt(string(num), 10, 64)
+			if err != nil {
+				fv, ferr := strconv.ParseFloat(string(num), 64)
+				if ferr != nil || fv != math.Trunc(fv) || math.Abs(fv) > 1<<53 {
+					return bad("must be a whole number")
+				}
+				v = int64(fv)
+			}
+			s.i, s.num = v, float64(v)
+		default:
+			return bad("must be " + typeWords(f.Type) + ", not a number")
+		}
+	case c == '{' || c == '[':
+		return bad("nested objects and lists are not supported; flatten the record")
+	default:
+		return bad("not a JSON value")
+	}
+	return nil
+}
+
+// check applies the spec's rules to the decoded values.
+func (d *Decoder) check() error {
+	for i := range d.feed.Fields {
+		f := &d.feed.Fields[i]
+		s := &d.slots[i]
+		if !s.set || s.null {
+			if f.Required {
+				return &Reject{Field: f.Name, Reason: "required field is missing or null"}
+			}
+			continue
+		}
+		switch f.Type {
+		case catalog.Int64, catalog.Float64:
+			if f.Min != nil && s.num < *f.Min {
+				return &Reject{Field: f.Name, Value: string(s.raw), Reason: fmt.Sprintf("below the minimum %v", *f.Min)}
+			}
+			if f.Max != nil && s.num > *f.Max {
+				return &Reject{Field: f.Name, Value: string(s.raw), Reason: fmt.Sprintf("above the maximum %v", *f.Max)}
+			}
+		case catalog.String:
+			if !utf8.Valid(s.str) {
+				return &Reject{Field: f.Name, Reason: "not valid UTF-8"}
+			}
+			if len(f.Enum) > 0 && !inEnum(f.Enum, s.str) {
+				return &Reject{Field: f.Name, Value: string(s.raw), Reason: "not one of " + strings.Join(f.Enum, ", ")}
+			}
+		}
+	}
+	return nil
+}
+
+func inEnum(enum []string, v []byte) bool {
+	for _, e := range enum {
+		if string(v) == e {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decoder) appendSlots() {
+	for i := range d.feed.Fields {
+		s := &d.slots[i]
+		b := d.builder.Field(i)
+		if !s.set || s.null {
+			b.AppendNull()
+			continue
+		}
+		switch b := b.(type) {
+		case *array.StringBuilder:
+			b.BinaryBuilder.Append(s.str)
+		case *array.Int64Builder:
+			b.Append(s.i)
+		case *array.Float64Builder:
+			b.Append(s.num)
+		case *array.BooleanBuilder:
+			b.Append(s.b)
+		case *array.TimestampBuilder:
+			b.Append(arrow.Timestamp(s.i))
+		}
+	}
+}
+
+func typeWords(t catalog.FieldType) string {
+	switch t {
+	case catalog.String:
+		return "a string"
+	case catalog.Int64:
+		return "a whole number"
+	case catalog.Float64:
+		return "a number"
+	case catalog.Bool:
+		return "true or false"
+	case catalog.Time:
+		return "a time"
+	}
+	return string(t)
+}
+
+// scanner reads JSON tokens from a byte slice.
+type scanner struct {
+	data []byte
+	pos  int
+}
+
+func (p *scanner) peek() byte {
+	if p.pos < len(p.data) {
+		return p.data[p.pos]
+	}
+	return 0
+}
+
+func (p *scanner) eat(c byte) bool {
+	if p.peek() == c && p.pos < len(p.data) {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+func (p *scanner) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *scanner) literal(word string) bool {
+	if bytes.HasPrefix(p.data[p.pos:], []byte(word)) {
+		p.pos += len(word)
+		return true
+	}
+	p.pos++
+	return false
+}
+
+func (p *scanner) number() []byte {
+	start := p.pos
+	for p.pos < len(p.data) {
+		switch c := p.data[p.pos]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			p.pos++
+		default:
+			return p.data[start:p.pos]
+		}
+	}
+	return p.data[start:p.pos]
+}
+
+// stringValue reads a JSON string at p (which must start with '"'), appends
+// its unescaped content to dst and returns it.
+func (p *scanner) stringValue(dst []byte) ([]byte, error) {
+	start := p.pos
+	p.pos++ // the opening quote
+	for {
+		// Copy the run up to the next quote, backslash or control character.
+		run := p.pos
+		for p.pos < len(p.data) && p.data[p.pos] != '"' && p.data[p.pos] != '\\' && p.data[p.pos] >= 0x20 {
+			p.pos++
+		}
+		dst = append(dst, p.data[run:p.pos]...)
+		if p.pos >= len(p.data) {
+			return dst, &Reject{Offset: start, Reason: "string is not closed with '\"'"}
+		}
+		switch c := p.data[p.pos]; {
+		case c == '"':
+			p.pos++
+			return dst, nil
+		case c < 0x20:
+			return dst, &Reject{Offset: p.pos, Reason: "control character in a string; escape it"}
+		}
+		// A backslash escape.
+		if p.pos+1 >= len(p.data) {
+			return dst, &Reject{Offset: p.pos, Reason: "string is not closed with '\"'"}
+		}
+		esc := p.data[p.pos+1]
+		p.pos += 2
+		switch esc {
+		case '"', '\\', '/':
+			dst = append(dst, esc)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return dst, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
+			}
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+					p.pos += 2
+					r2, ok = p.hex4()
+					if !ok {
+						return dst, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
+					}
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, &Reject{Offset: p.pos - 2, Reason: fmt.Sprintf("unknown escape \\%c in a string", esc)}
+		}
+	}
+}
+
+func (p *scanner) hex4() (rune, bool) {
+	if p.pos+4 > len(p.data) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	p.pos += 4
+	return rune(v), true
+}
