@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -91,7 +90,7 @@ func LoadFS(base *Catalog, fsys fs.FS, dir string) (*Catalog, error) {
 			return err
 		}
 		data, err := fs.ReadFile(fsys, name)
-		files = append(files, source{name: path.Join("builtin", strings.TrimPrefix(name, dir+"/")), data: data})
+		files = append(files, source{name: name, data: data})
 		return err
 	})
 	if err != nil {
@@ -126,6 +125,9 @@ func build(base *Catalog, files []source) (*Catalog, error) {
 	for _, src := range files {
 		p := &problems{file: src.name}
 		for _, f := range parseFile(p, src.data) {
+			if f.Name == "" {
+				continue // reported as missing
+			}
 			if prev := c.Feed(f.Name); prev != nil {
 				p.add(f.Line, "name", "feed %q is already declared at %s:%d", f.Name, prev.File, prev.Line)
 				continue
@@ -172,8 +174,7 @@ func parseFile(p *problems, data []byte) []*Feed {
 			continue
 		}
 		root := doc.Content[0]
-		before := len(p.list)
-		if f := parseDocument(p, root); f != nil && len(p.list) == before {
+		if f := parseDocument(p, root); f != nil {
 			feeds = append(feeds, f)
 		}
 	}
@@ -205,7 +206,7 @@ func parseDocument(p *problems, root *yaml.Node) *Feed {
 	}
 	switch kind {
 	case "feed":
-		f := &Feed{File: p.file, Line: root.Line}
+		f := &Feed{File: p.file, Line: root.Line, Version: 1}
 		decodeFeed(&decoder{p}, root, f)
 		validateFeed(p, f)
 		return f

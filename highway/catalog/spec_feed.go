@@ -69,9 +69,6 @@ func decodeFeed(d *decoder, root *yaml.Node, f *Feed) {
 // validateFeed checks the rules that span keys. Lines point at the feed when
 // the problem is with the feed as a whole, at the field otherwise.
 func validateFeed(p *problems, f *Feed) {
-	if f.Version == 0 {
-		f.Version = 1
-	}
 	if f.Access == "" {
 		f.Access = Open
 	}
@@ -119,7 +116,7 @@ func validateFeed(p *problems, f *Feed) {
 		switch {
 		case fld == nil:
 			p.add(f.Line, "event_time", "%q is not a field of this feed", f.EventTime)
-		case fld.Type != Time:
+		case fld.Type != Time && fld.Type != "":
 			p.add(fld.Line, "event_time", "field %q is a %s; the event time must be a time field", f.EventTime, fld.Type)
 		case !fld.Required:
 			p.add(fld.Line, "event_time", "field %q must be required: true", f.EventTime)
@@ -147,7 +144,7 @@ func validateField(p *problems, fld *Field, path string) {
 			p.add(fld.Line, path, "min and max must be finite numbers")
 		}
 	}
-	if len(fld.Enum) > 0 && fld.Type != String {
+	if len(fld.Enum) > 0 && fld.Type != "" && fld.Type != String {
 		p.add(fld.Line, path+".enum", "enum applies only to string fields, not %s", fld.Type)
 	}
 }
