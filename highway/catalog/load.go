@@ -174,6 +174,9 @@ func parseFile(p *problems, data []byte) []*Feed {
 			continue
 		}
 		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+			continue // an empty document, as after a trailing "---"
+		}
 		if f := parseDocument(p, root); f != nil {
 			feeds = append(feeds, f)
 		}

@@ -524,13 +524,15 @@ department: TEST: OPS
 		},
 		{
 			name: "invalid YAML in a later document",
-			yaml: validFeed + "---\nkind: feed\nname: [city.other\n",
-			want: []string{`f.yaml:12: not valid YAML: line 12: did not find expected ',' or ']'`},
+			yaml: validFeed + "---\nkind: feed\nname: city.other\ndepartment: TEST: OPS\n",
+			want: []string{`f.yaml:13: not valid YAML: line 13: mapping values are not allowed in this context`},
 		},
 		{
-			name: "tab in indentation",
-			yaml: "kind: feed\nfields:\n\t- {name: id}\n",
-			want: []string{`f.yaml:3: not valid YAML: line 3: found a tab character that violates indentation`},
+			// yaml.v3 counts the lines of parser (not scanner) errors from 0
+			// (go-yaml/yaml#205): the unclosed '[' is on line 12, not 11.
+			name: "unclosed list, a line early",
+			yaml: validFeed + "---\nkind: feed\nname: [city.other\n",
+			want: []string{`f.yaml:11: not valid YAML: line 11: did not find expected ',' or ']'`},
 		},
 		{
 			// yaml.v3 gives no line for this one.
@@ -542,6 +544,11 @@ department: TEST: OPS
 			name: "document not a mapping",
 			yaml: "- kind: feed\n- name: city.test.feed\n",
 			want: []string{`f.yaml:1: a spec must be a mapping with a kind (feed), not a list`},
+		},
+		{
+			name: "null document",
+			yaml: validFeed + "--- ~\n",
+			want: []string{`f.yaml:10: a spec must be a mapping with a kind (feed), not empty`},
 		},
 		{
 			name: "missing kind",
@@ -700,8 +707,18 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+func TestParseTrailingSeparator(t *testing.T) {
+	c, err := catalog.Parse("f.yaml", []byte("---\n"+validFeed+"---\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := feedNames(c); !slices.Equal(got, []string{"city.test.feed"}) {
+		t.Errorf("feeds %v, want city.test.feed", got)
+	}
+}
+
 func TestParseNoFeeds(t *testing.T) {
-	for _, data := range []string{"", "# only a comment\n", "---\n", "---\n---\n"} {
+	for _, data := range []string{"", "# only a comment\n", "---\n", "---\n# nothing\n---\n"} {
 		c, err := catalog.Parse("f.yaml", []byte(data))
 		if err != nil {
 			t.Errorf("Parse(%q): %v", data, err)

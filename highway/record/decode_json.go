@@ -251,17 +251,17 @@ func (d *Decoder) check() error {
 		switch f.Type {
 		case catalog.Int64, catalog.Float64:
 			if f.Min != nil && s.num < *f.Min {
-				return &Reject{Field: f.Name, Value: string(s.raw), Reason: fmt.Sprintf("below the minimum %v", *f.Min)}
+				return &Reject{Field: f.Name, Value: shorten(s.raw), Reason: fmt.Sprintf("below the minimum %v", *f.Min)}
 			}
 			if f.Max != nil && s.num > *f.Max {
-				return &Reject{Field: f.Name, Value: string(s.raw), Reason: fmt.Sprintf("above the maximum %v", *f.Max)}
+				return &Reject{Field: f.Name, Value: shorten(s.raw), Reason: fmt.Sprintf("above the maximum %v", *f.Max)}
 			}
 		case catalog.String:
 			if !utf8.Valid(s.str) {
 				return &Reject{Field: f.Name, Reason: "not valid UTF-8"}
 			}
 			if len(f.Enum) > 0 && !inEnum(f.Enum, s.str) {
-				return &Reject{Field: f.Name, Value: string(s.raw), Reason: "not one of " + strings.Join(f.Enum, ", ")}
+				return &Reject{Field: f.Name, Value: shorten(s.raw), Reason: "not one of " + strings.Join(f.Enum, ", ")}
 			}
 		}
 	}
@@ -417,12 +417,18 @@ func (p *scanner) stringValue(dst []byte) ([]byte, error) {
 				return dst, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
 			}
 			if utf16.IsSurrogate(r) {
+				// A surrogate that does not pair with the next escape stands
+				// for U+FFFD, and the next escape is read on its own.
 				r2 := rune(-1)
 				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+					next := p.pos
 					p.pos += 2
 					r2, ok = p.hex4()
 					if !ok {
 						return dst, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
+					}
+					if utf16.DecodeRune(r, r2) == utf8.RuneError {
+						p.pos = next
 					}
 				}
 				r = utf16.DecodeRune(r, r2)

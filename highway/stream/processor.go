@@ -1,0 +1,313 @@
+// Package stream owns the processors: consumer-group members that read a
+// feed's topic in micro-batches, decode them into Arrow record batches, send
+// rejected records to the feed's dead-letter topic, and write the rest to
+// ClickHouse, resuming from what ClickHouse already holds so that no row is
+// lost or written twice.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/record"
+	"github.com/cityhighway/highway/highway/store"
+)
+
+// Sink is where a processor writes rows: the parts of *store.Store it uses,
+// so tests can hand in their own.
+type Sink interface {
+	EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error
+	Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance) error
+	ResumeOffset(ctx context.Context, feed *catalog.Feed, topic string, partition int) (int64, bool, error)
+}
+
+// Source is the Kafka side of a processor: the parts of *bus.Bus it uses.
+type Source interface {
+	Consume(ctx context.Context, group, topic string, handle bus.ClaimHandler) error
+}
+
+// DeadLetters receives rejected records: the part of *bus.Producer it uses.
+type DeadLetters interface {
+	SendDeadLetters(ctx context.Context, msgs []bus.Message, reasons []string) error
+}
+
+// Config configures one processor.
+type Config struct {
+	// Feed is the feed whose topic is consumed. Required.
+	Feed *catalog.Feed
+	// Group is the consumer group. Default "highway.<feed>".
+	Group string
+	// MaxRows bounds a micro-batch. Default 10000.
+	MaxRows int
+	// MaxWait bounds how long a micro-batch waits to fill after its first
+	// record. Default 500ms.
+	MaxWait time.Duration
+	// RetryMin and RetryMax bound the backoff between attempts when
+	// ClickHouse or Kafka fail. Defaults 200ms and 10s.
+	RetryMin, RetryMax time.Duration
+	// Logger, default slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, receive the processor's counters.
+	Metrics *Metrics
+}
+
+func (c *Config) defaults() error {
+	if c.Feed == nil {
+		return errors.New("stream: Config.Feed is required")
+	}
+	if c.Group == "" {
+		c.Group = "highway." + c.Feed.Name
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 10000
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 500 * time.Millisecond
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 200 * time.Millisecond
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = max(10*time.Second, c.RetryMin)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Processor moves one feed from Kafka to ClickHouse.
+type Processor struct {
+	cfg  Config
+	src  Source
+	sink Sink
+	dlq  DeadLetters
+	log  *slog.Logger
+
+	in, written, rejected atomic.Int64
+	lags                  sync.Map // partition → *atomic.Int64
+}
+
+// NewProcessor returns a processor of cfg.Feed that reads from src, writes
+// to sink and sends rejects to dlq.
+func NewProcessor(cfg Config, src Source, sink Sink, dlq DeadLetters) (*Processor, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return &Processor{cfg: cfg, src: src, sink: sink, dlq: dlq, log: cfg.Logger.With("feed", cfg.Feed.Name)}, nil
+}
+
+// Stats is a snapshot of a processor's counters since it started.
+type Stats struct {
+	In, Written, Rejected int64
+	// Lag is the sum over claimed partitions of records not yet fetched.
+	Lag int64
+}
+
+// Stats returns the processor's counters. It is safe to call concurrently
+// with Run.
+func (p *Processor) Stats() Stats {
+	s := Stats{In: p.in.Load(), Written: p.written.Load(), Rejected: p.rejected.Load()}
+	p.lags.Range(func(_, v any) bool {
+		if l := v.(*atomic.Int64).Load(); l > 0 {
+			s.Lag += l
+		}
+		return true
+	})
+	return s
+}
+
+// Run creates or evolves the feed's table, then consumes until ctx ends
+// (returning nil) or something fails that retrying cannot fix.
+func (p *Processor) Run(ctx context.Context) error {
+	if err := retry(ctx, p, "creating the table", func() error {
+		err := p.sink.EnsureFeedTable(ctx, p.cfg.Feed)
+		if errors.Is(err, store.ErrIncompatibleSchema) {
+			return permanent{err}
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	p.log.Info("processor started", "topic", p.cfg.Feed.Topic(), "group", p.cfg.Group, "max_rows", p.cfg.MaxRows, "max_wait", p.cfg.MaxWait)
+	return p.src.Consume(ctx, p.cfg.Group, p.cfg.Feed.Topic(), p.consume)
+}
+
+// consume handles one claimed partition.
+func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
+	log := p.log.With("partition", c.Partition)
+	var (
+		next  int64
+		found bool
+	)
+	err := retry(ctx, p, "reading the resume offset", func() (err error) {
+		next, found, err = p.sink.ResumeOffset(ctx, p.cfg.Feed, c.Topic, c.Partition)
+		return err
+	})
+	if err != nil {
+		return nilIfDone(ctx, err)
+	}
+	start := c.Committed
+	if found && next > start {
+		start = next
+	}
+	if start >= 0 {
+		if err := c.SeekTo(start); err != nil {
+			return err
+		}
+	}
+	log.Info("partition assigned", "committed", c.Committed, "clickhouse_next", next, "clickhouse_has_rows", found, "start", start)
+
+	lag := &atomic.Int64{}
+	p.lags.Store(c.Partition, lag)
+	defer p.lags.Delete(c.Partition)
+
+	dec := record.NewDecoder(p.cfg.Feed, memory.NewGoAllocator())
+	defer dec.Release()
+	for {
+		msgs, err := c.Fetch(ctx, p.cfg.MaxRows, p.cfg.MaxWait)
+		if err != nil {
+			return nilIfDone(ctx, err)
+		}
+		if start >= 0 {
+			// Never write a row twice, whatever the broker hands back.
+			msgs = dropBefore(msgs, start)
+			if len(msgs) == 0 {
+				continue
+			}
+		}
+		lag.Store(c.Lag())
+		if err := p.write(ctx, dec, msgs); err != nil {
+			return nilIfDone(ctx, err)
+		}
+		last := msgs[len(msgs)-1].Offset
+		start = last + 1
+		// The commit is a convenience: ClickHouse's offsets are the truth.
+		if err := c.Commit(last + 1); err != nil && ctx.Err() == nil {
+			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", last+1, "err", err)
+		}
+	}
+}
+
+func dropBefore(msgs []bus.Message, offset int64) []bus.Message {
+	i := 0
+	for i < len(msgs) && msgs[i].Offset < offset {
+		i++
+	}
+	return msgs[i:]
+}
+
+// write decodes one micro-batch of one partition, sends its rejects to the
+// DLQ, then inserts the good rows, retrying until ClickHouse takes them.
+// Rejects go first: once the rows are in ClickHouse a restart resumes after
+// them, so a reject sent later could be lost.
+func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.Message) error {
+	feed := p.cfg.Feed
+	began := time.Now()
+	prov := store.Provenance{Topic: feed.Topic()}
+	var (
+		bad     []bus.Message
+		reasons []string
+	)
+	for _, m := range msgs {
+		if err := dec.Append(m.Value); err != nil {
+			bad = append(bad, m)
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		prov.Partitions = append(prov.Partitions, int32(m.Partition))
+		prov.Offsets = append(prov.Offsets, m.Offset)
+	}
+	rec := dec.NewRecordBatch()
+	defer rec.Release()
+	p.in.Add(int64(len(msgs)))
+
+	if len(bad) > 0 {
+		if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
+			return p.dlq.SendDeadLetters(ctx, bad, reasons)
+		}); err != nil {
+			return err
+		}
+		p.rejected.Add(int64(len(bad)))
+		p.cfg.Metrics.rejected(feed.Name, reasons)
+		p.log.Debug("rejected records", "count", len(bad), "first_offset", bad[0].Offset, "first_reason", reasons[0])
+	}
+	if rec.NumRows() > 0 {
+		partition := msgs[0].Partition
+		attempt := 0
+		err := retry(ctx, p, "inserting into ClickHouse", func() error {
+			attempt++
+			if attempt > 1 {
+				// A failed insert may still have landed: ask ClickHouse
+				// what it has before writing again.
+				next, found, err := p.sink.ResumeOffset(ctx, feed, feed.Topic(), partition)
+				if err != nil {
+					return err
+				}
+				if found && next > prov.Offsets[len(prov.Offsets)-1] {
+					return nil
+				}
+			}
+			prov.IngestedAt = time.Now()
+			return p.sink.Insert(ctx, feed, rec, prov)
+		})
+		if err != nil {
+			return err
+		}
+		p.written.Add(rec.NumRows())
+	}
+	p.cfg.Metrics.batch(feed.Name, len(msgs), int(rec.NumRows()), time.Since(began))
+	return nil
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ error }
+
+func (e permanent) Unwrap() error { return e.error }
+
+// retry runs fn until it succeeds, returns a permanent error, or ctx ends,
+// backing off exponentially and saying what it waits for.
+func retry(ctx context.Context, p *Processor, what string, fn func() error) error {
+	wait := p.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info("recovered", "while", what, "attempts", attempt)
+			}
+			return nil
+		}
+		var perm permanent
+		if errors.As(err, &perm) {
+			return perm.error
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.log.Warn("waiting before retry", "while", what, "attempt", attempt, "wait", wait, "err", err)
+		p.cfg.Metrics.retry(p.cfg.Feed.Name, what)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait = min(wait*2, p.cfg.RetryMax)
+	}
+}
+
+func nilIfDone(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("processor: %w", err)
+}

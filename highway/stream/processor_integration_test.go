@@ -1,0 +1,276 @@
+//go:build integration
+
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
+	"github.com/cityhighway/highway/highway/stream"
+	"github.com/cityhighway/highway/internal/testenv"
+)
+
+// rig is one test's feed, topic, bus and database on the real services.
+type rig struct {
+	feed  *catalog.Feed
+	bus   *bus.Bus
+	prod  *bus.Producer
+	store *store.Store
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := strings.Replace(testenv.Name("it.readings"), "_", "x", 1)
+	spec := fmt.Sprintf(`
+kind: feed
+name: %s
+department: TEST
+fields:
+  - {name: station, type: string, required: true}
+  - {name: value, type: float64, min: 0, max: 100}
+  - {name: at, type: time, required: true}
+key: [station]
+event_time: at
+interval: 1m
+`, name)
+	c, err := catalog.Parse("test.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bus.New(bus.Config{Brokers: testenv.Kafka(t), SessionTimeout: 6 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := c.Feeds()[0]
+	if err := b.EnsureTopics(ctx, 2, feed.Topic(), feed.DLQTopic()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, testenv.Database(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureFeedTable(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{feed: feed, bus: b, prod: b.NewProducer(), store: st}
+	t.Cleanup(func() { r.prod.Close(); st.Close(); b.Close() })
+	return r
+}
+
+// produce writes n good records (value = i mod 100) for 10 stations, and
+// after every `every` good records one of the given bad ones.
+func (r *rig) produce(t *testing.T, n int, bad []string, every int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var msgs []bus.Message
+	for i := 0; i < n; i++ {
+		station := "S" + strconv.Itoa(i%10)
+		v := fmt.Sprintf(`{"station":%q,"value":%d,"at":%q}`, station, i%100, base.Add(time.Duration(i)*time.Second).Format(time.RFC3339))
+		msgs = append(msgs, bus.Message{Topic: r.feed.Topic(), Key: []byte(station), Value: []byte(v)})
+		if every > 0 && i%every == 0 && len(bad) > 0 {
+			msgs = append(msgs, bus.Message{Topic: r.feed.Topic(), Key: []byte(station), Value: []byte(bad[(i/every)%len(bad)])})
+		}
+	}
+	if err := r.prod.Produce(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rig) processor(t *testing.T, sink stream.Sink) *stream.Processor {
+	t.Helper()
+	if sink == nil {
+		sink = r.store
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := stream.NewProcessor(stream.Config{Feed: r.feed, MaxRows: 300, MaxWait: 100 * time.Millisecond, Logger: log}, r.bus, sink, r.prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// run starts p and returns a function that stops it and waits for it; the
+// test's end stops it too.
+func run(t *testing.T, p *stream.Processor) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := p.Run(ctx); err != nil {
+			t.Errorf("processor: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func (r *rig) count(t *testing.T) (rows, distinct uint64) {
+	t.Helper()
+	q := fmt.Sprintf("SELECT count(), uniqExact(_partition, _offset) FROM %s", r.feed.Table())
+	if err := r.store.QueryRow(context.Background(), []any{&rows, &distinct}, q); err != nil {
+		t.Fatal(err)
+	}
+	return rows, distinct
+}
+
+// waitRows waits until the table has want rows (and fails if it passes it).
+func (r *rig) waitRows(t *testing.T, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rows, _ := r.count(t)
+		if rows == want {
+			return
+		}
+		if rows > want || time.Now().After(deadline) {
+			t.Fatalf("table has %d rows, want %d", rows, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestProcessorDeliversEveryGoodRecordAndDeadLettersBadOnes(t *testing.T) {
+	r := newRig(t)
+	bad := []string{
+		`{"station":"S1","value":"high","at":"2026-11-26T00:00:00Z"}`,
+		`{"station":"S1","value":101,"at":"2026-11-26T00:00:00Z"}`,
+		`{"value":5,"at":"2026-11-26T00:00:00Z"}`,
+		`not json at all`,
+		`{"station":"S1","at":"yesterday"}`,
+	}
+	const n = 5000
+	r.produce(t, n, bad, 500) // 10 bad records among 5000 good ones
+	stop := run(t, r.processor(t, nil))
+	r.waitRows(t, n)
+	time.Sleep(time.Second) // nothing more may arrive
+	stop()
+
+	rows, distinct := r.count(t)
+	if rows != n || distinct != n {
+		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
+	}
+	var sum float64
+	var stations uint64
+	q := fmt.Sprintf("SELECT sum(value), uniqExact(station) FROM %s", r.feed.Table())
+	if err := r.store.QueryRow(context.Background(), []any{&sum, &stations}, q); err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(50 * 4950); sum != want || stations != 10 {
+		t.Errorf("sum(value)=%v stations=%d, want %v and 10", sum, stations, want)
+	}
+
+	dead, err := r.bus.ReadAll(context.Background(), r.feed.DLQTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 10 {
+		t.Fatalf("DLQ has %d records, want 10", len(dead))
+	}
+	wantReasons := map[string]string{
+		bad[0]: `field value: value "high": must be a number, not a string`,
+		bad[1]: `field value: value 101: above the maximum 100`,
+		bad[2]: `field station: required field is missing or null`,
+		bad[3]: `at byte 0: a record must be a JSON object starting with '{'`,
+		bad[4]: `field at: value "yesterday": not a time: write RFC 3339 with an offset, like "2026-11-26T08:30:00+08:00", or milliseconds since 1970`,
+	}
+	for _, m := range dead {
+		want, ok := wantReasons[string(m.Value)]
+		if !ok {
+			t.Errorf("unexpected DLQ record %q", m.Value)
+			continue
+		}
+		if got := string(m.Header(bus.HeaderReason)); got != want {
+			t.Errorf("reason of %s = %q, want %q", m.Value, got, want)
+		}
+		if string(m.Header(bus.HeaderSourceTopic)) != r.feed.Topic() || m.Header(bus.HeaderSourceOffset) == nil || m.Header(bus.HeaderRejectedAt) == nil {
+			t.Errorf("DLQ record %q lacks provenance headers: %v", m.Value, m.Headers)
+		}
+	}
+}
+
+func TestProcessorRestartWritesEachRowOnce(t *testing.T) {
+	r := newRig(t)
+	const n = 20000
+	r.produce(t, n, nil, 0)
+	stop := run(t, r.processor(t, nil))
+	// Stop in the middle.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rows, _ := r.count(t)
+		if rows > 0 && rows < n {
+			break
+		}
+		if rows == n || time.Now().After(deadline) {
+			t.Fatalf("could not stop in the middle: %d rows", rows)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	mid, _ := r.count(t)
+	t.Logf("stopped with %d of %d rows", mid, n)
+	stop = run(t, r.processor(t, nil))
+	r.waitRows(t, n)
+	time.Sleep(time.Second)
+	stop()
+	if rows, distinct := r.count(t); rows != n || distinct != n {
+		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
+	}
+}
+
+// crashAfterInsert stops its processor right after an insert succeeds and
+// before the Kafka commit, the window where at-least-once systems duplicate.
+type crashAfterInsert struct {
+	*store.Store
+	once  sync.Once
+	crash func()
+}
+
+func (c *crashAfterInsert) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance) error {
+	err := c.Store.Insert(ctx, feed, rec, prov)
+	if err == nil {
+		c.once.Do(c.crash)
+	}
+	return err
+}
+
+func TestProcessorCrashBetweenInsertAndCommit(t *testing.T) {
+	r := newRig(t)
+	const n = 3000
+	r.produce(t, n, nil, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := &crashAfterInsert{Store: r.store, crash: cancel}
+	p := r.processor(t, sink)
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := r.count(t)
+	if first == 0 || first == n {
+		t.Fatalf("after the crash the table has %d rows; want some but not all", first)
+	}
+	stop := run(t, r.processor(t, nil))
+	r.waitRows(t, n)
+	time.Sleep(time.Second)
+	stop()
+	if rows, distinct := r.count(t); rows != n || distinct != n {
+		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
+	}
+}
