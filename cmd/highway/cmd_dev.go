@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cityhighway/highway/connectors/sim"
+	"github.com/cityhighway/highway/highway/api"
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/store"
+)
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dev", "dev [flags]", `
+Runs the whole platform on this machine with no set-up: an embedded Kafka
+(in this process), a ClickHouse (the one at --clickhouse, else a private
+clickhouse-server started here with its data under --data-dir), every
+built-in feed fed by a simulator at its real cadence (--speed to go faster),
+the processors, and the HTTP API. Try:
+
+  curl -s http://127.0.0.1:8080/api/v1/feeds
+
+It logs a status line every few seconds and stops cleanly on Ctrl-C. The
+embedded Kafka is for development only; production and tests use a real
+Apache Kafka (see ops/).`, stderr)
+	var c common
+	c.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address of the HTTP API")
+	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "DSN of a running ClickHouse; default: start clickhouse-server here (default $HIGHWAY_CLICKHOUSE)")
+	chPort := fs.Int("clickhouse-port", 19100, "native port of the ClickHouse started here (HTTP port is one more)")
+	dataDir := fs.String("data-dir", ".highway/dev", "folder for the local ClickHouse's data and logs")
+	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1; 0 picks a free one")
+	speed := fs.Float64("speed", 1, "run the simulated feeds this many times faster than their real cadence")
+	badShare := fs.Float64("bad-share", 0.002, "share of simulated records made malformed on purpose, to exercise the dead-letter topics; 0 disables")
+	status := fs.Duration("status-every", 5*time.Second, "how often to log a status line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *speed <= 0 || *badShare < 0 || *badShare > 1 || *status <= 0 {
+		return fmt.Errorf("%w: --speed (%v) and --status-every (%s) must be positive and --bad-share (%v) between 0 and 1", errUsage, *speed, *status, *badShare)
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cat, feeds, err := c.catalog()
+	if err != nil {
+		return err
+	}
+
+	// ClickHouse first: it is the part most likely to be missing.
+	if *dsn == "" {
+		local, err := store.StartLocal(ctx, filepath.Join(*dataDir, "clickhouse"), *chPort, log)
+		if errors.Is(err, store.ErrNoServerBinary) {
+			return fmt.Errorf("no ClickHouse: %w", err)
+		}
+		if err != nil {
+			return err
+		}
+		defer local.Stop()
+		*dsn = local.DSN
+	}
+	st, err := store.Open(ctx, *dsn, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("ClickHouse connected", "dsn", *dsn, "version", st.Version().String())
+
+	// Kafka keeps its log beside ClickHouse's data: rows in ClickHouse carry
+	// Kafka offsets, which must still mean the same records after a restart.
+	kafka, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: *kafkaPort, DataDir: filepath.Join(*dataDir, "kafka")})
+	if err != nil {
+		return fmt.Errorf("%w (is port %d taken? pick another with --kafka-port)", err, *kafkaPort)
+	}
+	defer kafka.Close()
+	log.Info("embedded Kafka started", "brokers", kafka.Brokers())
+	b, err := bus.New(bus.Config{Brokers: kafka.Brokers(), Logger: log, SessionTimeout: 6 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, err := startProcessing(ctx, b, st, feeds, processorOptions{groupPrefix: "highway", maxRows: 10000, maxWait: 500 * time.Millisecond, partitions: 2}, reg, log)
+	if err != nil {
+		return err
+	}
+
+	producer := b.NewProducer()
+	defer producer.Close()
+	simulator := sim.New(sim.Config{Feeds: feeds, Speed: *speed, BadShare: orNegative(*badShare), Logger: log}, producer)
+	go func() { _ = simulator.Run(ctx) }()
+
+	srv := api.New(api.Config{Catalog: cat, Stats: st, Gatherer: reg, Logger: log})
+	bound, err := serveHTTP(ctx, *addr, srv, log)
+	if err != nil {
+		return err
+	}
+	log.Info("highway dev is up", "api", "http://"+bound+"/api/v1/feeds", "metrics", "http://"+bound+"/metrics", "feeds", len(feeds), "speed", *speed)
+	fmt.Fprintf(stdout, "\nhighway dev: API at http://%s/api/v1/feeds — Ctrl-C stops\n\n", bound)
+
+	go statusLoop(ctx, *status, log, func() []any {
+		t := p.totals()
+		return []any{"produced", simulator.Produced(), "in", t.In, "written", t.Written, "rejected", t.Rejected, "lag", t.Lag}
+	})
+	<-ctx.Done()
+	log.Info("stopping")
+	cancel()
+	err = p.wait()
+	t := p.totals()
+	log.Info("stopped", "produced", simulator.Produced(), "written", t.Written, "rejected", t.Rejected)
+	return err
+}
+
+// orNegative maps 0 (the flag's "disabled") to the simulator's "disabled".
+func orNegative(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/store"
+)
+
+func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("process", "process [flags]", `
+Consumes feed topics from Kafka in micro-batches, validates each record
+against its feed's spec, sends rejected records to the feed's dead-letter
+topic (<feed>.dlq) with the reason, and writes the rest to the feed's
+ClickHouse table. Rows carry their Kafka topic, partition and offset; on
+start (and on every rebalance) each partition resumes after the last offset
+ClickHouse holds, so a crash neither loses nor duplicates rows.
+
+Run as many copies as you like, on any machines: they form one consumer
+group per feed and Kafka spreads the partitions among them.`, stderr)
+	var c common
+	c.register(fs)
+	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA)")
+	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
+	var opts processorOptions
+	fs.StringVar(&opts.groupPrefix, "group-prefix", "highway", "consumer groups are <prefix>.<feed>")
+	fs.IntVar(&opts.maxRows, "max-rows", 10000, "most records in one micro-batch")
+	fs.DurationVar(&opts.maxWait, "max-wait", 500*time.Millisecond, "longest a micro-batch waits to fill after its first record")
+	fs.IntVar(&opts.partitions, "partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *kafka == "" {
+		return fmt.Errorf("%w: no Kafka brokers: pass --kafka host:port or set HIGHWAY_KAFKA", errUsage)
+	}
+	if *dsn == "" {
+		return fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+	}
+	if opts.maxRows < 1 || opts.maxWait <= 0 || opts.partitions < 1 {
+		return fmt.Errorf("%w: --max-rows (%d), --max-wait (%s) and --partitions (%d) must be positive", errUsage, opts.maxRows, opts.maxWait, opts.partitions)
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	_, feeds, err := c.catalog()
+	if err != nil {
+		return err
+	}
+	b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	st, err := store.Open(ctx, *dsn, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("ClickHouse connected", "version", st.Version().String(), "database", st.Database())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if *metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		addr, err := serveHTTP(ctx, *metricsAddr, mux, log)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics", "url", "http://"+addr+"/metrics")
+	}
+	p, err := startProcessing(ctx, b, st, feeds, opts, reg, log)
+	if err != nil {
+		return err
+	}
+	go statusLoop(ctx, 10*time.Second, log, func() []any {
+		t := p.totals()
+		return []any{"feeds", len(feeds), "in", t.In, "written", t.Written, "rejected", t.Rejected, "lag", t.Lag}
+	})
+	err = p.wait()
+	t := p.totals()
+	log.Info("stopped", "in", t.In, "written", t.Written, "rejected", t.Rejected)
+	return err
+}

@@ -1,0 +1,98 @@
+// Command highway is the one binary of the Digital Highway: it runs the
+// platform on one machine (dev), validates specs, and runs each part of the
+// platform on its own (process, ...).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand: its name, a one-line summary for the command
+// list, and how to run it with its arguments.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands is the registry of subcommands, one line each.
+var commands = []command{
+	{"dev", "run the whole platform on this machine: embedded Kafka, local ClickHouse, simulated feeds, API", runDev},
+	{"validate", "check feed specs and print every problem as file:line: path: message", runValidate},
+	{"process", "consume feeds from Kafka and write them to ClickHouse, exactly once", runProcess},
+	{"version", "print the version of this binary", runVersion},
+}
+
+// errUsage marks errors in how the command was called; they exit with 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "highway %s: %v\nRun 'highway %s --help' for usage.\n", c.name, err, c.name)
+			return 2
+		case errors.Is(err, errSilentFailure):
+			return 1
+		default:
+			fmt.Fprintf(stderr, "highway %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "highway: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// errSilentFailure exits 1 without a message: the command printed its own.
+var errSilentFailure = errors.New("failed")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `highway - the Digital Highway, a city's real-time data exchange.
+
+Feeds are declared in YAML; connectors bring them into Kafka; processors
+validate them and write them to ClickHouse; the API serves the catalogue.
+
+Usage: highway <command> [flags]
+
+Commands:
+`)
+	sorted := append([]command(nil), commands...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run 'highway <command> --help' for a command's flags and their defaults.
+Environment: HIGHWAY_KAFKA (brokers), HIGHWAY_CLICKHOUSE (DSN),
+HIGHWAY_SPECS (extra spec folders, separated by ':').
+`)
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
+	"github.com/cityhighway/highway/highway/stream"
+)
+
+// processing is the set of processors of one process, one per feed.
+type processing struct {
+	procs  []*stream.Processor
+	feeds  []*catalog.Feed
+	failed sync.Map // feed name → error
+	wg     sync.WaitGroup
+}
+
+// processorOptions are the flags that shape every processor.
+type processorOptions struct {
+	groupPrefix string
+	maxRows     int
+	maxWait     time.Duration
+	partitions  int
+}
+
+// startProcessing creates the feeds' topics and starts a processor for each
+// feed. A processor that fails (an incompatible schema change, say) is
+// logged and stops alone; the others go on.
+func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, feeds []*catalog.Feed, opts processorOptions, reg prometheus.Registerer, log *slog.Logger) (*processing, error) {
+	var topics []string
+	for _, f := range feeds {
+		topics = append(topics, f.Topic(), f.DLQTopic())
+	}
+	if err := b.EnsureTopics(ctx, opts.partitions, topics...); err != nil {
+		return nil, fmt.Errorf("creating topics (is Kafka reachable at %v?): %w", b.Brokers(), err)
+	}
+	metrics := stream.NewMetrics(reg)
+	producer := b.NewProducer()
+	p := &processing{feeds: feeds}
+	for _, f := range feeds {
+		proc, err := stream.NewProcessor(stream.Config{
+			Feed: f, Group: opts.groupPrefix + "." + f.Name, MaxRows: opts.maxRows, MaxWait: opts.maxWait,
+			Logger: log, Metrics: metrics,
+		}, b, st, producer)
+		if err != nil {
+			return nil, err
+		}
+		p.procs = append(p.procs, proc)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := proc.Run(ctx); err != nil {
+				p.failed.Store(f.Name, err)
+				log.Error("processor stopped; fix the cause and restart", "feed", f.Name, "err", err)
+			}
+		}()
+	}
+	go func() {
+		p.wg.Wait()
+		producer.Close()
+	}()
+	return p, nil
+}
+
+// totals sums the processors' counters.
+func (p *processing) totals() stream.Stats {
+	var t stream.Stats
+	for _, proc := range p.procs {
+		s := proc.Stats()
+		t.In += s.In
+		t.Written += s.Written
+		t.Rejected += s.Rejected
+		t.Lag += s.Lag
+	}
+	return t
+}
+
+// wait waits for every processor and returns an error naming those that failed.
+func (p *processing) wait() error {
+	p.wg.Wait()
+	var errs []error
+	p.failed.Range(func(k, v any) bool {
+		errs = append(errs, fmt.Errorf("%s: %w", k, v.(error)))
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// serveHTTP serves h on addr until ctx ends.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listening on %s (is another highway running? pick another address with --addr): %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server failed", "addr", addr, "err", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// statusLoop logs one line of progress every interval until ctx ends.
+func statusLoop(ctx context.Context, every time.Duration, log *slog.Logger, line func() []any) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			log.Info("status", line()...)
+		}
+	}
+}

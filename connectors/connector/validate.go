@@ -1,0 +1,87 @@
+package connector
+
+import (
+	"errors"
+
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/record"
+)
+
+// Validator checks records against the specs of their feeds with the same
+// decoder the processors use (highway/record), so a record it passes is one
+// the platform accepts. Parsers do not call it: they leave ranges, enums and
+// required fields to the spec in force, which the runtime knows and they do
+// not. A Validator is not safe for concurrent use; Release frees it.
+type Validator struct {
+	feeds    map[string]*catalog.Feed
+	decoders map[string]*record.Decoder
+	pending  int
+}
+
+// flushEvery bounds the Arrow memory a Validator holds: the decoders append
+// every record they accept, and the batches are only dropped.
+const flushEvery = 4096
+
+// NewValidator returns a validator for the given feeds.
+func NewValidator(feeds ...*catalog.Feed) *Validator {
+	v := &Validator{feeds: map[string]*catalog.Feed{}, decoders: map[string]*record.Decoder{}}
+	for _, f := range feeds {
+		v.feeds[f.Name] = f
+	}
+	return v
+}
+
+// Validate checks one record. It returns nil when the record fits its feed,
+// and otherwise the reason: a *record.Reject when the record does not fit,
+// an error when the feed is not one the validator knows.
+func (v *Validator) Validate(rec Record) error {
+	d, ok := v.decoders[rec.Feed]
+	if !ok {
+		f := v.feeds[rec.Feed]
+		if f == nil {
+			return errors.New("feed " + rec.Feed + " is not in the catalogue")
+		}
+		d = record.NewDecoder(f, nil)
+		v.decoders[rec.Feed] = d
+	}
+	if err := d.Append(rec.Value); err != nil {
+		return err
+	}
+	if v.pending++; v.pending >= flushEvery {
+		v.flush()
+	}
+	return nil
+}
+
+// Check returns res with every record that does not fit its feed moved to
+// the rejects, after the parser's own, with the decoder's reason (for
+// example "field temperature: value 99: above the maximum 50").
+func (v *Validator) Check(res Result) Result {
+	out := Result{Records: make([]Record, 0, len(res.Records)), Rejects: res.Rejects}
+	for _, rec := range res.Records {
+		if err := v.Validate(rec); err != nil {
+			out.Reject(rec.Feed, rec.Where, err.Error(), rec.Value)
+			continue
+		}
+		out.Records = append(out.Records, rec)
+	}
+	return out
+}
+
+func (v *Validator) flush() {
+	for _, d := range v.decoders {
+		if d.Len() > 0 {
+			d.NewRecordBatch().Release()
+		}
+	}
+	v.pending = 0
+}
+
+// Release frees the decoders' memory. The Validator can be used again.
+func (v *Validator) Release() {
+	for name, d := range v.decoders {
+		d.Release()
+		delete(v.decoders, name)
+	}
+	v.pending = 0
+}
