@@ -15,11 +15,52 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Catalog is a validated set of specs. It is immutable once loaded and safe
-// for concurrent use.
+// Catalog is a validated set of specs of every kind (feeds, and the kinds
+// registered with registerKind). It is immutable once loaded and safe for concurrent
+// use.
 type Catalog struct {
 	feeds []*Feed
 	byKey map[string]*Feed
+	// others holds the specs of the other kinds: kind → name → spec.
+	others map[string]map[string]Spec
+}
+
+// Spec is a document of any kind; each kind's type implements it.
+type Spec interface {
+	// SpecName is the spec's name, unique within its kind.
+	SpecName() string
+	// SpecLocation is the file and line where the spec starts.
+	SpecLocation() (file string, line int)
+}
+
+// SpecName returns the feed's name.
+func (f *Feed) SpecName() string { return f.Name }
+
+// SpecLocation returns where the feed is declared.
+func (f *Feed) SpecLocation() (string, int) { return f.File, f.Line }
+
+// kind describes one kind of spec besides feeds (pipelines, jobs). Each is
+// declared in its own spec_<kind>.go file of this package, which registers
+// it from init with registerKind.
+type kind struct {
+	// name is the value of the document's "kind" key.
+	name string
+	// decode decodes and validates one document, reporting problems to p,
+	// and returns nil if the document is unusable.
+	decode func(p *problems, root *yaml.Node) Spec
+	// check validates references to other specs once every file is loaded
+	// (a pipeline's source feed, a job's upstream jobs). It may be nil.
+	check func(c *Catalog, s Spec, r *crossProblems)
+}
+
+// kinds is the registry of spec kinds, filled at init.
+var kinds = map[string]kind{}
+
+func registerKind(k kind) {
+	if _, dup := kinds[k.name]; dup || k.name == "feed" {
+		panic("catalog: kind " + k.name + " registered twice")
+	}
+	kinds[k.name] = k
 }
 
 // Feeds returns every feed, sorted by name.
@@ -27,6 +68,19 @@ func (c *Catalog) Feeds() []*Feed { return c.feeds }
 
 // Feed returns the feed called name, or nil.
 func (c *Catalog) Feed(name string) *Feed { return c.byKey[name] }
+
+// Specs returns the specs of a kind other than feed, sorted by name.
+func (c *Catalog) Specs(kind string) []Spec {
+	out := make([]Spec, 0, len(c.others[kind]))
+	for _, s := range c.others[kind] {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SpecName() < out[j].SpecName() })
+	return out
+}
+
+// Spec returns the spec of kind called name, or nil.
+func (c *Catalog) Spec(kind, name string) Spec { return c.others[kind][name] }
 
 // Select returns the named feeds, or all of them when names is empty; an
 // unknown name is an error that lists the known ones.
@@ -115,27 +169,55 @@ func isYAML(name string) bool {
 }
 
 func build(base *Catalog, files []source) (*Catalog, error) {
-	c := &Catalog{byKey: map[string]*Feed{}}
+	c := &Catalog{byKey: map[string]*Feed{}, others: map[string]map[string]Spec{}}
 	if base != nil {
 		for _, f := range base.feeds {
 			c.add(f)
 		}
+		for kind, specs := range base.others {
+			for _, s := range specs {
+				c.addOther(kind, s)
+			}
+		}
 	}
 	var all ErrorList
+	var added []kindSpec
 	for _, src := range files {
 		p := &problems{file: src.name}
-		for _, f := range parseFile(p, src.data) {
-			if f.Name == "" {
+		for _, ks := range parseFile(p, src.data) {
+			name := ks.spec.SpecName()
+			if name == "" {
 				continue // reported as missing
 			}
-			if prev := c.Feed(f.Name); prev != nil {
-				p.add(f.Line, "name", "feed %q is already declared at %s:%d", f.Name, prev.File, prev.Line)
+			var prev Spec
+			if f := c.Feed(name); ks.kind == "feed" && f != nil {
+				prev = f
+			} else if ks.kind != "feed" {
+				prev = c.Spec(ks.kind, name)
+			}
+			if prev != nil {
+				_, line := ks.spec.SpecLocation()
+				pf, pl := prev.SpecLocation()
+				p.add(line, "name", "%s %q is already declared at %s:%d", ks.kind, name, pf, pl)
 				continue
 			}
-			c.add(f)
+			if f, ok := ks.spec.(*Feed); ok {
+				c.add(f)
+			} else {
+				c.addOther(ks.kind, ks.spec)
+			}
+			added = append(added, ks)
 		}
 		all = append(all, p.list...)
 	}
+	// Cross-references are checked once everything is loaded.
+	r := &crossProblems{}
+	for _, ks := range added {
+		if k, ok := kinds[ks.kind]; ok && k.check != nil {
+			k.check(c, ks.spec, r)
+		}
+	}
+	all = append(all, r.list...)
 	if len(all) > 0 {
 		sort.SliceStable(all, func(i, j int) bool {
 			if all[i].File != all[j].File {
@@ -154,21 +236,42 @@ func (c *Catalog) add(f *Feed) {
 	c.byKey[f.Name] = f
 }
 
+func (c *Catalog) addOther(kind string, s Spec) {
+	if c.others[kind] == nil {
+		c.others[kind] = map[string]Spec{}
+	}
+	c.others[kind][s.SpecName()] = s
+}
+
+// kindSpec is a decoded document with its kind.
+type kindSpec struct {
+	kind string
+	spec Spec
+}
+
+// crossProblems collects problems of cross-reference checks, which may
+// concern any file.
+type crossProblems struct{ list ErrorList }
+
+func (m *crossProblems) add(file string, line int, path, format string, args ...any) {
+	m.list = append(m.list, &SpecError{File: file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
 // parseFile decodes every YAML document in data. Documents whose structure is
 // broken are reported and skipped; the others are returned even when they
 // have problems, so that duplicate names are still found.
-func parseFile(p *problems, data []byte) []*Feed {
+func parseFile(p *problems, data []byte) []kindSpec {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var feeds []*Feed
+	var specs []kindSpec
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			return feeds
+			return specs
 		}
 		if err != nil {
 			p.add(yamlErrorLine(err), "", "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-			return feeds
+			return specs
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -177,8 +280,8 @@ func parseFile(p *problems, data []byte) []*Feed {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
 			continue // an empty document, as after a trailing "---"
 		}
-		if f := parseDocument(p, root); f != nil {
-			feeds = append(feeds, f)
+		if ks, ok := parseDocument(p, root); ok {
+			specs = append(specs, ks)
 		}
 	}
 }
@@ -196,10 +299,10 @@ func yamlErrorLine(err error) int {
 }
 
 // parseDocument dispatches on the document's kind.
-func parseDocument(p *problems, root *yaml.Node) *Feed {
+func parseDocument(p *problems, root *yaml.Node) (kindSpec, bool) {
 	if root.Kind != yaml.MappingNode {
-		p.add(root.Line, "", "a spec must be a mapping with a kind (feed), not %s", kindName(root))
-		return nil
+		p.add(root.Line, "", "a spec must be a mapping with a kind (%s), not %s", kindList(), kindName(root))
+		return kindSpec{}, false
 	}
 	kind := ""
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -207,16 +310,30 @@ func parseDocument(p *problems, root *yaml.Node) *Feed {
 			kind = root.Content[i+1].Value
 		}
 	}
-	switch kind {
-	case "feed":
+	if kind == "feed" {
 		f := &Feed{File: p.file, Line: root.Line, Version: 1}
 		decodeFeed(&decoder{p}, root, f)
 		validateFeed(p, f)
-		return f
-	case "":
-		p.add(root.Line, "kind", "missing; say what this document declares, e.g. \"kind: feed\"")
-	default:
-		p.add(root.Line, "kind", "unknown kind %q; valid kinds are feed", kind)
+		return kindSpec{"feed", f}, true
 	}
-	return nil
+	if k, ok := kinds[kind]; ok {
+		s := k.decode(p, root)
+		return kindSpec{kind, s}, s != nil
+	}
+	if kind == "" {
+		p.add(root.Line, "kind", "missing; say what this document declares, e.g. \"kind: feed\"")
+	} else {
+		p.add(root.Line, "kind", "unknown kind %q; valid kinds are %s", kind, kindList())
+	}
+	return kindSpec{}, false
+}
+
+// kindList names every kind, for messages.
+func kindList() string {
+	names := []string{"feed"}
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names[1:])
+	return strings.Join(names, ", ")
 }
