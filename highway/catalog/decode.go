@@ -205,3 +205,36 @@ func (d *decoder) list(each func(n *yaml.Node, path string)) func(*yaml.Node, st
 		}
 	}
 }
+
+// size decodes a byte size such as "16MB".
+func (d *decoder) size(dst *int64) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		v, ok := d.scalar(n, path, "a size")
+		if !ok {
+			return
+		}
+		b, err := ParseSize(v)
+		if err != nil {
+			d.add(n.Line, path, "%v", err)
+			return
+		}
+		*dst = b
+	}
+}
+
+// stringMap decodes a mapping of strings to strings.
+func (d *decoder) stringMap(dst *map[string]string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		if n.Kind != yaml.MappingNode {
+			d.add(n.Line, path, "must be a mapping of strings to strings, not %s", kindName(n))
+			return
+		}
+		*dst = map[string]string{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if val, ok := d.scalar(v, join(path, k.Value), "a string"); ok {
+				(*dst)[k.Value] = val
+			}
+		}
+	}
+}

@@ -186,3 +186,19 @@ func (s *Store) QueryRow(ctx context.Context, dest []any, sql string, args ...an
 	}
 	return nil
 }
+
+// QueryEach runs a query and calls fn for each row with a function that
+// scans the row. It is for tests and administration.
+func (s *Store) QueryEach(ctx context.Context, sql string, fn func(scan func(dest ...any) error) error, args ...any) error {
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
