@@ -31,7 +31,7 @@ func FuzzParse(f *testing.F) {
 		"kind: feed\nname: Bad\nfields: [{name: x, type: text, min: 2, max: 1, enum: [a]}]\nkey: [x, y, x]\nevent_time: x\ninterval: 0s\n",
 		"kind: feed\nname: [unclosed\n",
 		"kind: feed\nname: &a x.y\ndepartment: *a\n<<: {key: z}\n",
-		"kind: pipeline\n---\n~\n---\n- a\n",
+		"kind: feeds\n---\n~\n---\n- a\n",
 		"kind: feed\nname: a.b\n\tdepartment: x\n",
 		"{kind: feed, name: a.b, fields: [], key: [], event_time: '', interval: 1h}",
 		"",

@@ -20,6 +20,15 @@ const (
 	fieldKeys = "name, type, unit, description, required, min, max, enum, personal"
 )
 
+// validKinds are the kinds in the registry, which grows as kinds are added.
+var validKinds = catalog.KindList()
+
+func TestKindsIncludeFeed(t *testing.T) {
+	if !slices.Contains(strings.Split(validKinds, ", "), "feed") {
+		t.Errorf("valid kinds %q do not include feed", validKinds)
+	}
+}
+
 // validFeed is the smallest valid feed; most cases below are it with one
 // line changed, so the lines in their messages can be read off it.
 const validFeed = `kind: feed
@@ -543,12 +552,12 @@ department: TEST: OPS
 		{
 			name: "document not a mapping",
 			yaml: "- kind: feed\n- name: city.test.feed\n",
-			want: []string{`f.yaml:1: a spec must be a mapping with a kind (feed), not a list`},
+			want: []string{`f.yaml:1: a spec must be a mapping with a kind (` + validKinds + `), not a list`},
 		},
 		{
 			name: "null document",
 			yaml: validFeed + "--- ~\n",
-			want: []string{`f.yaml:10: a spec must be a mapping with a kind (feed), not empty`},
+			want: []string{`f.yaml:10: a spec must be a mapping with a kind (` + validKinds + `), not empty`},
 		},
 		{
 			name: "missing kind",
@@ -557,8 +566,13 @@ department: TEST: OPS
 		},
 		{
 			name: "unknown kind",
-			yaml: strings.Replace(validFeed, "kind: feed", "kind: pipeline", 1),
-			want: []string{`f.yaml:1: kind: unknown kind "pipeline"; valid kinds are feed`},
+			yaml: strings.Replace(validFeed, "kind: feed", "kind: feeds", 1),
+			want: []string{`f.yaml:1: kind: unknown kind "feeds"; valid kinds are ` + validKinds},
+		},
+		{
+			name: "kinds are case-sensitive",
+			yaml: strings.Replace(validFeed, "kind: feed", "kind: Feed", 1),
+			want: []string{`f.yaml:1: kind: unknown kind "Feed"; valid kinds are ` + validKinds},
 		},
 		{
 			name: "several errors, all reported in line order",
@@ -660,9 +674,9 @@ retention: 30d
 		{"Retention", f.Retention, 30 * 24 * time.Hour},
 		{"len(Fields)", len(f.Fields), 7},
 	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+	for _, chk := range checks {
+		if chk.got != chk.want {
+			t.Errorf("%s = %v, want %v", chk.what, chk.got, chk.want)
 		}
 	}
 
@@ -842,12 +856,12 @@ func TestLoadDuplicateAcrossFiles(t *testing.T) {
 func TestLoadErrorsInFileOrder(t *testing.T) {
 	dir := t.TempDir()
 	a := writeFile(t, dir, "a.yaml", validFeed+"colour: red\n")
-	b := writeFile(t, dir, "b.yaml", "kind: pipeline\n")
+	b := writeFile(t, dir, "b.yaml", "kind: feeds\n")
 	// Listed in reverse; the errors still come in file order.
 	_, err := catalog.Load(nil, b, a)
 	want := []string{
 		a + `:10: colour: unknown key; valid keys are ` + feedKeys,
-		b + `:1: kind: unknown kind "pipeline"; valid kinds are feed`,
+		b + `:1: kind: unknown kind "feeds"; valid kinds are ` + validKinds,
 	}
 	if got := errorStrings(t, err); !slices.Equal(got, want) {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -867,11 +881,11 @@ func TestLoadMissingPath(t *testing.T) {
 func TestLoadFS(t *testing.T) {
 	fsys := fstest.MapFS{
 		"specs/city.yaml":     {Data: []byte(validFeed)},
-		"specs/bad/kind.yaml": {Data: []byte("kind: job\n")},
+		"specs/bad/kind.yaml": {Data: []byte("kind: Feed\n")},
 		"other/skip.yaml":     {Data: []byte("not: [valid")},
 	}
 	_, err := catalog.LoadFS(nil, fsys, "specs")
-	want := []string{`specs/bad/kind.yaml:1: kind: unknown kind "job"; valid kinds are feed`}
+	want := []string{`specs/bad/kind.yaml:1: kind: unknown kind "Feed"; valid kinds are ` + validKinds}
 	if got := errorStrings(t, err); !slices.Equal(got, want) {
 		t.Errorf("errors %q, want %q", got, want)
 	}
