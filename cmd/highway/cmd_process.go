@@ -53,7 +53,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	if err != nil {
 		return err
 	}
-	_, feeds, err := c.catalog()
+	cat, feeds, err := c.catalog()
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 		}
 		log.Info("metrics", "url", "http://"+addr+"/metrics")
 	}
-	p, err := startProcessing(ctx, b, st, feeds, opts, reg, log)
+	p, err := startProcessing(ctx, b, st, cat, feeds, opts, reg, log)
 	if err != nil {
 		return err
 	}

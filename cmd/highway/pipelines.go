@@ -37,7 +37,7 @@ type processorOptions struct {
 // startProcessing creates the feeds' topics and starts a processor for each
 // feed. A processor that fails (an incompatible schema change, say) is
 // logged and stops alone; the others go on.
-func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, feeds []*catalog.Feed, opts processorOptions, reg prometheus.Registerer, log *slog.Logger) (*processing, error) {
+func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, cat *catalog.Catalog, feeds []*catalog.Feed, opts processorOptions, reg prometheus.Registerer, log *slog.Logger) (*processing, error) {
 	var topics []string
 	for _, f := range feeds {
 		topics = append(topics, f.Topic(), f.DLQTopic())
@@ -50,7 +50,7 @@ func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, feeds []*
 	p := &processing{feeds: feeds}
 	for _, f := range feeds {
 		proc, err := stream.NewProcessor(stream.Config{
-			Feed: f, Group: opts.groupPrefix + "." + f.Name, MaxRows: opts.maxRows, MaxWait: opts.maxWait,
+			Feed: f, Pipeline: cat.PipelineOf(f.Name), Group: opts.groupPrefix + "." + f.Name, MaxRows: opts.maxRows, MaxWait: opts.maxWait,
 			Logger: log, Metrics: metrics,
 		}, b, st, producer)
 		if err != nil {

@@ -33,27 +33,30 @@ func (c *Claim) SeekTo(offset int64) error {
 	return nil
 }
 
-// Fetch waits for at least one message, then gathers more until it has max
-// messages or wait has passed since the first one arrived. It returns what
-// it has when ctx ends after the first message.
-func (c *Claim) Fetch(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
+// Fetch waits for at least one message, then gathers more until it has
+// maxRows messages, maxBytes bytes of values, or wait has passed since the
+// first one arrived. It returns what it has when ctx ends after the first
+// message.
+func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait time.Duration) ([]Message, error) {
 	first, err := c.reader.FetchMessage(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
 	}
-	msgs := make([]Message, 1, max)
+	msgs := make([]Message, 1, min(maxRows, 4096))
 	msgs[0] = fromKafka(first)
-	if max <= 1 {
+	size := int64(len(first.Value))
+	if maxRows <= 1 || size >= maxBytes {
 		return msgs, nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for len(msgs) < max {
+	for len(msgs) < maxRows && size < maxBytes {
 		m, err := c.reader.FetchMessage(wctx)
 		if err != nil {
 			break // the wait is over or the claim ends; what we have is a batch
 		}
 		msgs = append(msgs, fromKafka(m))
+		size += int64(len(m.Value))
 	}
 	return msgs, nil
 }

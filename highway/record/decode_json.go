@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -32,6 +33,30 @@ type Decoder struct {
 	index   map[string]int
 	slots   []slot
 	keyBuf  []byte
+	lookups []lookup
+	filter  Filter
+	event   int // index of the event-time field
+	keyIdx  []int
+}
+
+// Filter sees every record that fits the spec before it is appended, with
+// the hash of its key and event time (Identity) and its event time. An error
+// it returns rejects the record: a *Reject goes to the dead-letter topic,
+// ErrDuplicate drops the record silently.
+type Filter func(id Identity, event time.Time) error
+
+// Identity identifies a record by its key fields and event time (to the
+// second), the same whether computed from a record or from a row in
+// ClickHouse (IdentityOf).
+type Identity uint64
+
+// ErrDuplicate is returned by a Filter for a record already seen.
+var ErrDuplicate = errors.New("duplicate record")
+
+// lookup fills field `to` from a table keyed by the value of field `from`.
+type lookup struct {
+	to, from int
+	values   map[string]string
 }
 
 // slot holds one field's value of the record being decoded.
@@ -62,7 +87,95 @@ func NewDecoder(feed *catalog.Feed, mem memory.Allocator) *Decoder {
 	for i, f := range feed.Fields {
 		d.index[f.Name] = i
 	}
+	d.event = feed.FieldIndex(feed.EventTime)
+	for _, k := range feed.Key {
+		d.keyIdx = append(d.keyIdx, feed.FieldIndex(k))
+	}
 	return d
+}
+
+// SetFilter installs f (nil removes it).
+func (d *Decoder) SetFilter(f Filter) { d.filter = f }
+
+// AddLookup makes the decoder fill the string field `field`, where a record
+// leaves it empty, with values[v] for the value v of field `from`.
+// Enrichment happens before the record is checked against its spec.
+func (d *Decoder) AddLookup(field, from string, values map[string]string) error {
+	to, src := d.feed.FieldIndex(field), d.feed.FieldIndex(from)
+	if to < 0 || src < 0 || d.feed.Fields[to].Type != catalog.String {
+		return fmt.Errorf("lookup %s from %s: feed %s needs a string field %s and a field %s", field, from, d.feed.Name, field, from)
+	}
+	d.lookups = append(d.lookups, lookup{to: to, from: src, values: values})
+	return nil
+}
+
+func (d *Decoder) enrich() {
+	for _, l := range d.lookups {
+		to, from := &d.slots[l.to], &d.slots[l.from]
+		if (to.set && !to.null) || !from.set || from.null {
+			continue
+		}
+		if v, ok := l.values[string(d.canonical(l.from, nil))]; ok {
+			to.set, to.null, to.str = true, false, append(to.str[:0], v...)
+		}
+	}
+}
+
+// canonical appends the canonical text of field i's value to buf: strings
+// as they are, integers in decimal, booleans as 1 or 0, times in Unix
+// seconds — what toString gives in ClickHouse for the stored column.
+func (d *Decoder) canonical(i int, buf []byte) []byte {
+	s := &d.slots[i]
+	switch d.feed.Fields[i].Type {
+	case catalog.String:
+		return append(buf, s.str...)
+	case catalog.Int64:
+		return strconv.AppendInt(buf, s.i, 10)
+	case catalog.Bool:
+		if s.b {
+			return append(buf, '1')
+		}
+		return append(buf, '0')
+	case catalog.Time:
+		return strconv.AppendInt(buf, s.i/1000, 10)
+	}
+	return strconv.AppendFloat(buf, s.num, 'g', -1, 64)
+}
+
+// identity hashes the key fields' canonical text and the event second.
+func (d *Decoder) identity() Identity {
+	h := fnvOffset
+	var buf [64]byte
+	for _, k := range d.keyIdx {
+		h = fnvAdd(h, d.canonical(k, buf[:0]))
+		h = fnvAdd(h, []byte{0})
+	}
+	return Identity(fnvAdd(h, strconv.AppendInt(buf[:0], d.slots[d.event].i/1000, 10)))
+}
+
+// IdentityOf computes the Identity of a stored row from the canonical text
+// of its key fields (in the feed's key order) and its event time.
+func IdentityOf(keys []string, event time.Time) Identity {
+	h := fnvOffset
+	for _, k := range keys {
+		h = fnvAdd(h, []byte(k))
+		h = fnvAdd(h, []byte{0})
+	}
+	return Identity(fnvAdd(h, strconv.AppendInt(nil, event.Unix(), 10)))
+}
+
+// FNV-1a, 64 bits, inline so hashing a record allocates nothing.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvAdd(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
 }
 
 // Schema is the Arrow schema of the batches the decoder builds.
@@ -93,8 +206,14 @@ func (d *Decoder) Append(data []byte) error {
 	if err := d.scan(data); err != nil {
 		return err
 	}
+	d.enrich()
 	if err := d.check(); err != nil {
 		return err
+	}
+	if d.filter != nil {
+		if err := d.filter(d.identity(), time.UnixMilli(d.slots[d.event].i).UTC()); err != nil {
+			return err
+		}
 	}
 	d.appendSlots()
 	return nil

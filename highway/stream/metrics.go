@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,11 @@ type Metrics struct {
 	retries     *prometheus.CounterVec
 	batchRows   *prometheus.HistogramVec
 	batchTime   *prometheus.HistogramVec
+	duplicates  *prometheus.CounterVec
+	lags        *prometheus.GaugeVec
+	watermarks  *prometheus.GaugeVec
+	firings     *prometheus.CounterVec
+	waiting     *prometheus.GaugeVec
 }
 
 // NewMetrics creates the processors' series and registers them with reg.
@@ -41,8 +47,68 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"feed"}),
 	}
-	reg.MustRegister(m.rowsIn, m.rowsWritten, m.rejects, m.retries, m.batchRows, m.batchTime)
+	m.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "highway_processor_duplicates_total", Help: "Records dropped as duplicates (same key and event time), by feed.",
+	}, []string{"feed"})
+	m.lags = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "highway_processor_partition_lag", Help: "Records of a partition not yet fetched, by feed and partition.",
+	}, []string{"feed", "partition"})
+	m.watermarks = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "highway_window_watermark_delay_seconds", Help: "Wall-clock time minus the window's watermark, by feed and window.",
+	}, []string{"feed", "window"})
+	m.firings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "highway_window_firings_total", Help: "Window computations, by feed, window and kind (on time or correction).",
+	}, []string{"feed", "window", "kind"})
+	m.waiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "highway_processor_waiting", Help: "1 while a processor waits for Kafka or ClickHouse to recover, by feed and operation.",
+	}, []string{"feed", "operation"})
+	reg.MustRegister(m.rowsIn, m.rowsWritten, m.rejects, m.retries, m.batchRows, m.batchTime,
+		m.duplicates, m.lags, m.watermarks, m.firings, m.waiting)
 	return m
+}
+
+func (m *Metrics) duplicate(feed string) {
+	if m == nil {
+		return
+	}
+	m.duplicates.WithLabelValues(feed).Inc()
+}
+
+func (m *Metrics) lag(feed string, partition int, lag int64) {
+	if m == nil || lag < 0 {
+		return
+	}
+	m.lags.WithLabelValues(feed, strconv.Itoa(partition)).Set(float64(lag))
+}
+
+func (m *Metrics) watermark(feed, window string, wm time.Time) {
+	if m == nil || wm.IsZero() {
+		return
+	}
+	m.watermarks.WithLabelValues(feed, window).Set(time.Since(wm).Seconds())
+}
+
+func (m *Metrics) fired(feed, window string, f Firing) {
+	if m == nil {
+		return
+	}
+	if f.To.After(f.From) {
+		m.firings.WithLabelValues(feed, window, "on_time").Inc()
+	}
+	if len(f.Again) > 0 {
+		m.firings.WithLabelValues(feed, window, "correction").Add(float64(len(f.Again)))
+	}
+}
+
+func (m *Metrics) wait(feed, op string, waiting bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if waiting {
+		v = 1
+	}
+	m.waiting.WithLabelValues(feed, op).Set(v)
 }
 
 func (m *Metrics) batch(feed string, in, written int, took time.Duration) {

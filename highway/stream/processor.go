@@ -29,6 +29,12 @@ type Sink interface {
 	EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error
 	Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance) error
 	ResumeOffset(ctx context.Context, feed *catalog.Feed, topic string, partition int) (int64, bool, error)
+	MaxEventTime(ctx context.Context, feed *catalog.Feed, topic string, partition int) (time.Time, error)
+	MinEventTime(ctx context.Context, feed *catalog.Feed) (time.Time, error)
+	RecentIdentities(ctx context.Context, feed *catalog.Feed, topic string, partition int, since time.Time) ([]record.Identity, error)
+	EnsureWindowTable(ctx context.Context, feed *catalog.Feed, w catalog.Window) error
+	LastWindowEnd(ctx context.Context, feed *catalog.Feed, w catalog.Window) (time.Time, error)
+	AggregateWindows(ctx context.Context, feed *catalog.Feed, w catalog.Window, from, to time.Time) error
 }
 
 // Source is the Kafka side of a processor: the parts of *bus.Bus it uses.
@@ -45,10 +51,15 @@ type DeadLetters interface {
 type Config struct {
 	// Feed is the feed whose topic is consumed. Required.
 	Feed *catalog.Feed
+	// Pipeline, when set, adds de-duplication, enrichment and windows, and
+	// its batch limits replace MaxRows, MaxBytes and MaxWait.
+	Pipeline *catalog.Pipeline
 	// Group is the consumer group. Default "highway.<feed>".
 	Group string
 	// MaxRows bounds a micro-batch. Default 10000.
 	MaxRows int
+	// MaxBytes bounds the bytes of a micro-batch. Default 16 MiB.
+	MaxBytes int64
 	// MaxWait bounds how long a micro-batch waits to fill after its first
 	// record. Default 500ms.
 	MaxWait time.Duration
@@ -68,11 +79,20 @@ func (c *Config) defaults() error {
 	if c.Group == "" {
 		c.Group = "highway." + c.Feed.Name
 	}
+	if c.Pipeline != nil {
+		if c.Pipeline.Source != c.Feed.Name {
+			return fmt.Errorf("stream: pipeline %s reads %s, not %s", c.Pipeline.Name, c.Pipeline.Source, c.Feed.Name)
+		}
+		c.MaxRows, c.MaxBytes, c.MaxWait = c.Pipeline.Batch.Rows, c.Pipeline.Batch.Bytes, c.Pipeline.Batch.MaxWait
+	}
 	if c.MaxRows <= 0 {
-		c.MaxRows = 10000
+		c.MaxRows = catalog.DefaultBatch.Rows
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = catalog.DefaultBatch.Bytes
 	}
 	if c.MaxWait <= 0 {
-		c.MaxWait = 500 * time.Millisecond
+		c.MaxWait = catalog.DefaultBatch.MaxWait
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 200 * time.Millisecond
@@ -94,8 +114,17 @@ type Processor struct {
 	dlq  DeadLetters
 	log  *slog.Logger
 
-	in, written, rejected atomic.Int64
-	lags                  sync.Map // partition → *atomic.Int64
+	in, written, rejected, duplicates atomic.Int64
+	lags                              sync.Map // partition → *atomic.Int64
+
+	windows []*windowState
+	fireMu  sync.Mutex // one firing at a time
+}
+
+// windowState is one window of the pipeline and its Windower.
+type windowState struct {
+	spec catalog.Window
+	w    *Windower
 }
 
 // NewProcessor returns a processor of cfg.Feed that reads from src, writes
@@ -109,7 +138,7 @@ func NewProcessor(cfg Config, src Source, sink Sink, dlq DeadLetters) (*Processo
 
 // Stats is a snapshot of a processor's counters since it started.
 type Stats struct {
-	In, Written, Rejected int64
+	In, Written, Rejected, Duplicates int64
 	// Lag is the sum over claimed partitions of records not yet fetched.
 	Lag int64
 }
@@ -117,7 +146,7 @@ type Stats struct {
 // Stats returns the processor's counters. It is safe to call concurrently
 // with Run.
 func (p *Processor) Stats() Stats {
-	s := Stats{In: p.in.Load(), Written: p.written.Load(), Rejected: p.rejected.Load()}
+	s := Stats{In: p.in.Load(), Written: p.written.Load(), Rejected: p.rejected.Load(), Duplicates: p.duplicates.Load()}
 	p.lags.Range(func(_, v any) bool {
 		if l := v.(*atomic.Int64).Load(); l > 0 {
 			s.Lag += l
@@ -139,8 +168,95 @@ func (p *Processor) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	p.log.Info("processor started", "topic", p.cfg.Feed.Topic(), "group", p.cfg.Group, "max_rows", p.cfg.MaxRows, "max_wait", p.cfg.MaxWait)
+	if err := p.startWindows(ctx); err != nil {
+		return err
+	}
+	p.log.Info("processor started", "topic", p.cfg.Feed.Topic(), "group", p.cfg.Group, "max_rows", p.cfg.MaxRows, "max_wait", p.cfg.MaxWait, "windows", len(p.windows))
+	if len(p.windows) > 0 {
+		go p.fireLoop(ctx)
+	}
 	return p.src.Consume(ctx, p.cfg.Group, p.cfg.Feed.Topic(), p.consume)
+}
+
+// startWindows creates the window tables and restores where firing stands.
+func (p *Processor) startWindows(ctx context.Context) error {
+	if p.cfg.Pipeline == nil {
+		return nil
+	}
+	feed := p.cfg.Feed
+	for _, spec := range p.cfg.Pipeline.Windows {
+		ws := &windowState{spec: spec, w: NewWindower(spec)}
+		err := retry(ctx, p, "restoring window "+spec.Name, func() error {
+			if err := p.sink.EnsureWindowTable(ctx, feed, spec); err != nil {
+				return err
+			}
+			last, err := p.sink.LastWindowEnd(ctx, feed, spec)
+			if err != nil {
+				return err
+			}
+			if !last.IsZero() {
+				ws.w.Restore(last)
+				return nil
+			}
+			first, err := p.sink.MinEventTime(ctx, feed)
+			ws.w.StartAt(first)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		p.windows = append(p.windows, ws)
+	}
+	return nil
+}
+
+// fireLoop fires windows that became due without new records (a partition
+// went idle) until ctx ends.
+func (p *Processor) fireLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = p.fire(ctx)
+		}
+	}
+}
+
+// fire computes every window that is due, retrying until ClickHouse takes
+// it; if ctx ends first the firing is put back for the next processor.
+func (p *Processor) fire(ctx context.Context) error {
+	p.fireMu.Lock()
+	defer p.fireMu.Unlock()
+	feed := p.cfg.Feed
+	for _, ws := range p.windows {
+		now := time.Now()
+		f := ws.w.Due(now)
+		p.cfg.Metrics.watermark(feed.Name, ws.spec.Name, ws.w.Watermark(now))
+		if f.Empty() {
+			continue
+		}
+		err := retry(ctx, p, "computing window "+ws.spec.Name, func() error {
+			if err := p.sink.AggregateWindows(ctx, feed, ws.spec, f.From, f.To); err != nil {
+				return err
+			}
+			for _, start := range f.Again {
+				if err := p.sink.AggregateWindows(ctx, feed, ws.spec, start, start.Add(ws.spec.Hop)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			ws.w.Undo(f)
+			return err
+		}
+		p.cfg.Metrics.fired(feed.Name, ws.spec.Name, f)
+		p.log.Debug("windows fired", "window", ws.spec.Name, "from", f.From, "to", f.To, "corrected", len(f.Again))
+	}
+	return nil
 }
 
 // consume handles one claimed partition.
@@ -174,8 +290,17 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 
 	dec := record.NewDecoder(p.cfg.Feed, memory.NewGoAllocator())
 	defer dec.Release()
+	if err := p.preparePartition(ctx, c, dec); err != nil {
+		return nilIfDone(ctx, err)
+	}
+	defer func() {
+		for _, ws := range p.windows {
+			ws.w.Discard(c.Partition)
+			ws.w.RemovePartition(c.Partition)
+		}
+	}()
 	for {
-		msgs, err := c.Fetch(ctx, p.cfg.MaxRows, p.cfg.MaxWait)
+		msgs, err := c.Fetch(ctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
 		if err != nil {
 			return nilIfDone(ctx, err)
 		}
@@ -187,8 +312,18 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			}
 		}
 		lag.Store(c.Lag())
+		p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
 		if err := p.write(ctx, dec, msgs); err != nil {
 			return nilIfDone(ctx, err)
+		}
+		now := time.Now()
+		for _, ws := range p.windows {
+			ws.w.Advance(c.Partition, now)
+		}
+		if len(p.windows) > 0 {
+			if err := p.fire(ctx); err != nil {
+				return nilIfDone(ctx, err)
+			}
 		}
 		last := msgs[len(msgs)-1].Offset
 		start = last + 1
@@ -197,6 +332,65 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", last+1, "err", err)
 		}
 	}
+}
+
+// preparePartition sets up what a claimed partition needs beyond decoding:
+// enrichment, and the de-duplication and window state rebuilt from what
+// ClickHouse holds of the partition.
+func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *record.Decoder) error {
+	pl := p.cfg.Pipeline
+	if pl == nil {
+		return nil
+	}
+	feed := p.cfg.Feed
+	for _, e := range pl.Enrich {
+		if err := dec.AddLookup(e.Field, e.From, e.Values); err != nil {
+			return err
+		}
+	}
+	var maxEvent time.Time
+	if err := retry(ctx, p, "reading the partition's watermark", func() (err error) {
+		maxEvent, err = p.sink.MaxEventTime(ctx, feed, c.Topic, c.Partition)
+		return err
+	}); err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, ws := range p.windows {
+		ws.w.AddPartition(c.Partition, maxEvent, now)
+	}
+	var seen *dedupeSet
+	if pl.Dedupe > 0 {
+		seen = newDedupeSet(pl.Dedupe)
+		var ids []record.Identity
+		if err := retry(ctx, p, "reading recent keys for de-duplication", func() (err error) {
+			ids, err = p.sink.RecentIdentities(ctx, feed, c.Topic, c.Partition, maxEvent.Add(-pl.Dedupe))
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			seen.add(id, maxEvent)
+		}
+	}
+	if seen == nil && len(p.windows) == 0 {
+		return nil
+	}
+	partition := c.Partition
+	dec.SetFilter(func(id record.Identity, event time.Time) error {
+		if seen != nil && !seen.add(id, event) {
+			return record.ErrDuplicate
+		}
+		now := time.Now()
+		for _, ws := range p.windows {
+			if !ws.w.Observe(partition, event, now) {
+				return &record.Reject{Field: feed.EventTime, Value: event.Format(time.RFC3339),
+					Reason: fmt.Sprintf("late: window %s has closed (watermark %s, allowed lateness %s)", ws.spec.Name, ws.w.Watermark(now).Format(time.RFC3339), ws.spec.Lateness)}
+			}
+		}
+		return nil
+	})
+	return nil
 }
 
 func dropBefore(msgs []bus.Message, offset int64) []bus.Message {
@@ -221,6 +415,11 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 	)
 	for _, m := range msgs {
 		if err := dec.Append(m.Value); err != nil {
+			if errors.Is(err, record.ErrDuplicate) {
+				p.duplicates.Add(1)
+				p.cfg.Metrics.duplicate(feed.Name)
+				continue
+			}
 			bad = append(bad, m)
 			reasons = append(reasons, err.Error())
 			continue
@@ -284,6 +483,7 @@ func retry(ctx context.Context, p *Processor, what string, fn func() error) erro
 		if err == nil {
 			if attempt > 1 {
 				p.log.Info("recovered", "while", what, "attempts", attempt)
+				p.cfg.Metrics.wait(p.cfg.Feed.Name, what, false)
 			}
 			return nil
 		}
@@ -296,9 +496,11 @@ func retry(ctx context.Context, p *Processor, what string, fn func() error) erro
 		}
 		p.log.Warn("waiting before retry", "while", what, "attempt", attempt, "wait", wait, "err", err)
 		p.cfg.Metrics.retry(p.cfg.Feed.Name, what)
+		p.cfg.Metrics.wait(p.cfg.Feed.Name, what, true)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
+			p.cfg.Metrics.wait(p.cfg.Feed.Name, what, false)
 			return ctx.Err()
 		}
 		wait = min(wait*2, p.cfg.RetryMax)

@@ -24,20 +24,16 @@ import (
 
 // rig is one test's feed, topic, bus and database on the real services.
 type rig struct {
-	feed  *catalog.Feed
-	bus   *bus.Bus
+	feed     *catalog.Feed
+	pipeline *catalog.Pipeline
+	bus      *bus.Bus
 	prod  *bus.Producer
 	store *store.Store
 }
 
-func newRig(t *testing.T) *rig {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	name := strings.Replace(testenv.Name("it.readings"), "_", "x", 1)
-	spec := fmt.Sprintf(`
+const readingsSpec = `
 kind: feed
-name: %s
+name: {{name}}
 department: TEST
 fields:
   - {name: station, type: string, required: true}
@@ -46,7 +42,18 @@ fields:
 key: [station]
 event_time: at
 interval: 1m
-`, name)
+`
+
+func newRig(t *testing.T) *rig { return newRigSpec(t, readingsSpec) }
+
+// newRigSpec sets up the feed (and pipeline) of spec, where {{name}} stands
+// for a feed name unique to the test.
+func newRigSpec(t *testing.T, spec string) *rig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := strings.Replace(testenv.Name("it.readings"), "_", "x", 1)
+	spec = strings.ReplaceAll(spec, "{{name}}", name)
 	c, err := catalog.Parse("test.yaml", []byte(spec))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +73,7 @@ interval: 1m
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{feed: feed, bus: b, prod: b.NewProducer(), store: st}
+	r := &rig{feed: feed, pipeline: c.PipelineOf(feed.Name), bus: b, prod: b.NewProducer(), store: st}
 	t.Cleanup(func() { r.prod.Close(); st.Close(); b.Close() })
 	return r
 }
@@ -98,7 +105,13 @@ func (r *rig) processor(t *testing.T, sink stream.Sink) *stream.Processor {
 		sink = r.store
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := stream.NewProcessor(stream.Config{Feed: r.feed, MaxRows: 300, MaxWait: 100 * time.Millisecond, Logger: log}, r.bus, sink, r.prod)
+	cfg := stream.Config{Feed: r.feed, MaxRows: 300, MaxWait: 100 * time.Millisecond, Logger: log}
+	if r.pipeline != nil {
+		pl := *r.pipeline
+		pl.Batch = catalog.BatchLimits{Rows: 300, Bytes: 1 << 20, MaxWait: 100 * time.Millisecond}
+		cfg.Pipeline = &pl
+	}
+	p, err := stream.NewProcessor(cfg, r.bus, sink, r.prod)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 // processor has claimed: the latest event time seen there. The watermark of
 // the window is the least of them, leaving out partitions idle for longer
 // than the window's idle time (when every partition is idle, the greatest).
+// A claimed partition that has shown no event yet holds the watermark at
+// zero until it does or goes idle.
 //
 // A window [start, end) fires once the watermark reaches end. A record whose
 // event time is behind the watermark still corrects its windows (they fire
@@ -35,8 +37,13 @@ type Windower struct {
 }
 
 type partitionMark struct {
-	max  time.Time // latest event time seen
+	max  time.Time // latest event time written
 	seen time.Time // wall time of the latest record
+	// pending and pendingDirty are what the batch being written will add
+	// once it is in ClickHouse (Advance): a window must not fire, nor be
+	// corrected, before the rows it is computed from are there.
+	pending      time.Time
+	pendingDirty map[time.Time]bool
 }
 
 // NewWindower returns the windower of spec.
@@ -64,7 +71,7 @@ func (w *Windower) Restore(lastEnd time.Time) {
 func (w *Windower) AddPartition(p int, maxEvent, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.parts[p] = &partitionMark{max: maxEvent, seen: now}
+	w.parts[p] = &partitionMark{max: maxEvent, pending: maxEvent, seen: now}
 	if w.fired.IsZero() && !maxEvent.IsZero() {
 		w.fired = w.firstEnd(maxEvent)
 	}
@@ -108,8 +115,13 @@ func (w *Windower) watermark(now time.Time) time.Time {
 		if m.max.After(high) {
 			high = m.max
 		}
-		if now.Sub(m.seen) > w.spec.Idle || m.max.IsZero() {
+		if now.Sub(m.seen) > w.spec.Idle {
 			continue
+		}
+		if m.max.IsZero() {
+			// An active partition that has shown no event yet could still
+			// bring any: the watermark is unknown until it does or idles.
+			return time.Time{}
 		}
 		if !active || m.max.Before(low) {
 			low = m.max
@@ -122,11 +134,11 @@ func (w *Windower) watermark(now time.Time) time.Time {
 	return low
 }
 
-// Observe classifies one record of partition p with event time t, then
-// advances the partition's watermark. It returns false when the record is
-// too late for every window it belongs to: it must then be rejected and not
-// written. A record for a window that already fired marks it for firing
-// again.
+// Observe classifies one record of partition p with event time t. It
+// returns false when the record is too late for every window it belongs to:
+// it must then be rejected and not written. Otherwise the record's event
+// time (and, for a window that already fired, the need to fire it again)
+// takes effect when Advance says the batch is written.
 func (w *Windower) Observe(p int, t, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -137,27 +149,59 @@ func (w *Windower) Observe(p int, t, now time.Time) bool {
 	if !wm.IsZero() && !latestStart.Add(w.spec.Size+w.spec.Lateness).After(wm) {
 		return false
 	}
-	if !w.fired.IsZero() {
-		for start := latestStart; start.After(t.Add(-w.spec.Size)); start = start.Add(-w.spec.Hop) {
-			end := start.Add(w.spec.Size)
-			if !end.After(w.fired) && end.Add(w.spec.Lateness).After(wm) {
-				w.dirty[start] = true
-			}
-		}
-	}
 	m := w.parts[p]
 	if m == nil {
 		m = &partitionMark{}
 		w.parts[p] = m
 	}
-	if t.After(m.max) {
-		m.max = t
+	if !w.fired.IsZero() {
+		for start := latestStart; start.After(t.Add(-w.spec.Size)); start = start.Add(-w.spec.Hop) {
+			end := start.Add(w.spec.Size)
+			if !end.After(w.fired) && end.Add(w.spec.Lateness).After(wm) {
+				if m.pendingDirty == nil {
+					m.pendingDirty = map[time.Time]bool{}
+				}
+				m.pendingDirty[start] = true
+			}
+		}
 	}
-	m.seen = now
+	if t.After(m.pending) {
+		m.pending = t
+	}
 	if w.fired.IsZero() {
 		w.fired = w.firstEnd(t)
 	}
 	return true
+}
+
+// Advance applies what Observe saw of partition p, once those records are
+// written: the partition's watermark moves and corrected windows are due.
+func (w *Windower) Advance(p int, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := w.parts[p]
+	if m == nil {
+		return
+	}
+	if m.pending.After(m.max) {
+		m.max = m.pending
+	}
+	m.seen = now
+	for start := range m.pendingDirty {
+		w.dirty[start] = true
+	}
+	clear(m.pendingDirty)
+}
+
+// Discard forgets what Observe saw of partition p since the last Advance,
+// when the batch is not written (the claim ended).
+func (w *Windower) Discard(p int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if m := w.parts[p]; m != nil {
+		m.pending = m.max
+		clear(m.pendingDirty)
+	}
 }
 
 // Firing is what a Windower asks to compute: the windows whose start is in

@@ -103,6 +103,7 @@ func TestWindower(t *testing.T) {
 					continue
 				}
 				ok := w.Observe(s.part, t0.Add(time.Duration(s.event)*time.Second), now)
+				w.Advance(s.part, now)
 				if ok == s.late {
 					t.Fatalf("step %d: Observe(event +%ds) accepted=%v, want %v", i, s.event, ok, !s.late)
 				}
@@ -126,6 +127,7 @@ func TestWindowerBackfillMatchesLive(t *testing.T) {
 			}
 			wall = wall.Add(wallStep)
 			w.Observe(i%2, ev, wall)
+			w.Advance(i%2, wall)
 			f := w.Due(wall)
 			for s := f.From; s.Before(f.To); s = s.Add(spec.Hop) {
 				out[s.Format("15:04")] = true
@@ -152,6 +154,10 @@ func TestWindowerRestore(t *testing.T) {
 		t.Fatalf("second Due = %s", describe(f))
 	}
 	w.Observe(0, t0.Add(12*time.Minute), t0)
+	if f := w.Due(t0); !f.Empty() {
+		t.Fatalf("Due before Advance = %s; nothing is written yet", describe(f))
+	}
+	w.Advance(0, t0)
 	f = w.Due(t0)
 	w.Undo(f)
 	if got := describe(w.Due(t0)); got != "[08:10,08:12)" {
