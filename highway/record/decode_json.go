@@ -167,7 +167,7 @@ func IdentityOf(keys []string, event time.Time) Identity {
 // FNV-1a, 64 bits, inline so hashing a record allocates nothing.
 const (
 	fnvOffset uint64 = 14695981039346656037
-	fnvPrime  = 1099511628211
+	fnvPrime         = 1099511628211
 )
 
 func fnvAdd(h uint64, b []byte) uint64 {

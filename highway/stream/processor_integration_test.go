@@ -27,8 +27,8 @@ type rig struct {
 	feed     *catalog.Feed
 	pipeline *catalog.Pipeline
 	bus      *bus.Bus
-	prod  *bus.Producer
-	store *store.Store
+	prod     *bus.Producer
+	store    *store.Store
 }
 
 const readingsSpec = `
