@@ -199,13 +199,22 @@ func (d *Decoder) Release() { d.builder.Release() }
 // Append decodes one JSON record and appends it, or returns a *Reject and
 // appends nothing.
 func (d *Decoder) Append(data []byte) error {
+	d.resetSlots()
+	if err := d.scan(data); err != nil {
+		return err
+	}
+	return d.finish()
+}
+
+func (d *Decoder) resetSlots() {
 	for i := range d.slots {
 		s := &d.slots[i]
 		s.set, s.null, s.str, s.raw = false, false, s.str[:0], nil
 	}
-	if err := d.scan(data); err != nil {
-		return err
-	}
+}
+
+// finish enriches, checks and filters the decoded record, then appends it.
+func (d *Decoder) finish() error {
 	d.enrich()
 	if err := d.check(); err != nil {
 		return err

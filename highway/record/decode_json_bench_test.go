@@ -34,7 +34,7 @@ func detectorRecords(n int) [][]byte {
 		}
 		var measures string
 		if i%50 == 0 {
-			measures = `"speed":null,"occupancy":-1,"volume":0,"speed_sd":null,"valid":false`
+			measures = `"speed":null,"occupancy":null,"volume":0,"speed_sd":null,"valid":false`
 		} else {
 			measures = fmt.Sprintf(`"speed":%.1f,"occupancy":%.1f,"volume":%d,"speed_sd":%.2f,"valid":true`,
 				20+rng.Float64()*90, rng.Float64()*60, rng.IntN(40), rng.Float64()*15)

@@ -414,6 +414,26 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 		reasons []string
 	)
 	for _, m := range msgs {
+		if string(m.Header(bus.HeaderContentType)) == record.ContentTypeArrow {
+			// An Arrow message carries many rows under one offset.
+			n, rowRejects, err := dec.AppendIPC(m.Value)
+			for i := 0; i < n; i++ {
+				prov.Partitions = append(prov.Partitions, int32(m.Partition))
+				prov.Offsets = append(prov.Offsets, m.Offset)
+			}
+			for _, rr := range rowRejects {
+				row := m
+				row.Value = rr.JSON
+				row.Headers = []bus.Header{{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)}}
+				bad = append(bad, row)
+				reasons = append(reasons, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
+			}
+			if err != nil {
+				bad = append(bad, m)
+				reasons = append(reasons, err.Error())
+			}
+			continue
+		}
 		if err := dec.Append(m.Value); err != nil {
 			if errors.Is(err, record.ErrDuplicate) {
 				p.duplicates.Add(1)

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/internal/testenv"
@@ -286,4 +288,79 @@ func TestProcessorCrashBetweenInsertAndCommit(t *testing.T) {
 	if rows, distinct := r.count(t); rows != n || distinct != n {
 		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
 	}
+}
+
+// An Arrow IPC message carries several rows; its bad rows go to the DLQ as
+// JSON, its good ones arrive beside the JSON records.
+func TestProcessorArrowMessages(t *testing.T) {
+	r := newRig(t)
+	r.produce(t, 10, nil, 0)
+	// Built from JSON records with the feed's own decoder: the same schema a
+	// department's Arrow client would send.
+	src := record.NewDecoder(r.feed, memory.NewGoAllocator())
+	for _, v := range []string{
+		`{"station":"A1","value":1,"at":"2026-11-26T09:00:00Z"}`,
+		`{"station":"A2","value":2,"at":"2026-11-26T09:00:01Z"}`,
+		`{"station":"A3","at":"2026-11-26T09:00:02Z"}`,
+	} {
+		if err := src.Append([]byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := src.NewRecordBatch()
+	defer batch.Release()
+	payload, err := record.EncodeIPC(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second message whose schema the feed does not have.
+	other := record.NewDecoder(mustOtherFeed(t), memory.NewGoAllocator())
+	if err := other.Append([]byte(`{"colour":"red","at":"2026-11-26T09:00:00Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	otherBatch := other.NewRecordBatch()
+	defer otherBatch.Release()
+	wrong, err := record.EncodeIPC(otherBatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrowHeader := []bus.Header{{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeArrow)}}
+	if err := r.prod.Produce(context.Background(),
+		bus.Message{Topic: r.feed.Topic(), Key: []byte("A"), Value: payload, Headers: arrowHeader},
+		bus.Message{Topic: r.feed.Topic(), Key: []byte("A"), Value: wrong, Headers: arrowHeader},
+	); err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, r.processor(t, nil))
+	r.waitRows(t, 13)
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	dead, err := r.bus.ReadAll(context.Background(), r.feed.DLQTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 {
+		t.Fatalf("DLQ has %d records, want 1 (the message of another schema)", len(dead))
+	}
+	if got := string(dead[0].Header(bus.HeaderReason)); got != "field colour: unknown field; the feed "+r.feed.Name+" has station, value, at" {
+		t.Errorf("reason = %q", got)
+	}
+}
+
+func mustOtherFeed(t *testing.T) *catalog.Feed {
+	t.Helper()
+	c, err := catalog.Parse("other.yaml", []byte(`
+kind: feed
+name: test.other
+department: TEST
+fields: [{name: colour, type: string, required: true}, {name: at, type: time, required: true}]
+key: [colour]
+event_time: at
+interval: 1m
+`))
+	if err == nil {
+		return c.Feeds()[0]
+	}
+	t.Fatal(err)
+	return nil
 }
