@@ -49,8 +49,14 @@ interval: 1m
 func newRig(t *testing.T) *rig { return newRigSpec(t, readingsSpec) }
 
 // newRigSpec sets up the feed (and pipeline) of spec, where {{name}} stands
-// for a feed name unique to the test.
+// for a feed name unique to the test, in a fresh database.
 func newRigSpec(t *testing.T, spec string) *rig {
+	t.Helper()
+	return newRigWithStore(t, spec, testenv.Database(t))
+}
+
+// newRigWithStore is newRigSpec on the ClickHouse at dsn.
+func newRigWithStore(t *testing.T, spec, dsn string) *rig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -68,7 +74,7 @@ func newRigSpec(t *testing.T, spec string) *rig {
 	if err := b.EnsureTopics(ctx, 2, feed.Topic(), feed.DLQTopic()); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, testenv.Database(t), nil)
+	st, err := store.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
