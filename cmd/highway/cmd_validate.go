@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 
 	"github.com/cityhighway/highway/highway/catalog"
 )
@@ -38,10 +40,31 @@ With no PATH it checks the built-in specs. Exits 1 when anything is wrong,
 	if err != nil {
 		return err
 	}
-	n := len(cat.Feeds()) - len(base.Feeds())
-	if fs.NArg() == 0 {
-		n = len(cat.Feeds())
-	}
-	fmt.Fprintf(stdout, "ok: %d feed(s) valid (%d in the catalogue with the built-in ones)\n", n, len(cat.Feeds()))
+	fmt.Fprintf(stdout, "ok: %s\n", summarize(cat.Counts(), base.Counts(), fs.NArg() > 0))
 	return nil
+}
+
+// summarize says how many specs of each kind were checked: those the files
+// added to the built-in ones, or all of them when no file was given.
+func summarize(all, builtin map[string]int, onlyAdded bool) string {
+	kinds := make([]string, 0, len(all))
+	for k := range all {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var parts []string
+	for _, k := range kinds {
+		n := all[k]
+		if onlyAdded {
+			n -= builtin[k]
+		}
+		if n > 0 || k == "feed" {
+			parts = append(parts, fmt.Sprintf("%d %s(s)", n, k))
+		}
+	}
+	out := strings.Join(parts, ", ") + " valid"
+	if onlyAdded {
+		out += " (checked together with the built-in specs)"
+	}
+	return out
 }

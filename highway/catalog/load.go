@@ -337,3 +337,12 @@ func kindList() string {
 	sort.Strings(names[1:])
 	return strings.Join(names, ", ")
 }
+
+// Counts returns how many specs of each kind the catalogue holds.
+func (c *Catalog) Counts() map[string]int {
+	out := map[string]int{"feed": len(c.feeds)}
+	for kind, specs := range c.others {
+		out[kind] = len(specs)
+	}
+	return out
+}
