@@ -1,0 +1,106 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cityhighway/highway/highway/catalog"
+)
+
+func testFeed(t *testing.T) *catalog.Feed {
+	t.Helper()
+	c, err := catalog.Parse("t.yaml", []byte(`
+kind: feed
+name: td.traffic.test
+department: TD
+fields:
+  - {name: detector_id, type: string, required: true}
+  - {name: lane, type: int64, required: true}
+  - {name: speed, type: float64}
+  - {name: valid, type: bool, required: true}
+  - {name: seen, type: time}
+  - {name: at, type: time, required: true}
+key: [detector_id, lane]
+event_time: at
+interval: 1m
+retention: 30d
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Feeds()[0]
+}
+
+func TestCreateTable(t *testing.T) {
+	feed := testFeed(t)
+	base := "CREATE TABLE IF NOT EXISTS `db`.`td_traffic_test` (\n" +
+		"  `detector_id` String,\n  `lane` Int64,\n  `speed` Nullable(Float64),\n  `valid` UInt8,\n" +
+		"  `seen` Nullable(DateTime),\n  `at` DateTime,\n" +
+		"  `_topic` String,\n  `_partition` Int32,\n  `_offset` Int64,\n  `_ingested_at` DateTime\n" +
+		") ENGINE = MergeTree()\nPARTITION BY toYYYYMM(`at`)\nORDER BY (`detector_id`, `lane`, `at`)"
+	for _, tc := range []struct {
+		server string
+		want   string
+	}{
+		{"18.16.1", base}, // no TTL before 19.6
+		{"24.8.4.13", base + "\nTTL `at` + toIntervalDay(30)"}, // TTL from the retention
+	} {
+		v, err := ParseVersion(tc.server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (DDL{Database: "db", Server: v}).CreateTable(feed); got != tc.want {
+			t.Errorf("server %s:\n%s\nwant:\n%s", tc.server, got, tc.want)
+		}
+	}
+	if got := (DDL{Database: "db"}).AddColumn(feed, *feed.Field("speed")); got != "ALTER TABLE `db`.`td_traffic_test` ADD COLUMN `speed` Nullable(Float64)" {
+		t.Errorf("AddColumn = %s", got)
+	}
+}
+
+func TestWindowDDL(t *testing.T) {
+	feed := testFeed(t)
+	w := catalog.Window{Name: "speed_5m", Size: 300e9, Hop: 60e9, GroupBy: []string{"detector_id"},
+		Aggregates: []catalog.Aggregate{{Field: "speed", Funcs: []string{"avg", "p90"}}}}
+	d := DDL{Database: "db"}
+	create := d.CreateWindowTable(feed, w)
+	for _, want := range []string{
+		"`td_traffic_test_speed_5m`", "`detector_id` String", "`rows` UInt64", "`speed_count` UInt64",
+		"`speed_sum` Nullable(Float64)", "`speed_avg` Nullable(Float64)", "`speed_p90` Nullable(Float64)",
+		"ENGINE = ReplacingMergeTree(`_version`)", "ORDER BY (`window_start`, `detector_id`)",
+	} {
+		if !strings.Contains(create, want) {
+			t.Errorf("window table lacks %s:\n%s", want, create)
+		}
+	}
+	agg := d.AggregateWindows(feed, w, mustTime("2026-11-26T08:00:00Z"), mustTime("2026-11-26T09:00:00Z"), 7)
+	for _, want := range []string{
+		"range(5)", "intDiv(toUInt32(`at`), 60) * 60", // five hops per window
+		"WHERE `at` >= toDateTime(1795680000) AND `at` < toDateTime(1795683840)", // to - hop + size
+		"quantileExact(0.90)(`speed`)", "toUInt64(7)", "GROUP BY ws, g0",
+	} {
+		if !strings.Contains(agg, want) {
+			t.Errorf("aggregation lacks %s:\n%s", want, agg)
+		}
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]Version{"18.16.1": {18, 16, 1}, "24.8.4.13": {24, 8, 4}, "19.6": {19, 6, 0}} {
+		if got, err := ParseVersion(in); err != nil || got != want {
+			t.Errorf("ParseVersion(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseVersion("banana"); err == nil {
+		t.Error("ParseVersion(banana) succeeded")
+	}
+}
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
