@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/catalog"
 )
@@ -36,7 +37,21 @@ type RowReject struct {
 // that the feed does not have, makes the whole message an error (nothing is
 // appended). Rows that break the spec come back as RowRejects.
 func (d *Decoder) AppendIPC(data []byte) (accepted int, rejects []RowReject, err error) {
-	r, err := ipc.NewReader(bytes.NewReader(data))
+	// The IPC reader trusts the lengths in its input; a crafted message can
+	// make it panic. A message is data from outside: reject it instead.
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Reject{Reason: fmt.Sprintf("malformed Arrow IPC stream: %v", p)}
+		}
+	}()
+	if err := checkIPCFraming(data); err != nil {
+		return 0, nil, &Reject{Reason: "malformed Arrow IPC stream: " + err.Error()}
+	}
+	// Lengths in the stream are the sender's word: bound what reading it may
+	// allocate, so a crafted message cannot exhaust memory.
+	mem := &boundedAllocator{Allocator: memory.NewGoAllocator(), left: int64(len(data))*8 + 1<<20}
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem),
+		ipc.WithMetadataSizeLimit(int64(len(data))), ipc.WithBodySizeLimit(int64(len(data))))
 	if err != nil {
 		return 0, nil, &Reject{Reason: "not an Arrow IPC stream: " + err.Error()}
 	}
@@ -65,6 +80,27 @@ func (d *Decoder) AppendIPC(data []byte) (accepted int, rejects []RowReject, err
 		return accepted, rejects, &Reject{Reason: fmt.Sprintf("Arrow IPC stream broken after row %d: %v", row, err)}
 	}
 	return accepted, rejects, nil
+}
+
+// boundedAllocator fails (by panicking, which AppendIPC turns into a
+// reject) once more than its budget is allocated.
+type boundedAllocator struct {
+	memory.Allocator
+	left int64
+}
+
+func (a *boundedAllocator) Allocate(size int) []byte {
+	if a.left -= int64(size); a.left < 0 {
+		panic(fmt.Sprintf("the stream asks for more memory than its %d-byte size can justify", size))
+	}
+	return a.Allocator.Allocate(size)
+}
+
+func (a *boundedAllocator) Reallocate(size int, b []byte) []byte {
+	if a.left -= int64(size - len(b)); a.left < 0 {
+		panic(fmt.Sprintf("the stream asks for more memory than its %d-byte size can justify", size))
+	}
+	return a.Allocator.Reallocate(size, b)
 }
 
 // matchColumns maps each column of schema to a field index, checking types.
