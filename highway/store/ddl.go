@@ -14,6 +14,11 @@ const (
 	ColPartition  = "_partition"
 	ColOffset     = "_offset"
 	ColIngestedAt = "_ingested_at"
+	// The source a record was fetched from, as its headers say.
+	ColSource        = "_source"
+	ColETag          = "_etag"
+	ColFetchedAt     = "_fetched_at"
+	ColSchemaVersion = "_schema_version"
 )
 
 // metaColumns are the provenance columns in table order.
@@ -22,6 +27,10 @@ var metaColumns = []column{
 	{ColPartition, "Int32"},
 	{ColOffset, "Int64"},
 	{ColIngestedAt, "DateTime"},
+	{ColSource, "String"},
+	{ColETag, "String"},
+	{ColFetchedAt, "DateTime"},
+	{ColSchemaVersion, "UInt32"},
 }
 
 type column struct {

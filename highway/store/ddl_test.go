@@ -37,7 +37,8 @@ func TestCreateTable(t *testing.T) {
 	base := "CREATE TABLE IF NOT EXISTS `db`.`td_traffic_test` (\n" +
 		"  `detector_id` String,\n  `lane` Int64,\n  `speed` Nullable(Float64),\n  `valid` UInt8,\n" +
 		"  `seen` Nullable(DateTime),\n  `at` DateTime,\n" +
-		"  `_topic` String,\n  `_partition` Int32,\n  `_offset` Int64,\n  `_ingested_at` DateTime\n" +
+		"  `_topic` String,\n  `_partition` Int32,\n  `_offset` Int64,\n  `_ingested_at` DateTime,\n" +
+		"  `_source` String,\n  `_etag` String,\n  `_fetched_at` DateTime,\n  `_schema_version` UInt32\n" +
 		") ENGINE = MergeTree()\nPARTITION BY toYYYYMM(`at`)\nORDER BY (`detector_id`, `lane`, `at`)"
 	for _, tc := range []struct {
 		server string

@@ -90,6 +90,15 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 	if err != nil {
 		return err
 	}
+	// Provenance columns added since the table was made (they have defaults).
+	for _, c := range metaColumns {
+		if _, ok := have[c.name]; !ok {
+			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quoteIdent(s.database), quoteIdent(feed.Table()), quoteIdent(c.name), c.typ)
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("adding column %s to %s: %w", c.name, feed.Table(), err)
+			}
+		}
+	}
 	for _, f := range feed.Fields {
 		want := ColumnType(f)
 		got, ok := have[f.Name]

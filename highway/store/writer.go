@@ -12,48 +12,68 @@ import (
 	"github.com/cityhighway/highway/highway/catalog"
 )
 
-// Provenance says where each row of a batch came from in Kafka. Partitions
-// and Offsets have one entry per row.
+// Provenance says where each row of a batch came from: its Kafka topic,
+// partition and offset (the basis of exactly-once resume), and, from the
+// record's headers, the source it was fetched from. The per-row slices have
+// one entry per row; Sources, ETags, FetchedAt and SchemaVersions may be
+// nil when no row has them.
 type Provenance struct {
 	Topic      string
 	Partitions []int32
 	Offsets    []int64
 	IngestedAt time.Time
+	// Sources are the URLs the records were fetched from ("" for pushed ones).
+	Sources []string
+	// ETags are the ETag or Last-Modified of the fetched payloads.
+	ETags []string
+	// FetchedAt are the fetch times, in Unix seconds (0 when unknown).
+	FetchedAt []int64
+	// SchemaVersions are the feed versions the records were made for.
+	SchemaVersions []uint32
 }
+
+// Columns is a batch of rows of a feed's table converted to the column
+// slices clickhouse-go appends, in table order (fields, then provenance).
+// Insert prepares and sends one; the ingest benchmark (ops/bench/ingest)
+// prepares them ahead of time to measure what ClickHouse takes when no
+// per-row work is left.
+type Columns struct {
+	feed *catalog.Feed
+	rows int
+	vals []any
+}
+
+// Rows is the number of rows in the batch.
+func (c *Columns) Rows() int { return c.rows }
 
 // Insert appends the rows of rec (whose columns follow the feed's fields in
 // order, as record.Schema derives them) to the feed's table in one native
 // insert, column by column. ClickHouse writes the insert atomically per
 // partition of the table (one month of event time).
 func (s *Store) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) error {
-	n := int(rec.NumRows())
-	if n == 0 {
-		return nil
+	c, err := PrepareColumns(feed, rec, prov)
+	if err != nil {
+		return err
 	}
+	return s.InsertColumns(ctx, feed, c)
+}
+
+// PrepareColumns converts rec and prov into the column values Insert sends.
+// rec must stay unreleased until the insert: string columns refer to its
+// buffers.
+func PrepareColumns(feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) (*Columns, error) {
+	n := int(rec.NumRows())
 	if int(rec.NumCols()) != len(feed.Fields) || len(prov.Offsets) != n || len(prov.Partitions) != n {
-		return fmt.Errorf("insert into %s: batch has %d columns and %d rows but %d fields, %d offsets and %d partitions (a bug in the caller)",
+		return nil, fmt.Errorf("insert into %s: batch has %d columns and %d rows but %d fields, %d offsets and %d partitions (a bug in the caller)",
 			feed.Table(), rec.NumCols(), n, len(feed.Fields), len(prov.Offsets), len(prov.Partitions))
 	}
-	cols := tableColumns(feed)
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = quoteIdent(c.name)
-	}
-	// 18.16 needs the explicit column list.
-	q := fmt.Sprintf("INSERT INTO %s.%s (%s)", quoteIdent(s.database), quoteIdent(feed.Table()), strings.Join(names, ", "))
-	batch, err := s.conn.PrepareBatch(ctx, q)
-	if err != nil {
-		return fmt.Errorf("preparing insert into %s: %w", feed.Table(), err)
-	}
-	defer batch.Abort()
+	c := &Columns{feed: feed, rows: n, vals: make([]any, 0, len(feed.Fields)+len(metaColumns))}
 	for i, f := range feed.Fields {
 		vals, err := columnValues(rec.Column(i), f)
 		if err != nil {
-			return fmt.Errorf("insert into %s: %w", feed.Table(), err)
+			return nil, fmt.Errorf("insert into %s: %w", feed.Table(), err)
 		}
-		if err := batch.Column(i).Append(vals); err != nil {
-			return fmt.Errorf("insert into %s: column %s: %w", feed.Table(), f.Name, err)
-		}
+		c.vals = append(c.vals, vals)
 	}
 	topics := make([]string, n)
 	ingested := make([]int64, n)
@@ -62,14 +82,54 @@ func (s *Store) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.Record
 		topics[i] = prov.Topic
 		ingested[i] = at
 	}
-	base := len(feed.Fields)
-	for i, vals := range []any{topics, prov.Partitions, prov.Offsets, ingested} {
-		if err := batch.Column(base + i).Append(vals); err != nil {
-			return fmt.Errorf("insert into %s: column %s: %w", feed.Table(), cols[base+i].name, err)
+	versions := prov.SchemaVersions
+	if versions == nil {
+		versions = make([]uint32, n)
+		for i := range versions {
+			versions[i] = uint32(feed.Version)
+		}
+	}
+	c.vals = append(c.vals, topics, prov.Partitions, prov.Offsets, ingested,
+		orEmpty(prov.Sources, n), orEmpty(prov.ETags, n), orEmpty(prov.FetchedAt, n), versions)
+	return c, nil
+}
+
+// orEmpty returns vals, or n zero values when vals is nil.
+func orEmpty[T any](vals []T, n int) []T {
+	if vals == nil {
+		return make([]T, n)
+	}
+	return vals
+}
+
+// InsertColumns sends a prepared batch to the feed's table in one native
+// insert. A Columns may be sent more than once (the benchmark does).
+func (s *Store) InsertColumns(ctx context.Context, feed *catalog.Feed, c *Columns) error {
+	if c.rows == 0 {
+		return nil
+	}
+	cols := tableColumns(feed)
+	if len(c.vals) != len(cols) {
+		return fmt.Errorf("insert into %s: prepared batch has %d columns but the table has %d (prepared for feed %s)", feed.Table(), len(c.vals), len(cols), c.feed.Name)
+	}
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = quoteIdent(col.name)
+	}
+	// 18.16 needs the explicit column list.
+	q := fmt.Sprintf("INSERT INTO %s.%s (%s)", quoteIdent(s.database), quoteIdent(feed.Table()), strings.Join(names, ", "))
+	batch, err := s.conn.PrepareBatch(ctx, q)
+	if err != nil {
+		return fmt.Errorf("preparing insert into %s: %w", feed.Table(), err)
+	}
+	defer batch.Abort()
+	for i, vals := range c.vals {
+		if err := batch.Column(i).Append(vals); err != nil {
+			return fmt.Errorf("insert into %s: column %s: %w", feed.Table(), cols[i].name, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert of %d rows into %s: %w", n, feed.Table(), err)
+		return fmt.Errorf("insert of %d rows into %s: %w", c.rows, feed.Table(), err)
 	}
 	return nil
 }

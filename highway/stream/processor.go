@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -420,6 +421,7 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 			for i := 0; i < n; i++ {
 				prov.Partitions = append(prov.Partitions, int32(m.Partition))
 				prov.Offsets = append(prov.Offsets, m.Offset)
+				addSource(&prov, &m, feed.Version)
 			}
 			for _, rr := range rowRejects {
 				row := m
@@ -446,6 +448,7 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 		}
 		prov.Partitions = append(prov.Partitions, int32(m.Partition))
 		prov.Offsets = append(prov.Offsets, m.Offset)
+		addSource(&prov, &m, feed.Version)
 	}
 	rec := dec.NewRecordBatch()
 	defer rec.Release()
@@ -487,6 +490,36 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 	}
 	p.cfg.Metrics.batch(feed.Name, len(msgs), int(rec.NumRows()), time.Since(began))
 	return nil
+}
+
+// addSource appends the source headers of m to prov's per-row slices,
+// which stay nil until a message has any (most batches of a feed come from
+// one connector, or none).
+func addSource(prov *store.Provenance, m *bus.Message, version int) {
+	src, etag, fetched, ver := m.Header(record.HeaderSource), m.Header(record.HeaderETag), m.Header(record.HeaderFetchedAt), m.Header(record.HeaderSchemaVersion)
+	row := len(prov.Offsets) - 1
+	if prov.Sources == nil {
+		if src == nil && etag == nil && fetched == nil && ver == nil {
+			return
+		}
+		prov.Sources, prov.ETags = make([]string, row, cap(prov.Offsets)), make([]string, row, cap(prov.Offsets))
+		prov.FetchedAt, prov.SchemaVersions = make([]int64, row, cap(prov.Offsets)), make([]uint32, row, cap(prov.Offsets))
+		for i := range prov.SchemaVersions {
+			prov.SchemaVersions[i] = uint32(version)
+		}
+	}
+	var at int64
+	if t, err := time.Parse(time.RFC3339Nano, string(fetched)); err == nil {
+		at = t.Unix()
+	}
+	v := uint32(version)
+	if n, err := strconv.ParseUint(string(ver), 10, 32); err == nil {
+		v = uint32(n)
+	}
+	prov.Sources = append(prov.Sources, string(src))
+	prov.ETags = append(prov.ETags, string(etag))
+	prov.FetchedAt = append(prov.FetchedAt, at)
+	prov.SchemaVersions = append(prov.SchemaVersions, v)
 }
 
 // permanent marks an error that retrying cannot fix.

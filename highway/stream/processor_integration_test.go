@@ -370,3 +370,45 @@ interval: 1m
 	t.Fatal(err)
 	return nil
 }
+
+// A record's source headers become its row's provenance columns.
+func TestProcessorKeepsProvenance(t *testing.T) {
+	r := newRig(t)
+	headers := []bus.Header{
+		{Key: record.HeaderSource, Value: []byte("https://data.example/feed.json")},
+		{Key: record.HeaderETag, Value: []byte(`"abc"`)},
+		{Key: record.HeaderFetchedAt, Value: []byte("2026-11-26T08:00:05+08:00")},
+		{Key: record.HeaderSchemaVersion, Value: []byte("3")},
+	}
+	err := r.prod.Produce(context.Background(),
+		bus.Message{Topic: r.feed.Topic(), Key: []byte("P"), Value: []byte(`{"station":"P","at":"2026-11-26T00:00:00Z"}`)},
+		bus.Message{Topic: r.feed.Topic(), Key: []byte("P"), Value: []byte(`{"station":"P","at":"2026-11-26T00:00:01Z"}`), Headers: headers},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, r.processor(t, nil))
+	r.waitRows(t, 2)
+	stop()
+	var got []string
+	q := fmt.Sprintf("SELECT _source, _etag, toUnixTimestamp(_fetched_at), _schema_version FROM %s ORDER BY at", r.feed.Table())
+	err = r.store.QueryEach(context.Background(), q, func(scan func(...any) error) error {
+		var (
+			src, etag string
+			at        uint32
+			version   uint32
+		)
+		if err := scan(&src, &etag, &at, &version); err != nil {
+			return err
+		}
+		got = append(got, fmt.Sprintf("%s %s %d v%d", src, etag, at, version))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"  0 v1", `https://data.example/feed.json "abc" 1795651205 v3`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("provenance:\n got %q\nwant %q", got, want)
+	}
+}

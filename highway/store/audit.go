@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// AuditTable is the default name of the audit log's table, in the store's
+// database.
+const AuditTable = "highway_audit"
+
+// AuditEntry is one thing someone did through the API: who (department and
+// token, or the client address for open data), what (action, route, feed,
+// the SQL), and how it went.
+type AuditEntry struct {
+	At time.Time
+	// Department and TokenID say who; both are empty for open data.
+	Department string
+	TokenID    string
+	// Client is the caller's address.
+	Client string
+	// Action is query, push, download or live.
+	Action string
+	Route  string
+	// Feed is the feed concerned, if any.
+	Feed string
+	// Detail is the SQL of a query or the parameters of a download.
+	Detail   string
+	Status   int
+	Rows     uint64
+	Bytes    uint64
+	Duration time.Duration
+	Error    string
+}
+
+// AuditConfig configures the audit log.
+type AuditConfig struct {
+	// Table receives the entries. Default AuditTable.
+	Table string
+	// Buffer is how many entries may wait to be written. Default 10000.
+	// When it is full, Record waits up to BlockFor, then drops the entry
+	// and counts it in Dropped.
+	Buffer int
+	// BlockFor bounds how long Record waits for room. Default 100ms.
+	BlockFor time.Duration
+	// FlushEvery is how often entries are written. Default 1s.
+	FlushEvery time.Duration
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// AuditLog writes AuditEntries to a ClickHouse table in batches, off the
+// request path. It is safe for concurrent use; Close writes what is left.
+type AuditLog struct {
+	s       *Store
+	cfg     AuditConfig
+	ch      chan AuditEntry
+	done    chan struct{}
+	mu      sync.Mutex
+	dropped uint64
+	failed  uint64
+}
+
+// auditColumns are the audit table's columns in order.
+var auditColumns = []column{
+	{"at", "DateTime"},
+	{"at_ms", "UInt64"},
+	{"department", "String"},
+	{"token_id", "String"},
+	{"client", "String"},
+	{"action", "String"},
+	{"route", "String"},
+	{"feed", "String"},
+	{"detail", "String"},
+	{"status", "UInt16"},
+	{"rows", "UInt64"},
+	{"bytes", "UInt64"},
+	{"duration_ms", "UInt32"},
+	{"error", "String"},
+}
+
+// OpenAuditLog creates the audit table if it is missing and starts the
+// writer. The table is a MergeTree by month, ordered by time; at is in
+// seconds (18.16 has no DateTime64) and at_ms keeps milliseconds.
+func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, error) {
+	if cfg.Table == "" {
+		cfg.Table = AuditTable
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 10000
+	}
+	if cfg.BlockFor <= 0 {
+		cfg.BlockFor = 100 * time.Millisecond
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = s.log
+	}
+	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (\n", quoteIdent(s.database), quoteIdent(cfg.Table))
+	for i, c := range auditColumns {
+		if i > 0 {
+			ddl += ",\n"
+		}
+		ddl += fmt.Sprintf("  %s %s", quoteIdent(c.name), c.typ)
+	}
+	ddl += "\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)"
+	if err := s.conn.Exec(ctx, ddl); err != nil {
+		return nil, fmt.Errorf("creating audit table %s.%s: %w", s.database, cfg.Table, err)
+	}
+	a := &AuditLog{s: s, cfg: cfg, ch: make(chan AuditEntry, cfg.Buffer), done: make(chan struct{})}
+	go a.run()
+	return a, nil
+}
+
+// Table is the audit table's name.
+func (a *AuditLog) Table() string { return a.cfg.Table }
+
+// Record queues an entry. It waits at most AuditConfig.BlockFor for room,
+// then drops the entry (counted by Dropped) rather than slow the API.
+func (a *AuditLog) Record(e AuditEntry) {
+	select {
+	case a.ch <- e:
+		return
+	default:
+	}
+	t := time.NewTimer(a.cfg.BlockFor)
+	defer t.Stop()
+	select {
+	case a.ch <- e:
+	case <-t.C:
+		a.mu.Lock()
+		a.dropped++
+		a.mu.Unlock()
+		a.cfg.Logger.Warn("audit log full: entry dropped", "action", e.Action, "department", e.Department)
+	}
+}
+
+// Dropped returns how many entries were dropped because the buffer was full
+// and how many were lost because ClickHouse refused their batch.
+func (a *AuditLog) Dropped() (full, failed uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dropped, a.failed
+}
+
+// Close stops accepting entries, writes the ones waiting and returns when
+// they are written or ctx ends. Record must not be called after Close.
+func (a *AuditLog) Close(ctx context.Context) error {
+	close(a.ch)
+	select {
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing audit log: %w", ctx.Err())
+	}
+}
+
+func (a *AuditLog) run() {
+	defer close(a.done)
+	tick := time.NewTicker(a.cfg.FlushEvery)
+	defer tick.Stop()
+	var batch []AuditEntry
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := a.insert(ctx, batch)
+		cancel()
+		if err != nil {
+			a.mu.Lock()
+			a.failed += uint64(len(batch))
+			a.mu.Unlock()
+			a.cfg.Logger.Error("writing audit entries failed", "entries", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case e, ok := <-a.ch:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) >= 1000 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+func (a *AuditLog) insert(ctx context.Context, entries []AuditEntry) error {
+	names := ""
+	for i, c := range auditColumns {
+		if i > 0 {
+			names += ", "
+		}
+		names += quoteIdent(c.name)
+	}
+	b, err := a.s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", quoteIdent(a.s.database), quoteIdent(a.cfg.Table), names))
+	if err != nil {
+		return fmt.Errorf("preparing audit insert: %w", err)
+	}
+	defer b.Abort()
+	for _, e := range entries {
+		status := uint16(0)
+		if e.Status > 0 && e.Status < 1<<16 {
+			status = uint16(e.Status)
+		}
+		ms := e.Duration.Milliseconds()
+		if ms < 0 || ms > 1<<32-1 {
+			ms = 1<<32 - 1
+		}
+		if err := b.Append(e.At.UTC(), uint64(e.At.UnixMilli()), e.Department, e.TokenID, e.Client, e.Action, e.Route,
+			e.Feed, e.Detail, status, e.Rows, e.Bytes, uint32(ms), e.Error); err != nil {
+			return fmt.Errorf("appending audit entry: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d audit entries: %w", len(entries), err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// Columns every job result table has beside the query's own: which slot
+// and attempt wrote the row, on which scheduler node, and when.
+const (
+	ColSlot      = "_slot"
+	ColAttempt   = "_attempt"
+	ColNode      = "_node"
+	ColWrittenAt = "_written_at"
+)
+
+// LatestSuffix names the view of a job table that shows, for each slot,
+// only the rows of its highest attempt: <table>_latest.
+const LatestSuffix = "_latest"
+
+// WriteSlot runs query, a SELECT, and appends its rows to table tagged with
+// the slot's start, the attempt and the node; it returns how many rows the
+// attempt wrote. A missing table is created from the query's columns
+// (MergeTree ordered by slot and attempt) together with its <table>_latest
+// view, which shows each slot's highest attempt only: a retried slot's rows
+// thereby replace the earlier attempt's instead of adding to them, even if
+// the earlier attempt finishes writing late. The query's columns must not
+// start with '_'.
+func (s *Store) WriteSlot(ctx context.Context, table, query string, slot time.Time, attempt int, node string) (int64, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		// The server stops the query too when the attempt's time is up,
+		// not only the client.
+		secs := max(1, int(time.Until(dl).Seconds()+0.5))
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
+	}
+	if err := s.ensureJobTable(ctx, table, query); err != nil {
+		return 0, err
+	}
+	have, err := s.orderedColumns(ctx, table)
+	if err != nil {
+		return 0, err
+	}
+	var cols, exprs []string
+	for _, c := range have {
+		cols = append(cols, quoteIdent(c))
+		switch c {
+		case ColSlot:
+			exprs = append(exprs, fmt.Sprintf("toDateTime(%d)", slot.Unix()))
+		case ColAttempt:
+			exprs = append(exprs, fmt.Sprintf("toUInt32(%d)", attempt))
+		case ColNode:
+			exprs = append(exprs, quoteString(node))
+		case ColWrittenAt:
+			exprs = append(exprs, "now()")
+		default:
+			exprs = append(exprs, quoteIdent(c))
+		}
+	}
+	tbl := quoteIdent(s.database) + "." + quoteIdent(table)
+	insert := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s)", tbl, strings.Join(cols, ", "), strings.Join(exprs, ", "), query)
+	if err := s.conn.Exec(ctx, insert); err != nil {
+		return 0, fmt.Errorf("writing slot %s attempt %d into %s: %w", slot.UTC().Format(time.RFC3339), attempt, table, err)
+	}
+	var n uint64
+	count := fmt.Sprintf("SELECT count() FROM %s WHERE %s = toDateTime(%d) AND %s = %d", tbl, quoteIdent(ColSlot), slot.Unix(), quoteIdent(ColAttempt), attempt)
+	if err := s.conn.QueryRow(ctx, count).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting the rows of slot %s in %s: %w", slot.UTC().Format(time.RFC3339), table, err)
+	}
+	return int64(n), nil
+}
+
+// DropEarlierAttempts deletes the rows that earlier attempts of a slot
+// wrote. The <table>_latest view hides them already; this only reclaims
+// space. The deletion is a mutation, which the server runs in the
+// background.
+func (s *Store) DropEarlierAttempts(ctx context.Context, table string, slot time.Time, attempt int) error {
+	q := fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s = toDateTime(%d) AND %s < %d",
+		quoteIdent(s.database), quoteIdent(table), quoteIdent(ColSlot), slot.Unix(), quoteIdent(ColAttempt), attempt)
+	if err := s.conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("deleting earlier attempts of slot %s in %s: %w", slot.UTC().Format(time.RFC3339), table, err)
+	}
+	return nil
+}
+
+// ensureJobTable creates a job's result table and its latest view if the
+// table is missing. The table takes the query's columns (CREATE TABLE ...
+// AS SELECT ... LIMIT 0, which ClickHouse 18.16 has).
+func (s *Store) ensureJobTable(ctx context.Context, table, query string) error {
+	tbl := quoteIdent(s.database) + "." + quoteIdent(table)
+	have, err := s.columns(ctx, table)
+	if err != nil {
+		return err
+	}
+	if len(have) == 0 {
+		create := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s ENGINE = MergeTree PARTITION BY toYYYYMM(%s) ORDER BY (%s, %s) "+
+			"AS SELECT toDateTime(0) AS %s, toUInt32(0) AS %s, '' AS %s, now() AS %s, * FROM (%s) LIMIT 0",
+			tbl, quoteIdent(ColSlot), quoteIdent(ColSlot), quoteIdent(ColAttempt),
+			quoteIdent(ColSlot), quoteIdent(ColAttempt), quoteIdent(ColNode), quoteIdent(ColWrittenAt), query)
+		if err := s.conn.Exec(ctx, create); err != nil {
+			return fmt.Errorf("creating job table %s from its query: %w", table, err)
+		}
+		s.log.Info("created job table", "table", table)
+	}
+	view := fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s AS SELECT * FROM %s WHERE (%s, %s) IN (SELECT %s, max(%s) FROM %s GROUP BY %s)",
+		quoteIdent(s.database), quoteIdent(table+LatestSuffix), tbl,
+		quoteIdent(ColSlot), quoteIdent(ColAttempt), quoteIdent(ColSlot), quoteIdent(ColAttempt), tbl, quoteIdent(ColSlot))
+	if err := s.conn.Exec(ctx, view); err != nil {
+		return fmt.Errorf("creating view %s%s: %w", table, LatestSuffix, err)
+	}
+	return nil
+}
+
+// orderedColumns lists a table's columns in table order.
+func (s *Store) orderedColumns(ctx context.Context, table string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.database, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("reading columns of %s: %w", table, err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
+// QueryRows runs a query and returns every row, each value as the Go type
+// the driver scans its column into (string, float64, *float64 for
+// Nullable, time.Time, ...). It is for tests and small administrative
+// reads, not for user queries.
+func (s *Store) QueryRows(ctx context.Context, sql string) ([][]any, error) {
+	rows, err := s.conn.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	var out [][]any
+	for rows.Next() {
+		dest := make([]any, len(types))
+		for i, t := range types {
+			dest[i] = reflect.New(t.ScanType()).Interface()
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("clickhouse: %w", err)
+		}
+		row := make([]any, len(dest))
+		for i, d := range dest {
+			row[i] = reflect.ValueOf(d).Elem().Interface()
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+func quoteString(s string) string {
+	return "'" + strings.NewReplacer("\\", "\\\\", "'", "\\'").Replace(s) + "'"
+}
