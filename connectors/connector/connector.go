@@ -51,9 +51,9 @@ type Reject struct {
 // MaxRaw is the most bytes of an item a Reject carries.
 const MaxRaw = 4096
 
-// Result is what a parser makes of one payload. Records keep the order of
-// the payload; so do Rejects. Both empty is a valid result: a payload with
-// nothing in it (no warnings in force, UV at night).
+// Result is what a parser makes of one payload. Within each feed, records
+// and rejects keep the order of the payload. Both empty is a valid result:
+// a payload with nothing in it (no warnings in force, UV at night).
 type Result struct {
 	Records []Record
 	Rejects []Reject
@@ -66,12 +66,6 @@ func (r *Result) Add(rec Record) { r.Records = append(r.Records, rec) }
 // may pass a slice of a buffer it reuses.
 func (r *Result) Reject(feed, where, reason string, raw []byte) {
 	r.Rejects = append(r.Rejects, Reject{Feed: feed, Where: where, Reason: reason, Raw: clip(raw)})
-}
-
-// Merge appends the records and rejects of o.
-func (r *Result) Merge(o Result) {
-	r.Records = append(r.Records, o.Records...)
-	r.Rejects = append(r.Rejects, o.Rejects...)
 }
 
 func clip(raw []byte) []byte {

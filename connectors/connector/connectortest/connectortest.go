@@ -1,0 +1,222 @@
+// Package connectortest helps test parsers: it compares their results with
+// expected records and rejects, proves every record against the built-in
+// feed specs with the platform's own decoder, and checks the invariants a
+// fuzz target asserts.
+package connectortest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cityhighway/highway/connectors/connector"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/record"
+)
+
+// Want is an expected record: feed, key, where and JSON value, in that
+// order (an array, so that tables of them read as rows). The JSON is
+// compared by meaning (decoded), not by bytes.
+type Want [4]string
+
+// WantReject is an expected reject: feed, where and reason, compared exactly.
+type WantReject [3]string
+
+var (
+	builtinOnce sync.Once
+	builtin     *catalog.Catalog
+	builtinErr  error
+)
+
+// Builtin returns the built-in catalogue.
+func Builtin(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	builtinOnce.Do(func() { builtin, builtinErr = catalog.Builtin() })
+	if builtinErr != nil {
+		t.Fatal(builtinErr)
+	}
+	return builtin
+}
+
+// Sample reads testdata/name.
+func Sample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// SharedSamples is where the shared samples are from a package folder: CI
+// puts shared/ beside the repository clone.
+const SharedSamples = "../../../shared/feeds/samples"
+
+// SameAsShared fails t if a copy in testdata differs from the shared sample
+// of the same name, so the copies stay the real payloads. It skips when the
+// shared samples are not beside the repository.
+func SameAsShared(t *testing.T, names ...string) {
+	t.Helper()
+	if _, err := os.Stat(SharedSamples); err != nil {
+		t.Skipf("no shared samples at %s", SharedSamples)
+	}
+	for _, name := range names {
+		shared, err := os.ReadFile(filepath.Join(SharedSamples, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(shared, Sample(t, name)) {
+			t.Errorf("testdata/%s differs from %s/%s; copy it again", name, SharedSamples, name)
+		}
+	}
+}
+
+// Valid fails t for every record of res that the built-in spec of its feed
+// does not accept, using highway/record's decoder: what passes here is what
+// the processors accept.
+func Valid(t testing.TB, res connector.Result) {
+	t.Helper()
+	c := Builtin(t)
+	decoders := map[string]*record.Decoder{}
+	defer func() {
+		for _, d := range decoders {
+			d.Release()
+		}
+	}()
+	for i, rec := range res.Records {
+		f := c.Feed(rec.Feed)
+		if f == nil {
+			t.Errorf("record %d (%s): feed %q is not built in", i, rec.Where, rec.Feed)
+			continue
+		}
+		d := decoders[rec.Feed]
+		if d == nil {
+			d = record.NewDecoder(f, nil)
+			decoders[rec.Feed] = d
+		}
+		if err := d.Append(rec.Value); err != nil {
+			t.Errorf("record %d (%s) of %s does not fit its spec: %v\n%s", i, rec.Where, rec.Feed, err, rec.Value)
+		}
+	}
+}
+
+// Check compares res with the expected records and rejects, in order, and
+// proves the records valid against the built-in specs.
+func Check(t testing.TB, res connector.Result, records []Want, rejects []WantReject) {
+	t.Helper()
+	Valid(t, res)
+	for i := 0; i < max(len(records), len(res.Records)); i++ {
+		switch {
+		case i >= len(records):
+			t.Errorf("extra record %d: %s %q at %s: %s", i, res.Records[i].Feed, res.Records[i].Key, res.Records[i].Where, res.Records[i].Value)
+			continue
+		case i >= len(res.Records):
+			t.Errorf("missing record %d: %q", i, records[i])
+			continue
+		}
+		got, want := res.Records[i], records[i]
+		if got.Feed != want[0] || got.Key != want[1] || got.Where != want[2] {
+			t.Errorf("record %d: got %s %q at %q, want %s %q at %q", i, got.Feed, got.Key, got.Where, want[0], want[1], want[2])
+		}
+		if !SameJSON(t, got.Value, []byte(want[3])) {
+			t.Errorf("record %d (%s):\n got %s\nwant %s", i, got.Where, got.Value, want[3])
+		}
+	}
+	for i := 0; i < max(len(rejects), len(res.Rejects)); i++ {
+		switch {
+		case i >= len(rejects):
+			r := res.Rejects[i]
+			t.Errorf("extra reject %d: {%q, %q, %q}", i, r.Feed, r.Where, r.Reason)
+			continue
+		case i >= len(res.Rejects):
+			t.Errorf("missing reject %d: %q", i, rejects[i])
+			continue
+		}
+		got, want := res.Rejects[i], rejects[i]
+		if got.Feed != want[0] || got.Where != want[1] || got.Reason != want[2] {
+			t.Errorf("reject %d:\n got {%q, %q, %q}\nwant %q", i, got.Feed, got.Where, got.Reason, want)
+		}
+	}
+}
+
+// SameJSON reports whether two JSON documents mean the same.
+func SameJSON(t testing.TB, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Errorf("not JSON: %v: %s", err, a)
+		return false
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("expected value is not JSON: %v: %s", err, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// Invariants checks what every parser guarantees whatever its input, for
+// fuzz targets: an error is a payload error with a message; every record
+// has a feed of the given set, a key, and a value that is one flat JSON
+// object; every reject has a feed of the set and a reason.
+func Invariants(t testing.TB, res connector.Result, err error, feeds ...string) {
+	t.Helper()
+	if err != nil {
+		if !errors.Is(err, connector.ErrPayload) || err.Error() == "" {
+			t.Fatalf("error %T %q is not a payload error", err, err)
+		}
+	}
+	known := func(f string) bool {
+		for _, k := range feeds {
+			if f == k {
+				return true
+			}
+		}
+		return false
+	}
+	for _, rec := range res.Records {
+		if !known(rec.Feed) || rec.Key == "" || rec.Where == "" {
+			t.Fatalf("record without feed, key or where: %+v", rec)
+		}
+		if err := flat(rec.Value); err != nil {
+			t.Fatalf("record %s: %v: %s", rec.Where, err, rec.Value)
+		}
+	}
+	for _, r := range res.Rejects {
+		if !known(r.Feed) || r.Reason == "" || r.Where == "" || len(r.Raw) > connector.MaxRaw {
+			t.Fatalf("bad reject: %+v", r)
+		}
+	}
+}
+
+// flat checks that v is one JSON object of scalar members.
+func flat(v []byte) error {
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("data after the object")
+	}
+	if m == nil {
+		return errors.New("null, not an object")
+	}
+	for k, x := range m {
+		switch x.(type) {
+		case map[string]any, []any:
+			return fmt.Errorf("member %s is not a scalar", k)
+		}
+		if strings.TrimSpace(k) == "" {
+			return errors.New("empty member name")
+		}
+	}
+	return nil
+}

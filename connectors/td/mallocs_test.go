@@ -1,0 +1,9 @@
+package td
+
+import "runtime"
+
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
