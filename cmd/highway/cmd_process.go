@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	httppprof "net/http/pprof"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	fs.DurationVar(&opts.maxWait, "max-wait", 500*time.Millisecond, "longest a micro-batch waits to fill after its first record")
 	fs.IntVar(&opts.partitions, "partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")
+	pprof := fs.Bool("pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (for profiling; keep the address private)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +76,12 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	if *metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		if *pprof {
+			mux.HandleFunc("/debug/pprof/", httppprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+		}
 		addr, err := serveHTTP(ctx, *metricsAddr, mux, log)
 		if err != nil {
 			return err
