@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cityhighway/highway/connectors/sim"
-	"github.com/cityhighway/highway/highway/api"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/store"
 )
@@ -102,13 +101,21 @@ Apache Kafka (see ops/).`, stderr)
 	simulator := sim.New(sim.Config{Feeds: feeds, Speed: *speed, BadShare: orNegative(*badShare), Logger: log}, producer)
 	go func() { _ = simulator.Run(ctx) }()
 
-	srv := api.New(api.Config{Catalog: cat, Stats: st, Gatherer: reg, Logger: log})
+	srv, token, closeAPI, err := devAPI(ctx, cat, st, b, producer, reg, log, *dataDir)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
 	bound, err := serveHTTP(ctx, *addr, srv, log)
 	if err != nil {
 		return err
 	}
 	log.Info("highway dev is up", "api", "http://"+bound+"/api/v1/feeds", "metrics", "http://"+bound+"/metrics", "feeds", len(feeds), "speed", *speed)
-	fmt.Fprintf(stdout, "\nhighway dev: API at http://%s/api/v1/feeds — Ctrl-C stops\n\n", bound)
+	fmt.Fprintf(stdout, "\nhighway dev: API at http://%s/api/v1/feeds — Ctrl-C stops\n"+
+		"demo department %s, token (new at each start):\n  export HIGHWAY_TOKEN=%s\n"+
+		"  curl -s -H \"Authorization: Bearer $HIGHWAY_TOKEN\" http://%s/api/v1/feeds\n"+
+		"  curl -s -H \"Authorization: Bearer $HIGHWAY_TOKEN\" -d '{\"sql\":\"SELECT count() FROM td_traffic_detectors\"}' http://%s/api/v1/query\n"+
+		"  curl -s http://%s/open/v1/feeds\n\n", bound, demoDepartment, token, bound, bound, bound)
 
 	go statusLoop(ctx, *status, log, func() []any {
 		t := p.totals()

@@ -29,6 +29,8 @@ var commands = []command{
 	{"validate", "check feed specs and print every problem as file:line: path: message", runValidate},
 	{"process", "consume feeds from Kafka and write them to ClickHouse, exactly once", runProcess},
 	{"version", "print the version of this binary", runVersion},
+	{"serve", "serve the HTTP API: catalogue, push, read-only SQL, open data, live tails, metrics", runServe},
+	{"token", "create, list and revoke the API's department tokens", runToken},
 }
 
 // errUsage marks errors in how the command was called; they exit with 2.

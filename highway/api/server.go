@@ -1,18 +1,52 @@
-// Package api owns the HTTP API: the feed catalogue with row counts and
-// freshness, health, and Prometheus metrics. (Auth, push, queries, open data
-// and live tails come with the API issue.)
+// Package api owns the HTTP API, the one door of the platform for people and
+// tools: the feed catalogue with freshness, push ingestion, read-only SQL,
+// open data, live tails of feeds, health, readiness, metrics, the audit log
+// and the OpenAPI document of all of it.
+//
+// # Who may do what
+//
+// Every /api/ route but the OpenAPI document needs "Authorization: Bearer
+// <token>"; tokens belong to departments (TokenFile). A department reads
+// open feeds, its own feeds and the restricted feeds it is granted
+// (catalog.Department); an admin department reads everything, including
+// the audit log. Only a feed's owner pushes to it. A feed a caller may not
+// read is answered as if it did not exist (404), so its name does not leak.
+// The /open/ routes need no token and serve open feeds only, never a field
+// marked personal.
+//
+// # Read-only SQL, three defences
+//
+//  1. sqlguard: one SELECT, every table readable by the caller, no table
+//     functions, system tables, other databases, or functions that reach
+//     tables by name.
+//  2. ClickHouse's own readonly=1 and limits, sent with every query
+//     (store.Limits): no writes, DDL, SET or table functions even if the
+//     guard were wrong, and bounded time, rows, bytes and memory.
+//  3. The deployment's ClickHouse user: `highway serve --query-clickhouse`
+//     takes a separate DSN for queries, meant for a user whose profile has
+//     readonly=1 and whose allow_databases lists only the feed database.
+//
+// Restricted and open feeds share one database today (the store creates
+// every feed table in its database), so defence 3 cannot yet split them;
+// see the API issue's closing note for what that needs.
 package api
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
 )
@@ -22,21 +56,110 @@ type Stats interface {
 	Stats(ctx context.Context, feed *catalog.Feed) (store.FeedStats, error)
 }
 
-// Config configures the server.
+// Querier runs read-only queries and streams their results: *store.Store.
+type Querier interface {
+	Query(ctx context.Context, sql string, lim store.Limits, f store.Format, w io.Writer) (store.QueryStats, error)
+	QueryFeed(ctx context.Context, feed *catalog.Feed, columns []string, from, to time.Time, limit uint64, lim store.Limits, f store.Format, w io.Writer) (store.QueryStats, error)
+}
+
+// Producer writes pushed records and their rejects to Kafka: *bus.Producer.
+type Producer interface {
+	Produce(ctx context.Context, msgs ...bus.Message) error
+	SendDeadLetters(ctx context.Context, msgs []bus.Message, reasons []string) error
+}
+
+// Tailer follows a topic from its end: *bus.Bus.
+type Tailer interface {
+	Tail(ctx context.Context, topic string, fn func(bus.Message) error) error
+}
+
+// Auditor records who did what: *store.AuditLog.
+type Auditor interface {
+	Record(e store.AuditEntry)
+}
+
+// TokenVerifier says which department a bearer token belongs to: *TokenFile.
+type TokenVerifier interface {
+	Verify(token string) (TokenInfo, bool)
+}
+
+// Check is a readiness check: a dependency and how to see that it answers.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Config configures the server. Only Catalog is required; a route whose
+// dependency is missing answers 503 saying so.
 type Config struct {
 	Catalog *catalog.Catalog
 	Stats   Stats
 	// Gatherer serves /metrics. Default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// Registerer receives the API's own metrics. Default: Gatherer when it
+	// is also a Registerer (a *prometheus.Registry), else a private
+	// registry served beside Gatherer.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
+
+	// Departments are added to the catalogue's (highway dev adds a demo
+	// department this way). Owners of feeds that no spec declares are
+	// departments without grants.
+	Departments []*catalog.Department
+	// Tokens verifies bearer tokens. Without it every /api/ call is 401.
+	Tokens TokenVerifier
+
+	// Querier runs SQL and open-data downloads; Database is the database
+	// its connection uses by default, where the feed tables are.
+	Querier  Querier
+	Database string
+	// AuditTable is the audit log's table in Database, which admin
+	// departments may query. Default store.AuditTable.
+	AuditTable string
+	// QueryLimits bound each POST /api/v1/query. Default 30s, 1,000,000
+	// rows, 512 MiB of result, 2 GiB of memory.
+	QueryLimits store.Limits
+	// OpenLimits bound each open-data download. Default 10 minutes and
+	// 2 GiB of memory, no row limit (results stream).
+	OpenLimits store.Limits
+
+	Producer Producer
+	// MaxPushBytes bounds a push body (413 beyond). Default 8 MiB.
+	MaxPushBytes int64
+	// MaxPushRecords bounds the records in one push (413 beyond).
+	// Default 10000.
+	MaxPushRecords int
+
+	Tail Tailer
+	// LiveBuffer is how many records a live client may fall behind before
+	// it is dropped. Default 256.
+	LiveBuffer int
+
+	Audit Auditor
+	Ready []Check
+
+	// TokenRate limits pushes and queries per token. Default 10/s, burst 20.
+	TokenRate Rate
+	// OpenRate limits open-data calls per client address. Default 5/s,
+	// burst 10.
+	OpenRate Rate
+	// TrustForwardedFor takes the client address from the last entry of
+	// X-Forwarded-For (set it only behind a proxy that appends it).
+	TrustForwardedFor bool
 }
 
-// Server is the API's http.Handler.
+// Server is the API's http.Handler. Close stops its live tails.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg     Config
+	mux     *http.ServeMux
+	routes  []route
+	access  *accessControl
+	metrics *metrics
+	tokenRL *limiter
+	openRL  *limiter
+	hub     *liveHub
 }
 
 // New returns the API server.
@@ -44,119 +167,267 @@ func New(cfg Config) *Server {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.DefaultGatherer
 	}
+	if cfg.Registerer == nil {
+		if r, ok := cfg.Gatherer.(prometheus.Registerer); ok {
+			cfg.Registerer = r
+		} else {
+			reg := prometheus.NewRegistry()
+			cfg.Registerer = reg
+			cfg.Gatherer = prometheus.Gatherers{cfg.Gatherer, reg}
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /api/v1/feeds", s.listFeeds)
-	s.mux.HandleFunc("GET /api/v1/feeds/{feed}", s.getFeed)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path, "see GET /api/v1/feeds")
-	})
+	if cfg.AuditTable == "" {
+		cfg.AuditTable = store.AuditTable
+	}
+	if cfg.QueryLimits == (store.Limits{}) {
+		cfg.QueryLimits = store.Limits{MaxExecutionTime: 30 * time.Second, MaxResultRows: 1_000_000, MaxResultBytes: 512 << 20, MaxMemory: 2 << 30}
+	}
+	if cfg.OpenLimits == (store.Limits{}) {
+		cfg.OpenLimits = store.Limits{MaxExecutionTime: 10 * time.Minute, MaxMemory: 2 << 30}
+	}
+	if cfg.MaxPushBytes <= 0 {
+		cfg.MaxPushBytes = 8 << 20
+	}
+	if cfg.MaxPushRecords <= 0 {
+		cfg.MaxPushRecords = 10000
+	}
+	if cfg.LiveBuffer <= 0 {
+		cfg.LiveBuffer = 256
+	}
+	if cfg.TokenRate == (Rate{}) {
+		cfg.TokenRate = Rate{PerSecond: 10, Burst: 20}
+	}
+	if cfg.OpenRate == (Rate{}) {
+		cfg.OpenRate = Rate{PerSecond: 5, Burst: 10}
+	}
+	s := &Server{
+		cfg:     cfg,
+		mux:     http.NewServeMux(),
+		access:  newAccessControl(cfg.Catalog, cfg.Departments, cfg.Database, cfg.AuditTable),
+		metrics: newMetrics(cfg.Registerer),
+		tokenRL: newLimiter(cfg.TokenRate, cfg.Now),
+		openRL:  newLimiter(cfg.OpenRate, cfg.Now),
+	}
+	s.hub = newLiveHub(cfg.Tail, cfg.LiveBuffer, cfg.Logger, s.metrics)
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	s.mux.Handle("/", s.wrap(route{method: "", path: "unmatched", auth: authNone, handle: s.notFound}))
 	return s
 }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// FieldInfo is a field in the catalogue.
-type FieldInfo struct {
-	Name        string   `json:"name"`
-	Type        string   `json:"type"`
-	Unit        string   `json:"unit,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Required    bool     `json:"required"`
-	Min         *float64 `json:"min,omitempty"`
-	Max         *float64 `json:"max,omitempty"`
-	Enum        []string `json:"enum,omitempty"`
+// Close ends every live tail; their clients' streams end.
+func (s *Server) Close() { s.hub.close() }
+
+// authKind says what a route needs of its caller.
+type authKind int
+
+const (
+	authNone  authKind = iota // anyone
+	authToken                 // a department's bearer token
+)
+
+// route is one entry of the API: the single table that registers handlers
+// and renders the OpenAPI document, so the two cannot disagree.
+type route struct {
+	method, path string
+	auth         authKind
+	summary      string
+	description  string
+	tag          string
+	params       []param
+	// body names the request body's schema, if any.
+	body string
+	// ok is the success response: status, media types, schema.
+	ok okResponse
+	// errors are the error statuses the route answers with, and why.
+	errors map[int]string
+	handle func(w http.ResponseWriter, r *http.Request, who *principal)
 }
 
-// FeedInfo is a feed in the catalogue: its spec, where it lives, and how
-// much and how fresh its data is.
-type FeedInfo struct {
-	Name            string      `json:"name"`
-	Department      string      `json:"department"`
-	Description     string      `json:"description,omitempty"`
-	Licence         string      `json:"licence,omitempty"`
-	Access          string      `json:"access"`
-	Version         int         `json:"version"`
-	IntervalSeconds float64     `json:"interval_seconds"`
-	Key             []string    `json:"key"`
-	EventTime       string      `json:"event_time"`
-	Fields          []FieldInfo `json:"fields"`
-	Topic           string      `json:"topic"`
-	DLQTopic        string      `json:"dlq_topic"`
-	Table           string      `json:"table"`
-	Rows            uint64      `json:"rows"`
-	LatestEventTime *time.Time  `json:"latest_event_time"`
-	// Freshness is "fresh" (latest event within two intervals), "late"
-	// (within five), "stale" (older) or "empty" (no rows yet).
-	Freshness string `json:"freshness"`
-	// StatsError says why rows and freshness are unknown, if they are.
-	StatsError string `json:"stats_error,omitempty"`
+type param struct {
+	name, in, desc string
+	required       bool
+	enum           []string
 }
 
-func (s *Server) info(ctx context.Context, f *catalog.Feed) FeedInfo {
-	fi := FeedInfo{
-		Name: f.Name, Department: f.Department, Description: f.Description, Licence: f.Licence,
-		Access: string(f.Access), Version: f.Version, IntervalSeconds: f.Interval.Seconds(),
-		Key: f.Key, EventTime: f.EventTime, Topic: f.Topic(), DLQTopic: f.DLQTopic(), Table: f.Table(),
-	}
-	for _, fld := range f.Fields {
-		fi.Fields = append(fi.Fields, FieldInfo{Name: fld.Name, Type: string(fld.Type), Unit: fld.Unit, Description: fld.Description,
-			Required: fld.Required, Min: fld.Min, Max: fld.Max, Enum: fld.Enum})
-	}
-	st, err := s.cfg.Stats.Stats(ctx, f)
-	if err != nil {
-		fi.StatsError = err.Error()
-		fi.Freshness = "unknown"
-		return fi
-	}
-	fi.Rows = st.Rows
-	fi.Freshness = Freshness(st.LatestEvent, f.Interval, s.cfg.Now())
-	if !st.LatestEvent.IsZero() {
-		t := st.LatestEvent.UTC()
-		fi.LatestEventTime = &t
-	}
-	return fi
+type okResponse struct {
+	status int
+	types  []string
+	schema string
+	desc   string
 }
 
-// Freshness judges the latest event time against a feed's interval.
-func Freshness(latest time.Time, interval time.Duration, now time.Time) string {
-	switch age := now.Sub(latest); {
-	case latest.IsZero():
-		return "empty"
-	case age <= 2*interval:
-		return "fresh"
-	case age <= 5*interval:
-		return "late"
-	default:
-		return "stale"
-	}
+// principal is the authenticated caller of an /api/ route.
+type principal struct {
+	dept  *catalog.Department
+	token TokenInfo
 }
 
-func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request) {
-	out := []FeedInfo{}
-	for _, f := range s.cfg.Catalog.Feeds() {
-		out = append(out, s.info(r.Context(), f))
-	}
-	writeJSON(w, http.StatusOK, out)
+// recorder records the status and size of a response. It unwraps to the
+// ResponseWriter, so http.ResponseController reaches its Flush.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
 }
 
-func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) {
-	f := s.cfg.Catalog.Feed(r.PathValue("feed"))
-	if f == nil {
-		writeError(w, http.StatusNotFound, "no feed called "+r.PathValue("feed"), "GET /api/v1/feeds lists the feeds")
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap returns the wrapped ResponseWriter.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// wrap adds to a route's handler what every route has: metrics, panic
+// recovery, and authentication.
+func (s *Server) wrap(rt route) http.Handler {
+	label := strings.TrimSpace(rt.method + " " + rt.path)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.cfg.Logger.Error("API handler panicked", "route", label, "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeError(rec, http.StatusInternalServerError, "internal error", "this is a bug in highway; the server log has the details")
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.metrics.observe(label, status, time.Since(start))
+		}()
+		var who *principal
+		if rt.auth == authToken {
+			var ok bool
+			if who, ok = s.authenticate(rec, r); !ok {
+				return
+			}
+		}
+		rt.handle(rec, r, who)
+	})
+}
+
+// authenticate finds the caller's department from the bearer token, or
+// answers 401 (no or bad token) or 403 (a token whose department is gone).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principal, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, found := strings.Cut(h, " ")
+	if h == "" || !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="highway"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token",
+			"send the header 'Authorization: Bearer <token>'; an operator makes one with 'highway token create --department NAME'")
+		return nil, false
+	}
+	if s.cfg.Tokens == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "this server has no token store configured; start it with --tokens-file")
+		return nil, false
+	}
+	info, ok := s.cfg.Tokens.Verify(strings.TrimSpace(token))
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "check the token, or ask an operator for a new one ('highway token create')")
+		return nil, false
+	}
+	dept := s.access.department(info.Department)
+	if dept == nil {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("the token's department %q is not declared", info.Department),
+			"declare the department in a 'kind: department' spec, or use a token of another department")
+		return nil, false
+	}
+	return &principal{dept: dept, token: info}, true
+}
+
+// notFound answers unknown paths with 404 and known paths called with the
+// wrong method with 405, both as JSON.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, _ *principal) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path), "use "+strings.Join(allowed, " or "))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.info(r.Context(), f))
+	writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path, "GET /api/v1/openapi.json lists the routes")
+}
+
+// limited applies a rate limit to key, answering 429 with Retry-After when
+// it is exceeded.
+func (s *Server) limited(w http.ResponseWriter, l *limiter, key, what string) bool {
+	ok, wait := l.allow(key)
+	if ok {
+		return false
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	s.metrics.rateLimited.WithLabelValues(what).Inc()
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit exceeded: at most %g requests per second %s", l.rate.PerSecond, what),
+		fmt.Sprintf("retry after %d s", secs))
+	return true
+}
+
+// clientAddr is the caller's IP address.
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.cfg.TrustForwardedFor {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// audit records an entry if an audit log is configured.
+func (s *Server) audit(e store.AuditEntry) {
+	if s.cfg.Audit != nil {
+		if e.At.IsZero() {
+			e.At = s.cfg.Now()
+		}
+		s.cfg.Audit.Record(e)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -167,8 +438,36 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// writeError answers with the API's error body: what went wrong and a hint
-// on how to fix it.
+// errorBody is the body of every error: what went wrong and a hint on how
+// to fix it, with details where a route has them.
+type errorBody struct {
+	Error string `json:"error"`
+	Hint  string `json:"hint"`
+	// Code and Position locate a refused query.
+	Code     string `json:"code,omitempty"`
+	Position *int   `json:"position,omitempty"`
+	// ClickHouseCode is ClickHouse's error code when ClickHouse refused.
+	ClickHouseCode int32 `json:"clickhouse_code,omitempty"`
+}
+
+// writeError answers with the API's error body.
 func writeError(w http.ResponseWriter, status int, msg, hint string) {
-	writeJSON(w, status, map[string]string{"error": msg, "hint": hint})
+	writeJSON(w, status, errorBody{Error: msg, Hint: hint})
+}
+
+// readJSON decodes a JSON body of at most limit bytes into v, strictly. It
+// answers 413 or 400 itself and returns false when the body is unusable.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit), "send less at once")
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "the body is not valid JSON for this route: "+err.Error(), "see GET /api/v1/openapi.json for the body's schema")
+		return false
+	}
+	return true
 }

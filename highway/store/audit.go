@@ -62,6 +62,10 @@ type AuditLog struct {
 	mu      sync.Mutex
 	dropped uint64
 	failed  uint64
+	// closing guards ch: Record holds it for reading while it sends, Close
+	// for writing while it closes ch.
+	closing sync.RWMutex
+	closed  bool
 }
 
 // auditColumns are the audit table's columns in order.
@@ -122,7 +126,16 @@ func (a *AuditLog) Table() string { return a.cfg.Table }
 
 // Record queues an entry. It waits at most AuditConfig.BlockFor for room,
 // then drops the entry (counted by Dropped) rather than slow the API.
+// After Close it drops every entry.
 func (a *AuditLog) Record(e AuditEntry) {
+	a.closing.RLock()
+	defer a.closing.RUnlock()
+	if a.closed {
+		a.mu.Lock()
+		a.dropped++
+		a.mu.Unlock()
+		return
+	}
 	select {
 	case a.ch <- e:
 		return
@@ -149,9 +162,14 @@ func (a *AuditLog) Dropped() (full, failed uint64) {
 }
 
 // Close stops accepting entries, writes the ones waiting and returns when
-// they are written or ctx ends. Record must not be called after Close.
+// they are written or ctx ends. Closing twice is harmless.
 func (a *AuditLog) Close(ctx context.Context) error {
-	close(a.ch)
+	a.closing.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.ch)
+	}
+	a.closing.Unlock()
 	select {
 	case <-a.done:
 		return nil

@@ -203,13 +203,13 @@ func runQuery(ctx context.Context, conn driver.Conn, sql string, lim Limits, f F
 	if err := out.begin(cols); err != nil {
 		return st, fmt.Errorf("writing result: %w", err)
 	}
-	vals := make([]any, len(cols))
+	vals := make([]value, len(cols))
 	for ; more; more = rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return st, fail(fmt.Errorf("reading row %d: %w", st.Rows+1, err))
 		}
 		for i := range dest {
-			vals[i] = normalize(reflect.ValueOf(dest[i]))
+			readValue(dest[i], &vals[i])
 		}
 		if err := out.row(vals); err != nil {
 			return st, fmt.Errorf("writing result: %w", err)
@@ -317,6 +317,126 @@ func atoiOr(s string, def int) int {
 	return n
 }
 
+// value is one scanned value, unboxed so that rows cost no allocations for
+// the common types.
+type value struct {
+	k vkind
+	i int64
+	u uint64
+	f float64
+	b bool
+	s string
+	t time.Time
+	// x holds values of other types (arrays, maps, ...), normalized.
+	x any
+}
+
+type vkind uint8
+
+const (
+	vNull vkind = iota
+	vInt
+	vUint
+	vFloat
+	vBool
+	vString
+	vTime
+	vOther
+)
+
+// readValue reads the scan target dest into v: directly for the types
+// clickhouse-go scans most, by reflection for the rest.
+func readValue(dest any, v *value) {
+	switch p := dest.(type) {
+	case *string:
+		v.k, v.s = vString, *p
+	case **string:
+		if *p == nil {
+			v.k = vNull
+		} else {
+			v.k, v.s = vString, **p
+		}
+	case *int64:
+		v.k, v.i = vInt, *p
+	case **int64:
+		if *p == nil {
+			v.k = vNull
+		} else {
+			v.k, v.i = vInt, **p
+		}
+	case *int32:
+		v.k, v.i = vInt, int64(*p)
+	case *int16:
+		v.k, v.i = vInt, int64(*p)
+	case *int8:
+		v.k, v.i = vInt, int64(*p)
+	case *uint64:
+		v.k, v.u = vUint, *p
+	case **uint64:
+		if *p == nil {
+			v.k = vNull
+		} else {
+			v.k, v.u = vUint, **p
+		}
+	case *uint32:
+		v.k, v.u = vUint, uint64(*p)
+	case *uint16:
+		v.k, v.u = vUint, uint64(*p)
+	case *uint8:
+		v.k, v.u = vUint, uint64(*p)
+	case **uint8:
+		if *p == nil {
+			v.k = vNull
+		} else {
+			v.k, v.u = vUint, uint64(**p)
+		}
+	case *float64:
+		v.k, v.f = vFloat, *p
+	case **float64:
+		if *p == nil {
+			v.k = vNull
+		} else {
+			v.k, v.f = vFloat, **p
+		}
+	case *float32:
+		v.k, v.f = vFloat, float64(*p)
+	case *bool:
+		v.k, v.b = vBool, *p
+	case *time.Time:
+		v.k, v.t = vTime, *p
+	case **time.Time:
+		if *p == nil {
+			v.k = vNull
+		} else {
+			v.k, v.t = vTime, **p
+		}
+	default:
+		v.fromAny(normalize(reflect.ValueOf(dest)))
+	}
+}
+
+// fromAny sets v from a normalized value.
+func (v *value) fromAny(x any) {
+	switch x := x.(type) {
+	case nil:
+		v.k = vNull
+	case int64:
+		v.k, v.i = vInt, x
+	case uint64:
+		v.k, v.u = vUint, x
+	case float64:
+		v.k, v.f = vFloat, x
+	case bool:
+		v.k, v.b = vBool, x
+	case string:
+		v.k, v.s = vString, x
+	case time.Time:
+		v.k, v.t = vTime, x
+	default:
+		v.k, v.x = vOther, x
+	}
+}
+
 // normalize turns a scanned value into nil, int64, uint64, float64, bool,
 // string, time.Time or []any.
 func normalize(v reflect.Value) any {
@@ -372,7 +492,7 @@ func normalize(v reflect.Value) any {
 // resultWriter writes a result in one format.
 type resultWriter interface {
 	begin(cols []resultColumn) error
-	row(vals []any) error
+	row(vals []value) error
 	// end finishes the result; err is the query's failure, if any, which
 	// formats that can carry it write.
 	end(err error) error
@@ -426,7 +546,7 @@ func (j *jsonWriter) begin(cols []resultColumn) error {
 	return err
 }
 
-func (j *jsonWriter) row(vals []any) error {
+func (j *jsonWriter) row(vals []value) error {
 	b := j.buf[:0]
 	if !j.lines && j.n > 0 {
 		b = append(b, ',')
@@ -440,7 +560,7 @@ func (j *jsonWriter) row(vals []any) error {
 			b = append(b, ',')
 		}
 		b = append(b, j.keys[i]...)
-		b = appendJSONValue(b, v, j.cols[i].kind)
+		b = v.appendJSON(b, j.cols[i].kind)
 	}
 	b = append(b, '}')
 	if j.lines {
@@ -465,6 +585,32 @@ func (j *jsonWriter) end(qerr error) error {
 		}
 	}
 	return j.w.Flush()
+}
+
+// appendJSON appends v as JSON.
+func (v *value) appendJSON(b []byte, k valueKind) []byte {
+	switch v.k {
+	case vNull:
+		return append(b, "null"...)
+	case vInt:
+		return strconv.AppendInt(b, v.i, 10)
+	case vUint:
+		return strconv.AppendUint(b, v.u, 10)
+	case vFloat:
+		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, v.f, 'g', -1, 64)
+	case vBool:
+		return strconv.AppendBool(b, v.b)
+	case vString:
+		return appendJSONString(b, v.s)
+	case vTime:
+		b = append(b, '"')
+		b = appendTime(b, v.t, k)
+		return append(b, '"')
+	}
+	return appendJSONValue(b, v.x, k)
 }
 
 func appendJSONValue(b []byte, v any, k valueKind) []byte {
@@ -502,10 +648,20 @@ func appendJSONValue(b []byte, v any, k valueKind) []byte {
 }
 
 func appendTime(b []byte, t time.Time, k valueKind) []byte {
+	t = t.UTC()
 	if k == kindDate {
-		return t.UTC().AppendFormat(b, time.DateOnly)
+		return t.AppendFormat(b, time.DateOnly)
 	}
-	return t.UTC().AppendFormat(b, time.RFC3339Nano)
+	if t.Nanosecond() != 0 || t.Year() < 1000 || t.Year() > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	// The common case, whole seconds, without the layout interpreter.
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+sec/10), byte('0'+sec%10), 'Z')
+	return b
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
@@ -567,24 +723,23 @@ func (c *csvWriter) begin(cols []resultColumn) error {
 	return err
 }
 
-func (c *csvWriter) row(vals []any) error {
+func (c *csvWriter) row(vals []value) error {
 	b := c.buf[:0]
-	for i, v := range vals {
+	for i := range vals {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		switch x := v.(type) {
-		case nil:
-		case string:
-			b = appendCSVField(b, x)
-		case time.Time:
-			b = appendTime(b, x, c.cols[i].kind)
-		case []any:
-			b = appendCSVField(b, string(appendJSONValue(nil, x, kindOther)))
-		case bool:
-			b = strconv.AppendBool(b, x)
+		v := &vals[i]
+		switch v.k {
+		case vNull:
+		case vString:
+			b = appendCSVField(b, v.s)
+		case vTime:
+			b = appendTime(b, v.t, c.cols[i].kind)
+		case vOther:
+			b = appendCSVField(b, string(appendJSONValue(nil, v.x, kindOther)))
 		default:
-			b = appendJSONValue(b, x, c.cols[i].kind)
+			b = v.appendJSON(b, c.cols[i].kind)
 		}
 	}
 	b = append(b, '\r', '\n')
@@ -679,9 +834,9 @@ func (a *arrowWriter) begin(cols []resultColumn) error {
 	return nil
 }
 
-func (a *arrowWriter) row(vals []any) error {
-	for i, v := range vals {
-		appendArrow(a.builder.Field(i), v, a.cols[i])
+func (a *arrowWriter) row(vals []value) error {
+	for i := range vals {
+		appendArrow(a.builder.Field(i), &vals[i], a.cols[i])
 	}
 	a.n++
 	if a.n >= arrowBatchRows {
@@ -718,79 +873,65 @@ func (a *arrowWriter) end(qerr error) error {
 	return a.w.Flush()
 }
 
-func appendArrow(b array.Builder, v any, c resultColumn) {
-	if v == nil {
+func appendArrow(b array.Builder, v *value, c resultColumn) {
+	if v.k == vNull {
 		b.AppendNull()
 		return
 	}
 	switch bb := b.(type) {
 	case *array.Int8Builder:
-		bb.Append(int8(toInt(v)))
+		bb.Append(int8(v.toInt()))
 	case *array.Int16Builder:
-		bb.Append(int16(toInt(v)))
+		bb.Append(int16(v.toInt()))
 	case *array.Int32Builder:
-		bb.Append(int32(toInt(v)))
+		bb.Append(int32(v.toInt()))
 	case *array.Int64Builder:
-		bb.Append(toInt(v))
+		bb.Append(v.toInt())
 	case *array.Uint8Builder:
-		bb.Append(uint8(toUint(v)))
+		bb.Append(uint8(v.toInt()))
 	case *array.Uint16Builder:
-		bb.Append(uint16(toUint(v)))
+		bb.Append(uint16(v.toInt()))
 	case *array.Uint32Builder:
-		bb.Append(uint32(toUint(v)))
+		bb.Append(uint32(v.toInt()))
 	case *array.Uint64Builder:
-		bb.Append(toUint(v))
+		if v.k == vUint {
+			bb.Append(v.u)
+		} else {
+			bb.Append(uint64(v.toInt()))
+		}
 	case *array.Float32Builder:
-		f, _ := v.(float64)
-		bb.Append(float32(f))
+		bb.Append(float32(v.f))
 	case *array.Float64Builder:
-		f, _ := v.(float64)
-		bb.Append(f)
+		bb.Append(v.f)
 	case *array.BooleanBuilder:
-		x, _ := v.(bool)
-		bb.Append(x)
+		bb.Append(v.b || v.toInt() != 0)
 	case *array.Date32Builder:
-		t, _ := v.(time.Time)
-		bb.Append(arrow.Date32FromTime(t))
+		bb.Append(arrow.Date32FromTime(v.t))
 	case *array.TimestampBuilder:
-		t, _ := v.(time.Time)
-		bb.Append(arrow.Timestamp(t.UnixMilli()))
+		bb.Append(arrow.Timestamp(v.t.UnixMilli()))
 	case *array.StringBuilder:
-		switch x := v.(type) {
-		case string:
-			bb.Append(x)
-		case time.Time:
-			bb.Append(string(appendTime(nil, x, c.kind)))
+		switch v.k {
+		case vString:
+			bb.Append(v.s)
+		case vTime:
+			bb.Append(string(appendTime(nil, v.t, c.kind)))
 		default:
-			bb.Append(string(appendJSONValue(nil, x, c.kind)))
+			bb.Append(string(v.appendJSON(nil, c.kind)))
 		}
 	default:
 		b.AppendNull()
 	}
 }
 
-func toInt(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case uint64:
-		return int64(x)
-	case bool:
-		if x {
-			return 1
-		}
-	}
-	return 0
-}
-
-func toUint(v any) uint64 {
-	switch x := v.(type) {
-	case uint64:
-		return x
-	case int64:
-		return uint64(x)
-	case bool:
-		if x {
+// toInt returns an integer value as int64 (uint64 wraps).
+func (v *value) toInt() int64 {
+	switch v.k {
+	case vInt:
+		return v.i
+	case vUint:
+		return int64(v.u)
+	case vBool:
+		if v.b {
 			return 1
 		}
 	}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cityhighway/highway/highway/api"
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [flags]", `
+Serves the HTTP API: the feed catalogue, push ingestion, read-only SQL,
+open data, live tails of feeds, /healthz, /readyz, /metrics and the OpenAPI
+document at /api/v1/openapi.json. Callers of /api/ routes send a
+department's token ('highway token create'); /open/ routes need none.
+
+Run as many copies as you like behind a load balancer: the API keeps no
+state but the token file (shared or copied) and per-copy rate limits.
+
+Queries run with ClickHouse's readonly=1 and limits. For defence in depth,
+give --query-clickhouse a DSN of a ClickHouse user whose profile sets
+readonly=1 and whose allow_databases lists only the feed database.`, stderr)
+	var c common
+	fs.Var(&c.specs, "specs", "a folder or file of extra specs (feeds, departments), added to the built-in ones (repeatable; also $HIGHWAY_SPECS)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA); without it, push and live tails answer 503")
+	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN for the catalogue's statistics and the audit log (default $HIGHWAY_CLICKHOUSE)")
+	queryDSN := fs.String("query-clickhouse", envOr("HIGHWAY_QUERY_CLICKHOUSE", ""), "ClickHouse DSN for users' queries and open data, ideally a read-only user; default --clickhouse")
+	tokensFile := fs.String("tokens-file", envOr("HIGHWAY_TOKENS", defaultTokensFile), "the token file made by 'highway token' (default $HIGHWAY_TOKENS)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	audit := fs.Bool("audit", true, "write the audit log to ClickHouse ("+store.AuditTable+")")
+	queryTimeout := fs.Duration("query-timeout", 30*time.Second, "max_execution_time of each query")
+	queryRows := fs.Uint64("query-max-rows", 1_000_000, "max_result_rows of each query")
+	queryMemory := fs.Uint64("query-max-memory", 2<<30, "max_memory_usage of each query, in bytes")
+	tokenRate := fs.Float64("token-rate", 10, "pushes and queries per second per token (burst: twice as many)")
+	openRate := fs.Float64("open-rate", 5, "open-data requests per second per client (burst: twice as many)")
+	trustXFF := fs.Bool("trust-forwarded-for", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("%w: --tls-cert (%q) and --tls-key (%q) go together", errUsage, *tlsCert, *tlsKey)
+	}
+	if *dsn == "" {
+		return fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+	}
+	if *tokenRate <= 0 || *openRate <= 0 || *queryTimeout <= 0 {
+		return fmt.Errorf("%w: --token-rate (%v), --open-rate (%v) and --query-timeout (%s) must be positive", errUsage, *tokenRate, *openRate, *queryTimeout)
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cat, _, err := c.catalog()
+	if err != nil {
+		return err
+	}
+	tokens, err := api.OpenTokenFile(*tokensFile)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, *dsn, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	querier := st
+	if *queryDSN != "" && *queryDSN != *dsn {
+		if querier, err = store.Open(ctx, *queryDSN, log); err != nil {
+			return fmt.Errorf("--query-clickhouse: %w", err)
+		}
+		defer querier.Close()
+		if querier.Database() != st.Database() {
+			return fmt.Errorf("%w: --query-clickhouse uses database %q but the feeds are in %q", errUsage, querier.Database(), st.Database())
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := api.Config{
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens,
+		Querier: querier, Database: st.Database(),
+		QueryLimits:       store.Limits{MaxExecutionTime: *queryTimeout, MaxResultRows: *queryRows, MaxResultBytes: 512 << 20, MaxMemory: *queryMemory},
+		TokenRate:         api.Rate{PerSecond: *tokenRate, Burst: int(2 * *tokenRate)},
+		OpenRate:          api.Rate{PerSecond: *openRate, Burst: int(2 * *openRate)},
+		Ready:             []api.Check{{Name: "clickhouse", Check: st.Ping}},
+		TrustForwardedFor: *trustXFF,
+	}
+	if *audit {
+		al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = al.Close(sctx)
+		}()
+		cfg.Audit, cfg.AuditTable = al, al.Table()
+	}
+	if *kafka != "" {
+		b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		producer := b.NewProducer()
+		defer producer.Close()
+		cfg.Producer, cfg.Tail = producer, b
+		cfg.Ready = append(cfg.Ready, api.Check{Name: "kafka", Check: b.Ping})
+	} else {
+		log.Warn("no Kafka configured: push and live tails answer 503")
+	}
+	srv := api.New(cfg)
+	defer srv.Close()
+	return listenAndServe(ctx, *addr, srv, *tlsCert, *tlsKey, stdout, log)
+}
+
+// listenAndServe serves h until ctx ends, then shuts down gracefully:
+// it stops accepting, ends live tails and waits up to 10 s for requests.
+func listenAndServe(ctx context.Context, addr string, h *api.Server, cert, key string, stdout io.Writer, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s (is another highway running? pick another address with --addr): %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	scheme := "http"
+	if cert != "" {
+		scheme = "https"
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cert != "" {
+			errc <- srv.ServeTLS(ln, cert, key)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("API serving", "url", scheme+"://"+ln.Addr().String()+"/api/v1/feeds", "openapi", scheme+"://"+ln.Addr().String()+"/api/v1/openapi.json")
+	fmt.Fprintf(stdout, "highway serve: %s://%s — Ctrl-C stops\n", scheme, ln.Addr())
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serving the API: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down the API")
+	h.Close() // live streams end now; Shutdown would wait for them
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down the API: %w", err)
+	}
+	return nil
+}
+
+// demoDepartment is the department `highway dev` makes a token for: it
+// reads every feed, restricted ones included, and is not admin.
+const demoDepartment = "DEMO"
+
+// devAPI builds the API of `highway dev`: everything `highway serve` has,
+// plus a demo department whose fresh token (kept in dataDir/tokens.json,
+// earlier demo tokens revoked) it returns for printing.
+func devAPI(ctx context.Context, cat *catalog.Catalog, st *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string) (*api.Server, string, func(), error) {
+	demo := &catalog.Department{Name: demoDepartment, Description: "the demo department of highway dev: reads every feed"}
+	for _, f := range cat.Feeds() {
+		if f.Access == catalog.Restricted {
+			demo.Grants = append(demo.Grants, f.Name)
+		}
+	}
+	tokens, err := api.OpenTokenFile(filepath.Join(dataDir, "tokens.json"))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	old, err := tokens.List()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	for _, t := range old {
+		if t.Department == demoDepartment && t.Note == "highway dev demo" && t.Revoked == nil {
+			if err := tokens.Revoke(t.ID); err != nil {
+				return nil, "", nil, err
+			}
+		}
+	}
+	token, _, err := tokens.Create(demoDepartment, "highway dev demo")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := api.New(api.Config{
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: tokens,
+		Querier: st, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(),
+		Ready: []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},
+	})
+	cleanup := func() {
+		srv.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = al.Close(sctx)
+	}
+	return srv, token, cleanup, nil
+}

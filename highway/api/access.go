@@ -1,0 +1,123 @@
+package api
+
+import (
+	"sort"
+	"time"
+
+	"github.com/cityhighway/highway/highway/api/sqlguard"
+	"github.com/cityhighway/highway/highway/catalog"
+)
+
+// accessControl knows every department and, for each, what it may read:
+// feeds, and the ClickHouse tables behind them (feed tables, the window
+// tables of their pipelines, the result tables of jobs over them). It is
+// computed once from the immutable catalogue and is read-only after.
+type accessControl struct {
+	depts map[string]*catalog.Department
+	views map[string]*view
+}
+
+// view is what one department may read.
+type view struct {
+	feeds  []*catalog.Feed
+	byName map[string]*catalog.Feed
+	tables []string
+	policy sqlguard.Policy
+}
+
+func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, database, auditTable string) *accessControl {
+	a := &accessControl{depts: map[string]*catalog.Department{}, views: map[string]*view{}}
+	if cat == nil {
+		cat = &catalog.Catalog{}
+	}
+	for _, d := range cat.Departments() {
+		a.depts[d.Name] = d
+	}
+	for _, d := range extra {
+		a.depts[d.Name] = d
+	}
+	for _, f := range cat.Feeds() {
+		if a.depts[f.Department] == nil {
+			a.depts[f.Department] = &catalog.Department{Name: f.Department, Description: "owner of " + f.Name}
+		}
+	}
+	// Every table the API knows of, and which feed each belongs to.
+	all := map[string]bool{auditTable: true}
+	feedTables := map[*catalog.Feed][]string{}
+	for _, f := range cat.Feeds() {
+		ts := []string{f.Table()}
+		if p := cat.PipelineOf(f.Name); p != nil {
+			for _, w := range p.Windows {
+				ts = append(ts, catalog.WindowTable(f, w))
+			}
+		}
+		feedTables[f] = ts
+		for _, t := range ts {
+			all[t] = true
+		}
+	}
+	jobs := cat.Jobs()
+	for _, j := range jobs {
+		all[j.Table] = true
+	}
+	for name, d := range a.depts {
+		v := &view{byName: map[string]*catalog.Feed{}}
+		visible := map[string]bool{}
+		for _, f := range cat.Feeds() {
+			if d.CanRead(f) {
+				v.feeds = append(v.feeds, f)
+				v.byName[f.Name] = f
+				for _, t := range feedTables[f] {
+					visible[t] = true
+				}
+			}
+		}
+		if d.Admin {
+			for t := range all {
+				visible[t] = true
+			}
+		} else {
+			// A job's results are readable by whoever may read everything
+			// the job reads; jobs may read other jobs, so repeat until
+			// nothing changes.
+			for changed := true; changed; {
+				changed = false
+				for _, j := range jobs {
+					if visible[j.Table] {
+						continue
+					}
+					epoch := time.Unix(0, 0)
+					res, err := sqlguard.Check(j.Render(epoch, epoch), sqlguard.Policy{Database: database, Tables: visible})
+					if err == nil && len(res.Tables) > 0 {
+						visible[j.Table] = true
+						changed = true
+					}
+				}
+			}
+		}
+		v.policy = sqlguard.Policy{Database: database, Tables: visible, Hidden: map[string]bool{}}
+		for t := range all {
+			if !visible[t] {
+				v.policy.Hidden[t] = true
+			}
+		}
+		for t := range visible {
+			v.tables = append(v.tables, t)
+		}
+		sort.Strings(v.tables)
+		a.views[name] = v
+	}
+	return a
+}
+
+// department returns the department called name, or nil.
+func (a *accessControl) department(name string) *catalog.Department { return a.depts[name] }
+
+// view returns what d may read.
+func (a *accessControl) view(d *catalog.Department) *view { return a.views[d.Name] }
+
+// feed returns the feed called name if d may read it, else nil: a feed d
+// may not read is answered as if it did not exist.
+func (a *accessControl) feed(d *catalog.Department, name string) *catalog.Feed {
+	return a.views[d.Name].byName[name]
+}

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the API's Prometheus series.
+type metrics struct {
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	queryRejected *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	pushed        *prometheus.CounterVec
+	liveClients   prometheus.Gauge
+	liveDropped   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "highway_api_requests_total", Help: "HTTP requests answered, by route and status.",
+		}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "highway_api_request_seconds", Help: "Time to answer a request (to the end of its body), by route.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"route"}),
+		queryRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "highway_api_query_rejected_total", Help: "Queries refused before reaching ClickHouse, by reason (the SQL guard's code).",
+		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "highway_api_rate_limited_total", Help: "Requests answered 429, by limit.",
+		}, []string{"limit"}),
+		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "highway_api_pushed_records_total", Help: "Records pushed, by feed and result (accepted or rejected).",
+		}, []string{"feed", "result"}),
+		liveClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "highway_api_live_clients", Help: "Clients following a live tail.",
+		}),
+		liveDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "highway_api_live_dropped_total", Help: "Live clients dropped for falling behind.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.queryRejected, m.rateLimited, m.pushed, m.liveClients, m.liveDropped)
+	return m
+}
+
+func (m *metrics) observe(route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}

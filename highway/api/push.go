@@ -1,0 +1,210 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/record"
+	"github.com/cityhighway/highway/highway/store"
+)
+
+// PushReport is the answer to a push: how many records were accepted and
+// rejected, and the fate of each, in the order sent.
+type PushReport struct {
+	Feed     string         `json:"feed"`
+	Accepted int            `json:"accepted"`
+	Rejected int            `json:"rejected"`
+	Results  []RecordResult `json:"results"`
+}
+
+// RecordResult is the fate of one pushed record.
+type RecordResult struct {
+	Index int `json:"index"`
+	// Status is "accepted" (produced to the feed's topic) or "rejected"
+	// (sent to its dead-letter topic with the reason).
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Field  string `json:"field,omitempty"`
+}
+
+// HeaderPushedBy is set on every pushed record: the department that pushed it.
+const HeaderPushedBy = "highway-pushed-by"
+
+// push accepts records of a feed from its owner: a JSON array of objects,
+// or objects one per line (NDJSON). Each is checked against the feed's spec
+// as the processors will check it; good ones go to the feed's topic keyed by
+// the feed's key, bad ones to its dead-letter topic with the reason.
+func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
+	f := s.access.feed(who.dept, r.PathValue("feed"))
+	if f == nil {
+		feedNotFound(w, r.PathValue("feed"))
+		return
+	}
+	if f.Department != who.dept.Name {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("only %s, the owner of %s, may push to it; you are %s", f.Department, f.Name, who.dept.Name),
+			"push with a token of "+f.Department)
+		return
+	}
+	if s.limited(w, s.tokenRL, who.token.ID, "per token") {
+		return
+	}
+	if s.cfg.Producer == nil {
+		writeError(w, http.StatusServiceUnavailable, "pushing is not available: this server has no Kafka", "start highway serve with --kafka")
+		return
+	}
+	start := time.Now()
+	entry := store.AuditEntry{At: s.cfg.Now(), Department: who.dept.Name, TokenID: who.token.ID, Client: s.clientAddr(r),
+		Action: "push", Route: "POST /api/v1/feeds/{feed}/records", Feed: f.Name}
+	defer func() {
+		entry.Duration = time.Since(start)
+		s.audit(entry)
+	}()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxPushBytes))
+	entry.Bytes = uint64(len(body))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			entry.Status = http.StatusRequestEntityTooLarge
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxPushBytes), "push fewer records at once")
+			return
+		}
+		entry.Status = http.StatusBadRequest
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error(), "send the records again")
+		return
+	}
+	recs, err := splitRecords(body, s.cfg.MaxPushRecords)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, errTooManyRecords) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		entry.Status, entry.Error = status, err.Error()
+		writeError(w, status, err.Error(), "send a JSON array of records, or one JSON object per line")
+		return
+	}
+	dec := record.NewDecoder(f, memory.NewGoAllocator())
+	defer dec.Release()
+	rep := PushReport{Feed: f.Name, Results: make([]RecordResult, len(recs))}
+	var good, bad []bus.Message
+	var reasons []string
+	headers := []bus.Header{{Key: bus.HeaderContentType, Value: []byte("application/json")}, {Key: HeaderPushedBy, Value: []byte(who.dept.Name)}}
+	for i, raw := range recs {
+		m := bus.Message{Topic: f.Topic(), Offset: -1, Key: recordKey(f, raw), Value: raw, Headers: headers, Time: s.cfg.Now()}
+		if err := dec.Append(raw); err != nil {
+			res := RecordResult{Index: i, Status: "rejected", Reason: err.Error()}
+			var rej *record.Reject
+			if errors.As(err, &rej) {
+				res.Field = rej.Field
+			}
+			rep.Results[i] = res
+			rep.Rejected++
+			bad = append(bad, m)
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		rep.Results[i] = RecordResult{Index: i, Status: "accepted"}
+		rep.Accepted++
+		good = append(good, m)
+	}
+	dec.NewRecordBatch().Release()
+	// Rejects first, as the processors do: a reject is never lost, even if
+	// producing the good ones then fails.
+	if len(bad) > 0 {
+		if err := s.cfg.Producer.SendDeadLetters(r.Context(), bad, reasons); err != nil {
+			entry.Status, entry.Error = http.StatusServiceUnavailable, err.Error()
+			writeError(w, http.StatusServiceUnavailable, "Kafka is not accepting records: "+err.Error(), "nothing was accepted; push again later")
+			return
+		}
+	}
+	if len(good) > 0 {
+		if err := s.cfg.Producer.Produce(r.Context(), good...); err != nil {
+			entry.Status, entry.Error = http.StatusServiceUnavailable, err.Error()
+			writeError(w, http.StatusServiceUnavailable, "Kafka is not accepting records: "+err.Error(), "no record was accepted; push again later")
+			return
+		}
+	}
+	s.metrics.pushed.WithLabelValues(f.Name, "accepted").Add(float64(rep.Accepted))
+	s.metrics.pushed.WithLabelValues(f.Name, "rejected").Add(float64(rep.Rejected))
+	entry.Rows = uint64(rep.Accepted)
+	entry.Status = http.StatusOK
+	if rep.Accepted == 0 && rep.Rejected > 0 {
+		entry.Status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, entry.Status, rep)
+}
+
+var errTooManyRecords = errors.New("too many records")
+
+// splitRecords splits a push body into records: the elements of a JSON
+// array, or the non-empty lines of NDJSON. Records are compacted; their
+// content is checked later, record by record.
+func splitRecords(body []byte, max int) ([][]byte, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, errors.New("the body is empty")
+	}
+	var out [][]byte
+	add := func(raw []byte) error {
+		if len(out) >= max {
+			return fmt.Errorf("%w: at most %d per push", errTooManyRecords, max)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			buf.Reset()
+			buf.Write(raw) // the decoder will say what is wrong with it
+		}
+		out = append(out, buf.Bytes())
+		return nil
+	}
+	if trimmed[0] == '[' {
+		var items []json.RawMessage
+		if err := json.Unmarshal(trimmed, &items); err != nil {
+			return nil, fmt.Errorf("the body starts with '[' but is not a JSON array: %v", err)
+		}
+		for _, it := range items {
+			if err := add(it); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for _, line := range bytes.Split(trimmed, []byte("\n")) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if err := add(line); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// recordKey is the Kafka key of a record: its key fields' values in the
+// feed's order, joined with '|' (strings as they are, other values as
+// written), as the connectors key theirs.
+func recordKey(f *catalog.Feed, raw []byte) []byte {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil
+	}
+	parts := make([]string, len(f.Key))
+	for i, k := range f.Key {
+		v := obj[k]
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			parts[i] = s
+		} else {
+			parts[i] = string(v)
+		}
+	}
+	return []byte(strings.Join(parts, "|"))
+}
