@@ -21,8 +21,11 @@ var ErrNoServerBinary = errors.New("clickhouse-server is not installed: install 
 // LocalServer is a clickhouse-server child process with a private config and
 // data folder, for `highway dev`.
 type LocalServer struct {
-	// DSN connects to the server.
+	// DSN connects to the server as its administrator.
 	DSN string
+	// ReaderDSN connects as highway_reader, a user that cannot write
+	// (readonly=2): the one for users' queries.
+	ReaderDSN string
 	cmd *exec.Cmd
 	dir string
 	log *slog.Logger
@@ -67,7 +70,8 @@ func StartLocal(ctx context.Context, dir string, port int, log *slog.Logger) (*L
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting clickhouse-server: %w", err)
 	}
-	s := &LocalServer{DSN: fmt.Sprintf("clickhouse://127.0.0.1:%d/default", port), cmd: cmd, dir: dir, log: log}
+	s := &LocalServer{DSN: fmt.Sprintf("clickhouse://127.0.0.1:%d/default", port),
+		ReaderDSN: fmt.Sprintf("clickhouse://highway_reader@127.0.0.1:%d/default", port), cmd: cmd, dir: dir, log: log}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
@@ -150,7 +154,11 @@ func localConfig(dir string, port int) string {
 
 const localUsers = `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <profiles>
+    <default><max_memory_usage>4000000000</max_memory_usage></default>
+    <!-- for the API's queries: readonly=2 refuses writes, allows per-query limits -->
+    <reader><readonly>2</readonly><max_execution_time>30</max_execution_time></reader>
+  </profiles>
   <users>
     <default>
       <password></password>
@@ -158,6 +166,12 @@ const localUsers = `<?xml version="1.0"?>
       <profile>default</profile>
       <quota>default</quota>
     </default>
+    <highway_reader>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>reader</profile>
+      <quota>default</quota>
+    </highway_reader>
   </users>
   <quotas><default/></quotas>
 </yandex>

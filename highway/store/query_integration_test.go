@@ -247,3 +247,38 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("dropped %d, failed %d", full, failed)
 	}
 }
+
+// The highway_reader user of ops/clickhouse/start cannot write, whatever the
+// statement: ClickHouse's own guard behind the API's.
+func TestReaderUserCannotWrite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := store.Open(ctx, testenv.ClickHouse(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	db := testenv.Name("reader")
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+	if err := admin.Exec(ctx, "CREATE TABLE "+db+".t (x UInt8) ENGINE = Memory"); err != nil {
+		t.Fatal(err)
+	}
+	dsn := strings.Replace(testenv.ClickHouse(t), "clickhouse://", "clickhouse://highway_reader@", 1)
+	reader, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatalf("connecting as highway_reader (is ops/clickhouse/start's users.xml in use?): %v", err)
+	}
+	defer reader.Close()
+	for _, sql := range []string{"INSERT INTO " + db + ".t (x) VALUES (1)", "DROP TABLE " + db + ".t", "CREATE TABLE " + db + ".u (x UInt8) ENGINE = Memory"} {
+		if err := reader.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "readonly") {
+			t.Errorf("%s as highway_reader: err = %v, want a readonly refusal", sql, err)
+		}
+	}
+	var n uint64
+	if err := reader.QueryRow(ctx, []any{&n}, "SELECT count() FROM "+db+".t"); err != nil || n != 0 {
+		t.Errorf("reading as highway_reader: %d, %v", n, err)
+	}
+}
