@@ -26,9 +26,9 @@ type LocalServer struct {
 	// ReaderDSN connects as highway_reader, a user that cannot write
 	// (readonly=2): the one for users' queries.
 	ReaderDSN string
-	cmd *exec.Cmd
-	dir string
-	log *slog.Logger
+	cmd       *exec.Cmd
+	dir       string
+	log       *slog.Logger
 }
 
 // StartLocal starts clickhouse-server on 127.0.0.1:port with its data, logs
