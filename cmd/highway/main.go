@@ -29,6 +29,8 @@ var commands = []command{
 	{"validate", "check feed specs and print every problem as file:line: path: message", runValidate},
 	{"process", "consume feeds from Kafka and write them to ClickHouse, exactly once", runProcess},
 	{"version", "print the version of this binary", runVersion},
+	{"schedule", "run a node of the analytics scheduler (raft): every job slot exactly once", runSchedule},
+	{"jobs", "list, create, pause, trigger analytics jobs and show their runs, over the scheduler API", runJobs},
 	{"serve", "serve the HTTP API: catalogue, push, read-only SQL, open data, live tails, metrics", runServe},
 	{"token", "create, list and revoke the API's department tokens", runToken},
 }

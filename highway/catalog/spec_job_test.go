@@ -272,3 +272,34 @@ func TestBuiltinJobs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseJob feeds job documents, seeded with the built-in jobs, to the
+// spec loader and to ParseJob: neither may panic, and an accepted job must
+// have a schedule that compiles.
+func FuzzParseJob(f *testing.F) {
+	seed, err := builtinSpecs.ReadFile("builtin/jobs.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"name": "a.b", "department": "X", "every": "1m", "after": ["a.c"], "sql": "SELECT {slot_start}"}`))
+	f.Add([]byte("kind: job\nname: a.b\ndepartment: X\nschedule: \"*/5 1-3 * * MON\"\ntimezone: UTC\nsql: SELECT 1\n"))
+	base, err := Builtin()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if c, err := build(base, []source{{name: "f.yaml", data: data}}); err == nil {
+			for _, j := range c.Jobs() {
+				if _, err := j.Schedule(); err != nil {
+					t.Errorf("accepted job %s has a broken schedule: %v", j.Name, err)
+				}
+			}
+		}
+		if j, err := base.ParseJob("f", data, func(string) *Job { return nil }); err == nil {
+			if _, err := j.Schedule(); err != nil {
+				t.Errorf("accepted job %s has a broken schedule: %v", j.Name, err)
+			}
+		}
+	})
+}
