@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/cityhighway/highway/connectors/builtin"
+	"github.com/cityhighway/highway/connectors/poll"
 	"github.com/cityhighway/highway/connectors/sim"
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -20,9 +25,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("dev", "dev [flags]", `
 Runs the whole platform on this machine with no set-up: an embedded Kafka
 (in this process), a ClickHouse (the one at --clickhouse, else a private
-clickhouse-server started here with its data under --data-dir), every
-built-in feed fed by a simulator at its real cadence (--speed to go faster),
-the processors, and the HTTP API. Try:
+clickhouse-server started here with its data under --data-dir), a source
+simulator that serves every built-in source's payload in its real format
+(HKO JSON, TD XML and CSV, EPD RSS) on a free port of 127.0.0.1 with the
+city's daily rhythms, the real connectors polling it at the sources'
+cadence (--speed to go faster; connector specs in --specs poll their real
+URLs), the processors, and the HTTP API. Try:
 
   curl -s http://127.0.0.1:8080/api/v1/feeds
 
@@ -37,7 +45,7 @@ Apache Kafka (see ops/).`, stderr)
 	dataDir := fs.String("data-dir", ".highway/dev", "folder for the local ClickHouse's data and logs")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1; 0 picks a free one")
 	speed := fs.Float64("speed", 1, "run the simulated feeds this many times faster than their real cadence")
-	badShare := fs.Float64("bad-share", 0.002, "share of simulated records made malformed on purpose, to exercise the dead-letter topics; 0 disables")
+	badShare := fs.Float64("bad-share", 0.002, "share of simulated items (a station, a lane, a block) made malformed or out of range on purpose, to exercise the dead-letter topics; 0 disables")
 	status := fs.Duration("status-every", 5*time.Second, "how often to log a status line")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -98,8 +106,10 @@ Apache Kafka (see ops/).`, stderr)
 
 	producer := b.NewProducer()
 	defer producer.Close()
-	simulator := sim.New(sim.Config{Feeds: feeds, Speed: *speed, BadShare: orNegative(*badShare), Logger: log}, producer)
-	go func() { _ = simulator.Run(ctx) }()
+	conn, simulator, err := startSimulatedSources(ctx, cat, feeds, *speed, orNegative(*badShare), filepath.Join(*dataDir, "connect"), producer, reg, log)
+	if err != nil {
+		return err
+	}
 
 	srv, token, closeAPI, err := devAPI(ctx, cat, st, b, producer, reg, log, *dataDir)
 	if err != nil {
@@ -119,15 +129,61 @@ Apache Kafka (see ops/).`, stderr)
 
 	go statusLoop(ctx, *status, log, func() []any {
 		t := p.totals()
-		return []any{"produced", simulator.Produced(), "in", t.In, "written", t.Written, "rejected", t.Rejected, "lag", t.Lag}
+		return []any{"produced", conn.out.records.Load() + simulator.Produced(), "dead_lettered_by_connectors", conn.out.rejects.Load(), "in", t.In, "written", t.Written, "rejected", t.Rejected, "lag", t.Lag}
 	})
 	<-ctx.Done()
 	log.Info("stopping")
 	cancel()
 	err = p.wait()
 	t := p.totals()
-	log.Info("stopped", "produced", simulator.Produced(), "written", t.Written, "rejected", t.Rejected)
+	conn.wait()
+	log.Info("stopped", "produced", conn.out.records.Load()+simulator.Produced(), "written", t.Written, "rejected", t.Rejected)
 	return err
+}
+
+// startSimulatedSources serves every built-in source's payload in its real
+// format from the HTTP simulator (connectors/sim) on a free port of
+// 127.0.0.1, and runs the built-in connectors and the connector specs of
+// the catalogue (the poll runtime, as in production; built-in intervals
+// divided by speed). Feeds that no connector makes are fed directly by the
+// record simulator. State is kept in stateDir.
+func startSimulatedSources(ctx context.Context, cat *catalog.Catalog, feeds []*catalog.Feed, speed, badShare float64, stateDir string, producer poll.Producer, reg prometheus.Registerer, log *slog.Logger) (*running, *sim.Simulator, error) {
+	addr, err := serveHTTP(ctx, "127.0.0.1:0", sim.NewServer(sim.ServerConfig{Speed: speed, BadShare: badShare}), log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the source simulator: %w", err)
+	}
+	registry, err := builtin.New(builtin.Options{BaseURL: "http://" + addr, Speed: speed, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Connector specs (httppoll) poll their real URLs at their own cadence:
+	// the simulator serves only the built-in sources' payloads.
+	real, _ := builtin.New(builtin.Options{Logger: log})
+	all := append(registry.Builtin(), real.Specs(cat)...)
+	covered := builtin.Covered(all)
+	var connected []string
+	var direct []*catalog.Feed
+	for _, f := range feeds {
+		if slices.Contains(covered, f.Name) {
+			connected = append(connected, f.Name)
+		} else {
+			direct = append(direct, f)
+		}
+	}
+	var sources []poll.Source
+	if len(connected) > 0 {
+		if sources, err = builtin.Select(all, connected...); err != nil {
+			return nil, nil, err
+		}
+	}
+	log.Info("source simulator serving the real formats", "url", "http://"+addr, "connectors", len(sources), "feeds_simulated_directly", len(direct))
+	conn := startConnectors(ctx, connectorsConfig{
+		catalog: cat, registry: registry, sources: sources, producer: producer, stateDir: stateDir,
+		metrics: poll.NewMetrics(reg), logger: log,
+	})
+	simulator := sim.New(sim.Config{Feeds: direct, Speed: speed, BadShare: badShare, Logger: log}, producer)
+	go func() { _ = simulator.Run(ctx) }()
+	return conn, simulator, nil
 }
 
 // orNegative maps 0 (the flag's "disabled") to the simulator's "disabled".

@@ -27,6 +27,7 @@ type command struct {
 var commands = []command{
 	{"dev", "run the whole platform on this machine: embedded Kafka, local ClickHouse, simulated feeds, API", runDev},
 	{"validate", "check feed specs and print every problem as file:line: path: message", runValidate},
+	{"connect", "poll the feeds' sources (built-in and httppoll specs) into Kafka; --replay FILE --dry-run checks a payload", runConnect},
 	{"process", "consume feeds from Kafka and write them to ClickHouse, exactly once", runProcess},
 	{"version", "print the version of this binary", runVersion},
 	{"schedule", "run a node of the analytics scheduler (raft): every job slot exactly once", runSchedule},

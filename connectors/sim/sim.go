@@ -1,8 +1,12 @@
-// Package sim simulates the built-in feeds for `highway dev`: every feed
-// publishes at its declared cadence (or faster), with values that follow the
-// city's daily rhythms — rush-hour speeds, diurnal temperature, rain events,
-// AQHI episodes — and a small share of malformed records, so that the dead
-// -letter path is exercised too.
+// Package sim simulates the city's sources for `highway dev`. Server serves
+// every built-in source's payload in its real format (HKO JSON, TD XML and
+// CSV, EPD RSS and XML) over HTTP, so the real connectors poll and parse it
+// as they would the real endpoints. Simulator produces records of any feed
+// straight to Kafka, for feeds that have no connector and for benchmarks
+// (Snapshot). Both follow the city's daily rhythms — rush-hour speeds,
+// diurnal temperature, rain events, AQHI episodes (patterns.go) — and make
+// a small share of items malformed, so that the dead-letter path is
+// exercised too.
 package sim
 
 import (
@@ -172,40 +176,29 @@ func valueFor(feed *catalog.Feed, f catalog.Field, at time.Time, i int, rng *ran
 	case "expire_time":
 		return at.Add(4 * time.Hour).Format(time.RFC3339)
 	case "temperature":
-		// Coolest near 06:00, warmest near 14:00; stations differ a little.
-		return round1(22 + 4*math.Sin(2*math.Pi*(h-9)/24) + float64(i%5)*0.4 + 0.3*noise)
+		return round1(temperature(h, i, noise))
 	case "humidity":
-		return round1(clamp(78-12*math.Sin(2*math.Pi*(h-9)/24)+2*noise, 30, 100))
+		return round1(humidity(h, noise))
 	case "rain_max", "rain_min":
-		// A rain event passes over the city for an hour every few hours.
-		if math.Mod(h, 5) < 1 {
-			return round1(math.Abs(8 + 6*noise))
-		}
-		return 0.0
+		return round1(rain(h, noise))
 	case "uv_index":
-		return round1(math.Max(0, 9*math.Sin(math.Pi*(h-6)/12)+0.5*noise))
+		return round1(uvIndex(h, noise))
 	case "speed":
-		// Rush hours at 08:00 and 18:00 slow the roads.
-		rush := math.Exp(-sq(h-8.5)/1.5) + math.Exp(-sq(h-18.5)/1.5)
-		return round1(clamp(85-45*rush-float64(i%4)*5+6*noise, 5, 120))
+		return round1(speed(h, i, noise))
 	case "volume":
-		rush := math.Exp(-sq(h-8.5)/2) + math.Exp(-sq(h-18.5)/2)
-		return int64(clamp(6+14*rush+3*noise, 0, 40))
+		return int64(volume(h, noise))
 	case "occupancy":
-		rush := math.Exp(-sq(h-8.5)/2) + math.Exp(-sq(h-18.5)/2)
-		return round1(clamp(8+30*rush+3*noise, 0, 100))
+		return round1(occupancy(h, noise))
 	case "speed_sd":
-		return round1(math.Abs(6 + 2*noise))
+		return round1(speedSD(noise))
 	case "journey_minutes":
-		rush := math.Exp(-sq(h-8.5)/1.5) + math.Exp(-sq(h-18.5)/1.5)
-		return round1(clamp(12+10*rush+float64(i%6)+noise, 1, 120))
+		return round1(journeyMinutes(h, i, noise))
 	case "aqhi":
-		// An episode builds up in the afternoon.
-		return int64(clamp(math.Round(3+2.5*math.Exp(-sq(h-15)/8)+float64(i%3)*0.5+0.6*noise), 1, 10))
+		return int64(aqhi(h, i, noise))
 	case "no2", "o3", "so2", "pm10", "pm2_5":
-		return round1(math.Abs(30 + 15*math.Sin(2*math.Pi*(h-6)/24) + 8*noise))
+		return round1(pollutant(h, noise))
 	case "co":
-		return round1(math.Abs(600 + 100*noise))
+		return round1(carbonMonoxide(noise))
 	}
 	return generic(f, rng)
 }
