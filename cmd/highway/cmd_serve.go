@@ -51,6 +51,7 @@ readonly=1 and whose allow_databases lists only the feed database.`, stderr)
 	tokenRate := fs.Float64("token-rate", 10, "pushes and queries per second per token (burst: twice as many)")
 	openRate := fs.Float64("open-rate", 5, "open-data requests per second per client (burst: twice as many)")
 	trustXFF := fs.Bool("trust-forwarded-for", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+	scheduler := fs.String("scheduler", envOr("HIGHWAY_SCHEDULER", ""), "http://host:port of a 'highway schedule' node (its --http-addr): the jobs and cluster routes are proxied there with this API's auth (default $HIGHWAY_SCHEDULER); without it they answer 503")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,6 +101,13 @@ readonly=1 and whose allow_databases lists only the feed database.`, stderr)
 		OpenRate:          api.Rate{PerSecond: *openRate, Burst: int(2 * *openRate)},
 		Ready:             []api.Check{{Name: "clickhouse", Check: st.Ping}},
 		TrustForwardedFor: *trustXFF,
+	}
+	if *scheduler != "" {
+		u, err := api.SchedulerURL(*scheduler)
+		if err != nil {
+			return fmt.Errorf("%w: --scheduler: %v", errUsage, err)
+		}
+		cfg.Scheduler = u
 	}
 	if *audit {
 		al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log})

@@ -37,7 +37,7 @@ func (s *Server) routeTable() []route {
 		return okResponse{status: 200, types: []string{"application/json"}, schema: schema, desc: desc}
 	}
 	streamed := []string{"application/json", "application/x-ndjson", "text/csv", "application/vnd.apache.arrow.stream"}
-	return []route{
+	return append([]route{
 		{method: "GET", path: "/api/v1/feeds", auth: authToken, tag: "catalogue",
 			summary:     "List the feeds you may read",
 			description: "Every feed the caller may read (open ones, its own, those granted, or all for an admin), with schema, cadence, row count, latest event time, freshness and quality.",
@@ -98,7 +98,7 @@ func (s *Server) routeTable() []route {
 			errors: map[int]string{503: "a dependency does not answer (the body says which)"}, handle: s.readyz},
 		{method: "GET", path: "/metrics", auth: authNone, tag: "operations",
 			summary: "Prometheus metrics", ok: okResponse{status: 200, types: []string{"text/plain"}, desc: "metrics"}, handle: s.promMetrics},
-	}
+	}, s.jobRoutes()...)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *principal) {

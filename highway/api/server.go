@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -126,6 +127,10 @@ type Config struct {
 	OpenLimits store.Limits
 
 	Producer Producer
+	// Scheduler is the HTTP address of a scheduler node (highway schedule
+	// --http-addr); the jobs and cluster routes are proxied there. Without
+	// it they answer 503.
+	Scheduler *url.URL
 	// MaxPushBytes bounds a push body (413 beyond). Default 8 MiB.
 	MaxPushBytes int64
 	// MaxPushRecords bounds the records in one push (413 beyond).
