@@ -1,0 +1,270 @@
+import React, { useEffect, useMemo, useState } from 'react';
+import { QueryEditorProps, SelectableValue } from '@grafana/data';
+import {
+  Alert,
+  Button,
+  IconButton,
+  InlineField,
+  InlineFieldRow,
+  Input,
+  MultiSelect,
+  RadioButtonGroup,
+  Select,
+  TextArea,
+} from '@grafana/ui';
+
+import { HighwayDataSource } from '../datasource';
+import {
+  AGGREGATIONS,
+  Aggregation,
+  FeedInfo,
+  Filter,
+  Format,
+  HighwayOptions,
+  HighwayQuery,
+  JobInfo,
+  OPERATORS,
+  QueryType,
+} from '../types';
+
+type Props = QueryEditorProps<HighwayDataSource, HighwayQuery, HighwayOptions>;
+
+const QUERY_TYPES: Array<SelectableValue<QueryType>> = [
+  { label: 'Builder', value: 'builder', description: 'Feed, metric, aggregation; no SQL' },
+  { label: 'SQL', value: 'sql', description: 'ClickHouse SQL with $__timeFilter and other macros' },
+  { label: 'Job results', value: 'jobs', description: 'Results of an analytics job' },
+  { label: 'Feed health', value: 'health', description: 'Freshness of every feed' },
+  { label: 'Live', value: 'live', description: 'New records of a feed as they arrive' },
+];
+
+const FORMATS: Array<SelectableValue<Format>> = [
+  { label: 'Time series', value: 'time_series' },
+  { label: 'Table', value: 'table' },
+];
+
+const NUMERIC = new Set(['int64', 'float64', 'bool']);
+const GROUPABLE = new Set(['string', 'int64', 'bool']);
+
+export const SQL_PLACEHOLDER =
+  'SELECT $__timeGroupAlias(period_from, $__interval), avg(speed) AS speed\nFROM td_traffic_detectors\nWHERE $__timeFilter(period_from)\nGROUP BY time ORDER BY time';
+
+/** QueryEditor edits every query type of the Highway datasource. */
+export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) {
+  const [feeds, setFeeds] = useState<FeedInfo[]>([]);
+  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  const [loadError, setLoadError] = useState<string>();
+  const type: QueryType = query.queryType ?? 'builder';
+
+  useEffect(() => {
+    let live = true;
+    if (type === 'builder' || type === 'live') {
+      datasource
+        .feeds()
+        .then((f) => live && setFeeds(f))
+        .catch((e) => live && setLoadError(errorText(e)));
+    }
+    if (type === 'jobs') {
+      datasource
+        .jobs()
+        .then((j) => live && setJobs(j))
+        .catch((e) => live && setLoadError(errorText(e)));
+    }
+    return () => {
+      live = false;
+    };
+  }, [datasource, type]);
+
+  const feed = useMemo(() => feeds.find((f) => f.name === query.feed), [feeds, query.feed]);
+  const change = (patch: Partial<HighwayQuery>, run = true) => {
+    onChange({ ...query, ...patch });
+    if (run) {
+      onRunQuery();
+    }
+  };
+
+  return (
+    <div>
+      <InlineFieldRow>
+        <InlineField label="Query type" labelWidth={14}>
+          <RadioButtonGroup<QueryType>
+            options={QUERY_TYPES}
+            value={type}
+            onChange={(v) => change({ queryType: v, format: v === 'builder' || v === 'jobs' ? 'time_series' : 'table' })}
+          />
+        </InlineField>
+        {(type === 'builder' || type === 'sql' || type === 'jobs') && (
+          <InlineField label="Format" labelWidth={10}>
+            <RadioButtonGroup<Format>
+              options={FORMATS}
+              value={query.format ?? (type === 'sql' ? 'table' : 'time_series')}
+              onChange={(v) => change({ format: v })}
+            />
+          </InlineField>
+        )}
+      </InlineFieldRow>
+      {loadError && <Alert title="Could not load the catalogue" severity="error">{loadError}</Alert>}
+      {(type === 'builder' || type === 'live') && (
+        <InlineFieldRow>
+          <InlineField label="Feed" labelWidth={14}>
+            <Select
+              inputId="highway-feed"
+              aria-label="Feed"
+              width={36}
+              options={feeds.map((f) => ({ label: f.name, value: f.name, description: f.description }))}
+              value={query.feed ? { label: query.feed, value: query.feed } : null}
+              onChange={(v) => change({ feed: v.value, metric: undefined, groupBy: [], filters: [] }, type === 'live')}
+              allowCustomValue
+              placeholder="choose a feed"
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {type === 'builder' && <BuilderFields query={query} feed={feed} change={change} />}
+      {type === 'sql' && (
+        <div>
+          <TextArea
+            aria-label="SQL"
+            rows={8}
+            placeholder={SQL_PLACEHOLDER}
+            defaultValue={query.rawSql ?? ''}
+            onBlur={(e: React.FocusEvent<HTMLTextAreaElement>) => change({ rawSql: e.currentTarget.value })}
+          />
+          <small>
+            Macros: $__timeFilter(col), $__timeGroup(col, 5m), $__timeGroupAlias(col, $__interval), $__fromTime,
+            $__toTime, $__interval_s. Dashboard variables: $var; multi-value variables expand to a quoted list.
+          </small>
+        </div>
+      )}
+      {type === 'jobs' && (
+        <InlineFieldRow>
+          <InlineField label="Job" labelWidth={14}>
+            <Select
+              inputId="highway-job"
+              aria-label="Job"
+              width={36}
+              options={jobs.map((j) => ({ label: j.name, value: j.name, description: j.spec?.description }))}
+              value={query.job ? { label: query.job, value: query.job } : null}
+              onChange={(v) => change({ job: v.value })}
+              allowCustomValue
+              placeholder="choose a job"
+            />
+          </InlineField>
+          <InlineField label="Time column" labelWidth={14} tooltip="The result table's time column; default _slot, the start of the slot">
+            <Input
+              aria-label="Time column"
+              width={20}
+              placeholder="_slot"
+              defaultValue={query.timeColumn ?? ''}
+              onBlur={(e: React.FocusEvent<HTMLInputElement>) => change({ timeColumn: e.currentTarget.value || undefined })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {type === 'health' && <small>One row per feed: freshness, latest event, age and rows, worst first.</small>}
+      {type === 'live' && <small>New records of the feed appear as they reach the platform (Grafana Live).</small>}
+    </div>
+  );
+}
+
+interface BuilderProps {
+  query: HighwayQuery;
+  feed?: FeedInfo;
+  change: (patch: Partial<HighwayQuery>, run?: boolean) => void;
+}
+
+function BuilderFields({ query, feed, change }: BuilderProps) {
+  const fields = feed?.fields ?? [];
+  const metrics = fields.filter((f) => NUMERIC.has(f.type) || query.aggregation === 'count' || query.aggregation === 'last');
+  const groupable = fields.filter((f) => GROUPABLE.has(f.type));
+  const filters = query.filters ?? [];
+  const setFilter = (i: number, patch: Partial<Filter>) =>
+    change({ filters: filters.map((f, j) => (i === j ? { ...f, ...patch } : f)) }, false);
+
+  return (
+    <div>
+      <InlineFieldRow>
+        <InlineField label="Metric" labelWidth={14}>
+          <Select
+            inputId="highway-metric"
+            aria-label="Metric"
+            width={24}
+            options={metrics.map((f) => ({ label: f.name, value: f.name, description: f.unit }))}
+            value={query.metric ? { label: query.metric, value: query.metric } : null}
+            onChange={(v) => change({ metric: v.value })}
+            placeholder="field"
+          />
+        </InlineField>
+        <InlineField label="Aggregation" labelWidth={12}>
+          <Select<Aggregation>
+            inputId="highway-aggregation"
+            aria-label="Aggregation"
+            width={12}
+            options={AGGREGATIONS.map((a) => ({ label: a, value: a }))}
+            value={query.aggregation ?? 'avg'}
+            onChange={(v) => change({ aggregation: v.value })}
+          />
+        </InlineField>
+        <InlineField label="Interval" labelWidth={10} tooltip="Bucket size, e.g. 5m; empty uses the panel's interval">
+          <Input
+            aria-label="Interval"
+            width={10}
+            placeholder="auto"
+            defaultValue={query.interval ?? ''}
+            onBlur={(e: React.FocusEvent<HTMLInputElement>) => change({ interval: e.currentTarget.value || undefined })}
+          />
+        </InlineField>
+      </InlineFieldRow>
+      <InlineFieldRow>
+        <InlineField label="Group by" labelWidth={14}>
+          <MultiSelect
+            inputId="highway-groupby"
+            aria-label="Group by"
+            width={48}
+            options={groupable.map((f) => ({ label: f.name, value: f.name }))}
+            value={query.groupBy ?? []}
+            onChange={(v: Array<SelectableValue<string>>) => change({ groupBy: v.map((x) => x.value!) })}
+            placeholder="e.g. district"
+          />
+        </InlineField>
+      </InlineFieldRow>
+      {filters.map((f, i) => (
+        <InlineFieldRow key={i}>
+          <InlineField label={i === 0 ? 'Where' : 'And'} labelWidth={14}>
+            <Select
+              aria-label={`Filter ${i + 1} field`}
+              width={20}
+              options={fields.map((x) => ({ label: x.name, value: x.name }))}
+              value={f.field ? { label: f.field, value: f.field } : null}
+              onChange={(v) => setFilter(i, { field: v.value! })}
+            />
+          </InlineField>
+          <Select
+            aria-label={`Filter ${i + 1} operator`}
+            width={10}
+            options={OPERATORS.map((o) => ({ label: o, value: o }))}
+            value={f.op}
+            onChange={(v) => setFilter(i, { op: v.value! })}
+          />
+          <Input
+            aria-label={`Filter ${i + 1} value`}
+            width={24}
+            defaultValue={f.value}
+            onBlur={(e: React.FocusEvent<HTMLInputElement>) => change({ filters: filters.map((x, j) => (i === j ? { ...x, value: e.currentTarget.value } : x)) })}
+          />
+          <IconButton name="trash-alt" aria-label={`Remove filter ${i + 1}`} tooltip="Remove" onClick={() => change({ filters: filters.filter((_, j) => j !== i) })} />
+        </InlineFieldRow>
+      ))}
+      <Button variant="secondary" size="sm" icon="plus" onClick={() => change({ filters: [...filters, { field: '', op: '=', value: '' }] }, false)}>
+        Filter
+      </Button>
+    </div>
+  );
+}
+
+function errorText(e: unknown): string {
+  if (e && typeof e === 'object') {
+    const o = e as { data?: { error?: string; message?: string }; message?: string };
+    return o.data?.error ?? o.data?.message ?? o.message ?? String(e);
+  }
+  return String(e);
+}
