@@ -64,6 +64,10 @@ type Config struct {
 	// MaxWait bounds how long a micro-batch waits to fill after its first
 	// record. Default 500ms.
 	MaxWait time.Duration
+	// InFlight bounds the micro-batches of one partition that exist at
+	// once: one being written to ClickHouse while the next ones are fetched
+	// and decoded. Default 2; at least 2.
+	InFlight int
 	// RetryMin and RetryMax bound the backoff between attempts when
 	// ClickHouse or Kafka fail. Defaults 200ms and 10s.
 	RetryMin, RetryMax time.Duration
@@ -94,6 +98,9 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = catalog.DefaultBatch.MaxWait
+	}
+	if c.InFlight < 2 {
+		c.InFlight = 2
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 200 * time.Millisecond
@@ -291,54 +298,94 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 
 	dec := record.NewDecoder(p.cfg.Feed, memory.NewGoAllocator())
 	defer dec.Release()
-	if err := p.preparePartition(ctx, c, dec); err != nil {
+	st := &partitionState{}
+	if err := p.preparePartition(ctx, c, dec, st); err != nil {
 		return nilIfDone(ctx, err)
 	}
 	defer func() {
 		for _, ws := range p.windows {
-			ws.w.Discard(c.Partition)
 			ws.w.RemovePartition(c.Partition)
 		}
 	}()
-	for {
-		msgs, err := c.Fetch(ctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
-		if err != nil {
-			return nilIfDone(ctx, err)
-		}
-		if start >= 0 {
-			// Never write a row twice, whatever the broker hands back.
-			msgs = dropBefore(msgs, start)
-			if len(msgs) == 0 {
-				continue
+
+	// Two stages, so that the next micro-batch is fetched and decoded while
+	// ClickHouse takes the last one: at most InFlight batches exist at once
+	// (one being persisted, the others decoded and waiting), which bounds
+	// memory whatever the backlog.
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	decoded := make(chan *batch, max(p.cfg.InFlight-2, 0))
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(decoded)
+		for {
+			msgs, err := c.Fetch(gctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			if start >= 0 {
+				// Never write a row twice, whatever the broker hands back.
+				if msgs = dropBefore(msgs, start); len(msgs) == 0 {
+					continue
+				}
+			}
+			start = msgs[len(msgs)-1].Offset + 1
+			lag.Store(c.Lag())
+			p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
+			st.pend = make([]Pending, len(p.windows))
+			b := p.decode(dec, msgs, st.pend)
+			select {
+			case decoded <- b:
+			case <-gctx.Done():
+				b.rec.Release()
+				return
 			}
 		}
-		lag.Store(c.Lag())
-		p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
-		if err := p.write(ctx, dec, msgs); err != nil {
-			return nilIfDone(ctx, err)
+	}()
+	fail := func(err error) error {
+		cancel()
+		for b := range decoded { // let the fetcher finish before the decoder is freed
+			b.rec.Release()
+		}
+		return nilIfDone(ctx, err)
+	}
+	for b := range decoded {
+		if err := p.persist(gctx, b); err != nil {
+			return fail(err)
 		}
 		now := time.Now()
-		for _, ws := range p.windows {
-			ws.w.Advance(c.Partition, now)
+		for i, ws := range p.windows {
+			ws.w.Advance(c.Partition, &b.pend[i], now)
 		}
 		if len(p.windows) > 0 {
-			if err := p.fire(ctx); err != nil {
-				return nilIfDone(ctx, err)
+			if err := p.fire(gctx); err != nil {
+				return fail(err)
 			}
 		}
-		last := msgs[len(msgs)-1].Offset
-		start = last + 1
 		// The commit is a convenience: ClickHouse's offsets are the truth.
-		if err := c.Commit(last + 1); err != nil && ctx.Err() == nil {
-			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", last+1, "err", err)
+		if err := c.Commit(b.next); err != nil && ctx.Err() == nil {
+			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", b.next, "err", err)
 		}
 	}
+	select {
+	case err := <-fetchErr:
+		return nilIfDone(ctx, err)
+	default:
+		return nil
+	}
+}
+
+// partitionState is what the decoding of one claimed partition keeps:
+// where Observe notes the batch being decoded, one Pending per window.
+type partitionState struct {
+	pend []Pending
 }
 
 // preparePartition sets up what a claimed partition needs beyond decoding:
 // enrichment, and the de-duplication and window state rebuilt from what
 // ClickHouse holds of the partition.
-func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *record.Decoder) error {
+func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *record.Decoder, st *partitionState) error {
 	pl := p.cfg.Pipeline
 	if pl == nil {
 		return nil
@@ -383,8 +430,8 @@ func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *rec
 			return record.ErrDuplicate
 		}
 		now := time.Now()
-		for _, ws := range p.windows {
-			if !ws.w.Observe(partition, event, now) {
+		for i, ws := range p.windows {
+			if !ws.w.Observe(partition, event, now, &st.pend[i]) {
 				return &record.Reject{Field: feed.EventTime, Value: event.Format(time.RFC3339),
 					Reason: fmt.Sprintf("late: window %s has closed (watermark %s, allowed lateness %s)", ws.spec.Name, ws.w.Watermark(now).Format(time.RFC3339), ws.spec.Lateness)}
 			}
@@ -402,37 +449,44 @@ func dropBefore(msgs []bus.Message, offset int64) []bus.Message {
 	return msgs[i:]
 }
 
-// write decodes one micro-batch of one partition, sends its rejects to the
-// DLQ, then inserts the good rows, retrying until ClickHouse takes them.
-// Rejects go first: once the rows are in ClickHouse a restart resumes after
-// them, so a reject sent later could be lost.
-func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.Message) error {
+// batch is one decoded micro-batch of one partition, on its way to
+// ClickHouse.
+type batch struct {
+	msgs    int
+	rec     arrow.RecordBatch
+	prov    store.Provenance
+	bad     []bus.Message
+	reasons []string
+	pend    []Pending
+	next    int64 // the offset after the batch's last message
+	began   time.Time
+}
+
+// decode turns one micro-batch into Arrow rows and rejects. pend receives
+// what the windows observe of it.
+func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pending) *batch {
 	feed := p.cfg.Feed
-	began := time.Now()
-	prov := store.Provenance{Topic: feed.Topic()}
-	var (
-		bad     []bus.Message
-		reasons []string
-	)
+	b := &batch{msgs: len(msgs), prov: store.Provenance{Topic: feed.Topic()}, pend: pend,
+		next: msgs[len(msgs)-1].Offset + 1, began: time.Now()}
 	for _, m := range msgs {
 		if string(m.Header(bus.HeaderContentType)) == record.ContentTypeArrow {
 			// An Arrow message carries many rows under one offset.
 			n, rowRejects, err := dec.AppendIPC(m.Value)
 			for i := 0; i < n; i++ {
-				prov.Partitions = append(prov.Partitions, int32(m.Partition))
-				prov.Offsets = append(prov.Offsets, m.Offset)
-				addSource(&prov, &m, feed.Version)
+				b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
+				b.prov.Offsets = append(b.prov.Offsets, m.Offset)
+				addSource(&b.prov, &m, feed.Version)
 			}
 			for _, rr := range rowRejects {
 				row := m
 				row.Value = rr.JSON
 				row.Headers = []bus.Header{{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)}}
-				bad = append(bad, row)
-				reasons = append(reasons, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
+				b.bad = append(b.bad, row)
+				b.reasons = append(b.reasons, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
 			}
 			if err != nil {
-				bad = append(bad, m)
-				reasons = append(reasons, err.Error())
+				b.bad = append(b.bad, m)
+				b.reasons = append(b.reasons, err.Error())
 			}
 			continue
 		}
@@ -442,30 +496,38 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 				p.cfg.Metrics.duplicate(feed.Name)
 				continue
 			}
-			bad = append(bad, m)
-			reasons = append(reasons, err.Error())
+			b.bad = append(b.bad, m)
+			b.reasons = append(b.reasons, err.Error())
 			continue
 		}
-		prov.Partitions = append(prov.Partitions, int32(m.Partition))
-		prov.Offsets = append(prov.Offsets, m.Offset)
-		addSource(&prov, &m, feed.Version)
+		b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
+		b.prov.Offsets = append(b.prov.Offsets, m.Offset)
+		addSource(&b.prov, &m, feed.Version)
 	}
-	rec := dec.NewRecordBatch()
-	defer rec.Release()
+	b.rec = dec.NewRecordBatch()
 	p.in.Add(int64(len(msgs)))
+	return b
+}
 
-	if len(bad) > 0 {
+// persist sends a batch's rejects to the DLQ, then inserts its rows,
+// retrying until ClickHouse takes them; it releases the batch. Rejects go
+// first: once the rows are in ClickHouse a restart resumes after them, so a
+// reject sent later could be lost.
+func (p *Processor) persist(ctx context.Context, b *batch) error {
+	defer b.rec.Release()
+	feed := p.cfg.Feed
+	if len(b.bad) > 0 {
 		if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
-			return p.dlq.SendDeadLetters(ctx, bad, reasons)
+			return p.dlq.SendDeadLetters(ctx, b.bad, b.reasons)
 		}); err != nil {
 			return err
 		}
-		p.rejected.Add(int64(len(bad)))
-		p.cfg.Metrics.rejected(feed.Name, reasons)
-		p.log.Debug("rejected records", "count", len(bad), "first_offset", bad[0].Offset, "first_reason", reasons[0])
+		p.rejected.Add(int64(len(b.bad)))
+		p.cfg.Metrics.rejected(feed.Name, b.reasons)
+		p.log.Debug("rejected records", "count", len(b.bad), "first_offset", b.bad[0].Offset, "first_reason", b.reasons[0])
 	}
-	if rec.NumRows() > 0 {
-		partition := msgs[0].Partition
+	if b.rec.NumRows() > 0 {
+		partition := int(b.prov.Partitions[0])
 		attempt := 0
 		err := retry(ctx, p, "inserting into ClickHouse", func() error {
 			attempt++
@@ -476,19 +538,19 @@ func (p *Processor) write(ctx context.Context, dec *record.Decoder, msgs []bus.M
 				if err != nil {
 					return err
 				}
-				if found && next > prov.Offsets[len(prov.Offsets)-1] {
+				if found && next > b.prov.Offsets[len(b.prov.Offsets)-1] {
 					return nil
 				}
 			}
-			prov.IngestedAt = time.Now()
-			return p.sink.Insert(ctx, feed, rec, prov)
+			b.prov.IngestedAt = time.Now()
+			return p.sink.Insert(ctx, feed, b.rec, b.prov)
 		})
 		if err != nil {
 			return err
 		}
-		p.written.Add(rec.NumRows())
+		p.written.Add(b.rec.NumRows())
 	}
-	p.cfg.Metrics.batch(feed.Name, len(msgs), int(rec.NumRows()), time.Since(began))
+	p.cfg.Metrics.batch(feed.Name, b.msgs, int(b.rec.NumRows()), time.Since(b.began))
 	return nil
 }
 

@@ -39,11 +39,15 @@ type Windower struct {
 type partitionMark struct {
 	max  time.Time // latest event time written
 	seen time.Time // wall time of the latest record
-	// pending and pendingDirty are what the batch being written will add
-	// once it is in ClickHouse (Advance): a window must not fire, nor be
-	// corrected, before the rows it is computed from are there.
-	pending      time.Time
-	pendingDirty map[time.Time]bool
+}
+
+// Pending is what Observe saw of one micro-batch: it takes effect with
+// Advance once the batch is in ClickHouse, since a window must not fire,
+// nor be corrected, before the rows it is computed from are there. Each
+// batch in flight has its own.
+type Pending struct {
+	max   time.Time
+	dirty map[time.Time]bool
 }
 
 // NewWindower returns the windower of spec.
@@ -71,7 +75,7 @@ func (w *Windower) Restore(lastEnd time.Time) {
 func (w *Windower) AddPartition(p int, maxEvent, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.parts[p] = &partitionMark{max: maxEvent, pending: maxEvent, seen: now}
+	w.parts[p] = &partitionMark{max: maxEvent, seen: now}
 	if w.fired.IsZero() && !maxEvent.IsZero() {
 		w.fired = w.firstEnd(maxEvent)
 	}
@@ -137,9 +141,9 @@ func (w *Windower) watermark(now time.Time) time.Time {
 // Observe classifies one record of partition p with event time t. It
 // returns false when the record is too late for every window it belongs to:
 // it must then be rejected and not written. Otherwise the record's event
-// time (and, for a window that already fired, the need to fire it again)
-// takes effect when Advance says the batch is written.
-func (w *Windower) Observe(p int, t, now time.Time) bool {
+// time (and, for a window that already fired, the need to fire it again) is
+// noted in pend, to take effect when Advance says the batch is written.
+func (w *Windower) Observe(p int, t, now time.Time, pend *Pending) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	wm := w.watermark(now)
@@ -149,24 +153,22 @@ func (w *Windower) Observe(p int, t, now time.Time) bool {
 	if !wm.IsZero() && !latestStart.Add(w.spec.Size+w.spec.Lateness).After(wm) {
 		return false
 	}
-	m := w.parts[p]
-	if m == nil {
-		m = &partitionMark{}
-		w.parts[p] = m
+	if w.parts[p] == nil {
+		w.parts[p] = &partitionMark{seen: now}
 	}
 	if !w.fired.IsZero() {
 		for start := latestStart; start.After(t.Add(-w.spec.Size)); start = start.Add(-w.spec.Hop) {
 			end := start.Add(w.spec.Size)
 			if !end.After(w.fired) && end.Add(w.spec.Lateness).After(wm) {
-				if m.pendingDirty == nil {
-					m.pendingDirty = map[time.Time]bool{}
+				if pend.dirty == nil {
+					pend.dirty = map[time.Time]bool{}
 				}
-				m.pendingDirty[start] = true
+				pend.dirty[start] = true
 			}
 		}
 	}
-	if t.After(m.pending) {
-		m.pending = t
+	if t.After(pend.max) {
+		pend.max = t
 	}
 	if w.fired.IsZero() {
 		w.fired = w.firstEnd(t)
@@ -174,33 +176,22 @@ func (w *Windower) Observe(p int, t, now time.Time) bool {
 	return true
 }
 
-// Advance applies what Observe saw of partition p, once those records are
-// written: the partition's watermark moves and corrected windows are due.
-func (w *Windower) Advance(p int, now time.Time) {
+// Advance applies what Observe noted in pend for partition p, once that
+// batch is written: the partition's watermark moves and corrected windows
+// are due.
+func (w *Windower) Advance(p int, pend *Pending, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m := w.parts[p]
 	if m == nil {
 		return
 	}
-	if m.pending.After(m.max) {
-		m.max = m.pending
+	if pend.max.After(m.max) {
+		m.max = pend.max
 	}
 	m.seen = now
-	for start := range m.pendingDirty {
+	for start := range pend.dirty {
 		w.dirty[start] = true
-	}
-	clear(m.pendingDirty)
-}
-
-// Discard forgets what Observe saw of partition p since the last Advance,
-// when the batch is not written (the claim ended).
-func (w *Windower) Discard(p int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if m := w.parts[p]; m != nil {
-		m.pending = m.max
-		clear(m.pendingDirty)
 	}
 }
 

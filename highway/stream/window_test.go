@@ -102,8 +102,9 @@ func TestWindower(t *testing.T) {
 					}
 					continue
 				}
-				ok := w.Observe(s.part, t0.Add(time.Duration(s.event)*time.Second), now)
-				w.Advance(s.part, now)
+				var pend Pending
+				ok := w.Observe(s.part, t0.Add(time.Duration(s.event)*time.Second), now, &pend)
+				w.Advance(s.part, &pend, now)
 				if ok == s.late {
 					t.Fatalf("step %d: Observe(event +%ds) accepted=%v, want %v", i, s.event, ok, !s.late)
 				}
@@ -126,8 +127,9 @@ func TestWindowerBackfillMatchesLive(t *testing.T) {
 				ev = ev.Add(-40 * time.Second) // a little out of order
 			}
 			wall = wall.Add(wallStep)
-			w.Observe(i%2, ev, wall)
-			w.Advance(i%2, wall)
+			var pend Pending
+			w.Observe(i%2, ev, wall, &pend)
+			w.Advance(i%2, &pend, wall)
 			f := w.Due(wall)
 			for s := f.From; s.Before(f.To); s = s.Add(spec.Hop) {
 				out[s.Format("15:04")] = true
@@ -153,11 +155,12 @@ func TestWindowerRestore(t *testing.T) {
 	if !f.Empty() {
 		t.Fatalf("second Due = %s", describe(f))
 	}
-	w.Observe(0, t0.Add(12*time.Minute), t0)
+	var pend Pending
+	w.Observe(0, t0.Add(12*time.Minute), t0, &pend)
 	if f := w.Due(t0); !f.Empty() {
 		t.Fatalf("Due before Advance = %s; nothing is written yet", describe(f))
 	}
-	w.Advance(0, t0)
+	w.Advance(0, &pend, t0)
 	f = w.Due(t0)
 	w.Undo(f)
 	if got := describe(w.Due(t0)); got != "[08:10,08:12)" {
