@@ -42,7 +42,7 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 	if err != nil {
 		return nil, fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
 	}
-	msgs := make([]Message, 1, min(maxRows, 4096))
+	msgs := make([]Message, 1, maxRows) // one allocation; appends never grow it
 	msgs[0] = fromKafka(first)
 	size := int64(len(first.Value))
 	if maxRows <= 1 || size >= maxBytes {
