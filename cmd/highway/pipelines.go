@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"os"
-	"runtime/debug"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
