@@ -44,8 +44,20 @@ func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, cat *cata
 	for _, f := range feeds {
 		topics = append(topics, f.Topic(), f.DLQTopic())
 	}
-	if err := b.EnsureTopics(ctx, opts.partitions, topics...); err != nil {
-		return nil, fmt.Errorf("creating topics (is Kafka reachable at %v?): %w", b.Brokers(), err)
+	// Kafka may still be starting (or restarting): wait for it, saying so.
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		err := b.EnsureTopics(ctx, opts.partitions, topics...)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("creating topics (is Kafka reachable at %v?): %w", b.Brokers(), err)
+		}
+		log.Warn("cannot create topics yet; is Kafka up? retrying", "brokers", b.Brokers(), "wait", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
 	}
 	metrics := stream.NewMetrics(reg)
 	producer := b.NewProducer()

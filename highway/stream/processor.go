@@ -319,7 +319,13 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	go func() {
 		defer close(decoded)
 		for {
-			msgs, err := c.Fetch(gctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
+			var msgs []bus.Message
+			// A broker that restarts or moves the partition makes fetches
+			// fail for a while; wait for it rather than give the partition up.
+			err := retry(gctx, p, "fetching from Kafka", func() (err error) {
+				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
+				return err
+			})
 			if err != nil {
 				fetchErr <- err
 				return

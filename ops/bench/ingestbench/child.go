@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// child is a `highway process` running as a child of this program, so that
+// its CPU time and peak RSS are measured apart from everything else.
+type child struct {
+	cmd     *exec.Cmd
+	logPath string
+	started time.Time
+	exited  chan struct{}
+	waitErr error
+	hwm     atomic.Int64 // highest VmHWM sampled
+}
+
+// usage is what the kernel accounted to a child that has exited.
+type usage struct {
+	CPU time.Duration // user + system
+	// MaxRSS is getrusage's ru_maxrss, in bytes. It is NOT the child's own
+	// figure: Go starts children with vfork semantics (CLONE_VM), and Linux
+	// folds the high-water mark of the shared, pre-exec memory (this
+	// program's) into it at exec. Kept only as a cross-check.
+	MaxRSS int64
+	// VmHWM is the child's own peak RSS in bytes (/proc/<pid>/status, the
+	// high-water mark of its address space after exec), sampled every
+	// 200 ms and just before the stop.
+	VmHWM   int64
+	Wall    time.Duration
+	ExitErr error
+}
+
+// startHighway runs `highway process` with args, logging to logPath.
+func startHighway(bin string, args []string, logPath string) (*child, error) {
+	out, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", logPath, err)
+	}
+	cmd := exec.Command(bin, append([]string{"process"}, args...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("starting %s process: %w", bin, err)
+	}
+	c := &child{cmd: cmd, logPath: logPath, started: time.Now(), exited: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		out.Close()
+		close(c.exited)
+	}()
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.exited:
+				return
+			case <-t.C:
+				c.sampleHWM()
+			}
+		}
+	}()
+	return c, nil
+}
+
+// pid is the child's process id.
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// alive reports whether the child is still running.
+func (c *child) alive() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// sampleHWM records the child's VmHWM if it is higher than the last.
+func (c *child) sampleHWM() {
+	v := procStatusBytes(c.pid(), "VmHWM")
+	for {
+		old := c.hwm.Load()
+		if v <= old || c.hwm.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// stop sends SIGTERM, waits up to 20 s (then SIGKILL) and returns the
+// child's resource usage.
+func (c *child) stop() usage {
+	if c.alive() {
+		c.sampleHWM()
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.exited:
+		case <-time.After(20 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.exited
+		}
+	}
+	u := usage{Wall: time.Since(c.started), VmHWM: c.hwm.Load(), ExitErr: c.waitErr}
+	if ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		u.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		u.MaxRSS = ru.Maxrss * 1024
+	}
+	return u
+}
+
+// failure describes an unexpected exit with the end of the child's log.
+func (c *child) failure() error {
+	return fmt.Errorf("highway process exited early (%v); end of %s:\n%s", c.waitErr, c.logPath, tail(c.logPath, 20))
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// procStatusBytes reads a "kB" line (VmHWM, VmRSS) of /proc/<pid>/status;
+// 0 when the process is gone.
+func procStatusBytes(pid int, key string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), key+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// procCPU returns the user+system CPU time of a process from
+// /proc/<pid>/stat, for processes that are not our children (ClickHouse).
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may contain spaces; fields resume after its ')'.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz, nil
+}
+
+// cpuMeter measures the CPU time a non-child process spends between start
+// and stop; it reads 0 when no pid is known.
+type cpuMeter struct {
+	pid   int
+	begin time.Duration
+}
+
+func newCPUMeter(pidFile string) *cpuMeter {
+	m := &cpuMeter{}
+	if pidFile == "" {
+		return m
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return m
+	}
+	m.pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+	if m.pid > 0 {
+		m.begin, _ = procCPU(m.pid)
+	}
+	return m
+}
+
+// since returns the CPU time spent since the meter was made.
+func (m *cpuMeter) since() time.Duration {
+	if m.pid <= 0 {
+		return 0
+	}
+	now, err := procCPU(m.pid)
+	if err != nil {
+		return 0
+	}
+	return now - m.begin
+}
+
+// loadavg returns the 1-minute load average.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
+}

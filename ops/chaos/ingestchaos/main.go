@@ -1,0 +1,166 @@
+// Command ingestchaos is the Go half of ops/chaos/ingest: while a producer
+// writes records to a feed at a steady rate, it SIGKILLs the `highway
+// process` child at random moments (restarting it each time; a kill waits
+// until the child holds partitions, then lands at a random point of its
+// fetch, insert and commit cycle), restarts ClickHouse and restarts the
+// Kafka broker (each with the ops/ scripts, down for 1-5 s), in a random
+// order with random pauses, then lets the processor catch up
+// and compares what the producer had acknowledged, what Kafka holds and what
+// ClickHouse holds. The last line of stdout is
+//
+//	chaos produced=N rows=N distinct=N lost=0 duplicated=0 windows_ok=true
+//
+// and the exit status is 1 when any check fails.
+//
+// # What is counted
+//
+// Every record carries a unique sequence number (seq, and id = "e<seq>").
+// The producer sends one batch per tick and retries a failed batch, with the
+// same records, until Kafka acknowledges it; only then does it count the
+// batch. So the acknowledged records are exactly seq 0 … produced−1, each
+// acknowledged once. A failed attempt may still have landed (wholly or per
+// partition), so Kafka may hold a record twice, at two offsets: such
+// "producer copies" are Kafka records like any other, and the processor must
+// write each of them once.
+//
+//   - produced: records acknowledged by Kafka (distinct seqs, 0 … N−1).
+//   - rows: rows in the feed's ClickHouse table.
+//   - distinct: distinct seqs among those rows.
+//   - lost: acknowledged seqs with no row in ClickHouse.
+//   - duplicated: rows beyond one per Kafka record, i.e. rows minus the
+//     distinct (_partition, _offset) pairs among them; a processor that
+//     wrote a batch twice shows here.
+//
+// The run also checks that every row's (_partition, _offset) holds, in
+// Kafka, the record with that row's seq (no row attributed to the wrong
+// offset), that every Kafka record has its row (rows = Kafka records), and
+// that no row has a seq the producer never had acknowledged.
+//
+// windows_ok is a stand-in for the pipeline's window aggregates until they
+// are wired here: for every 5-minute window of event time (intDiv(at, 300)),
+// the number of distinct seqs ClickHouse's raw rows hold must equal the
+// producer's own tally of acknowledged records in that window, and no window
+// may exist on one side only.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	kafka, clickhouse string
+	highway           string
+	ops               string
+	run, work         string
+	rate              int
+	kills             int
+	chRestarts        int
+	kafkaRestarts     int
+	gapMin, gapMax    time.Duration
+	seed              uint64
+	keep              bool
+}
+
+func main() {
+	var o options
+	fs := flag.NewFlagSet("ingestchaos", flag.ContinueOnError)
+	fs.StringVar(&o.kafka, "kafka", os.Getenv("HIGHWAY_KAFKA"), "the chaos Kafka broker (default $HIGHWAY_KAFKA); it is restarted, so never a shared one")
+	fs.StringVar(&o.clickhouse, "clickhouse", os.Getenv("HIGHWAY_CLICKHOUSE"), "the chaos ClickHouse DSN (default $HIGHWAY_CLICKHOUSE); it is restarted, so never a shared one")
+	fs.StringVar(&o.highway, "highway", "bin/highway", "the highway binary")
+	fs.StringVar(&o.ops, "ops", "ops", "the ops/ folder whose kafka/ and clickhouse/ start and stop scripts restart the services (they read HIGHWAY_RUN and the *_PORT variables)")
+	fs.StringVar(&o.run, "run", "", "run id: lower-case letters and digits, starting with a letter (required)")
+	fs.StringVar(&o.work, "work", "", "folder for the spec, child logs and service logs (required)")
+	fs.IntVar(&o.rate, "rate", 2000, "records per second the producer writes")
+	fs.IntVar(&o.kills, "kills", 20, "SIGKILLs of highway process")
+	fs.IntVar(&o.chRestarts, "clickhouse-restarts", 5, "restarts of ClickHouse")
+	fs.IntVar(&o.kafkaRestarts, "kafka-restarts", 5, "restarts of the Kafka broker")
+	fs.DurationVar(&o.gapMin, "gap-min", 3*time.Second, "shortest pause between two chaos events")
+	fs.DurationVar(&o.gapMax, "gap-max", 8*time.Second, "longest pause between two chaos events")
+	fs.Uint64Var(&o.seed, "seed", 0, "random seed of the event schedule; 0 picks one (printed, to replay a run)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the database when done")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "ingestchaos: %v\n", err)
+		os.Exit(2)
+	}
+	if o.seed == 0 {
+		o.seed = uint64(time.Now().UnixNano())
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ok, err := run(ctx, o, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ingestchaos: %v\n", err)
+		os.Exit(1)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func (o *options) validate() error {
+	var errs []error
+	if o.kafka == "" || o.clickhouse == "" {
+		errs = append(errs, errors.New("-kafka and -clickhouse (or HIGHWAY_KAFKA and HIGHWAY_CLICKHOUSE) must name the PRIVATE chaos services; ops/chaos/ingest starts them"))
+	}
+	if o.run == "" || o.run[0] < 'a' || o.run[0] > 'z' || strings.Trim(o.run, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		errs = append(errs, fmt.Errorf("-run %q: use lower-case letters and digits, starting with a letter", o.run))
+	}
+	if o.work == "" {
+		errs = append(errs, errors.New("-work is required"))
+	}
+	if o.rate < 20 || o.kills < 0 || o.chRestarts < 0 || o.kafkaRestarts < 0 {
+		errs = append(errs, fmt.Errorf("-rate (%d) must be ≥ 20 and the event counts (%d, %d, %d) ≥ 0", o.rate, o.kills, o.chRestarts, o.kafkaRestarts))
+	}
+	if o.gapMin <= 0 || o.gapMax < o.gapMin {
+		errs = append(errs, fmt.Errorf("-gap-min (%s) must be positive and at most -gap-max (%s)", o.gapMin, o.gapMax))
+	}
+	return errors.Join(errs...)
+}
+
+// event is one chaos action.
+type event string
+
+const (
+	evKill       event = "kill highway"
+	evClickHouse event = "restart clickhouse"
+	evKafka      event = "restart kafka"
+)
+
+// schedule returns the run's events in a random order.
+func schedule(o options, rng *rand.Rand) []event {
+	var evs []event
+	for range o.kills {
+		evs = append(evs, evKill)
+	}
+	for range o.chRestarts {
+		evs = append(evs, evClickHouse)
+	}
+	for range o.kafkaRestarts {
+		evs = append(evs, evKafka)
+	}
+	rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	return evs
+}
+
+// between returns a random duration in [lo, hi].
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
