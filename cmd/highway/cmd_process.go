@@ -38,7 +38,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	fs.DurationVar(&opts.maxWait, "max-wait", 500*time.Millisecond, "longest a micro-batch waits to fill after its first record")
 	fs.IntVar(&opts.partitions, "partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")
-	memLimit := fs.Int64("memory-limit", 256<<20, "soft limit of the Go heap in bytes (GOMEMLIMIT wins); the backlog stays in Kafka, so this bounds memory whatever the lag")
+	memLimit := fs.Int64("memory-limit", 160<<20, "soft limit of the Go heap in bytes (GOMEMLIMIT wins); the backlog stays in Kafka, so this bounds memory whatever the lag")
 	pprof := fs.Bool("pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (for profiling; keep the address private)")
 	if err := fs.Parse(args); err != nil {
 		return err
