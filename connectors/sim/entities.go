@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cityhighway/highway/connectors/district"
 	"github.com/cityhighway/highway/highway/catalog"
 )
 
@@ -12,25 +13,25 @@ import (
 type entity map[string]any
 
 var (
-	districts     = []string{"CW", "WC", "E", "S", "YTM", "SSP", "KC", "WTS", "KT", "KWT", "TW", "TM", "YL", "N", "TP", "ST", "SK", "IS"}
+	// districtNames are the district names as HKO's rainfall list publishes
+	// them (some with "District"), in the order of district.All().
 	districtNames = []string{"Central & Western District", "Wan Chai", "Eastern District", "Southern District", "Yau Tsim Mong", "Sham Shui Po", "Kowloon City", "Wong Tai Sin", "Kwun Tong", "Kwai Tsing", "Tsuen Wan", "Tuen Mun", "Yuen Long", "North District", "Tai Po", "Sha Tin", "Sai Kung", "Islands District"}
-	// weatherStations are HKO stations with their districts.
-	weatherStations = [][2]string{
-		{"Hong Kong Observatory", "YTM"}, {"King's Park", "YTM"}, {"Wong Chuk Hang", "S"}, {"Ta Kwu Ling", "N"},
-		{"Lau Fau Shan", "YL"}, {"Tai Po", "TP"}, {"Sha Tin", "ST"}, {"Tuen Mun", "TM"}, {"Tseung Kwan O", "SK"},
-		{"Sai Kung", "SK"}, {"Cheung Chau", "IS"}, {"Chek Lap Kok", "IS"}, {"Tsing Yi", "KWT"}, {"Shek Kong", "YL"},
-		{"Tsuen Wan Ho Koon", "TW"}, {"Tsuen Wan Shing Mun Valley", "TW"}, {"Hong Kong Park", "CW"},
-		{"Shau Kei Wan", "E"}, {"Kowloon City", "KC"}, {"Happy Valley", "WC"}, {"Wong Tai Sin", "WTS"},
-		{"Stanley", "S"}, {"Kwun Tong", "KT"}, {"Sham Shui Po", "SSP"}, {"Kai Tak Runway Park", "KC"}, {"Yuen Long Park", "YL"},
+	// weatherStations are the HKO stations simulated; their districts come
+	// from district.HKOStation, as the real connector's do.
+	weatherStations = []string{
+		"Hong Kong Observatory", "King's Park", "Wong Chuk Hang", "Ta Kwu Ling", "Lau Fau Shan", "Tai Po", "Sha Tin",
+		"Tuen Mun", "Tseung Kwan O", "Sai Kung", "Cheung Chau", "Chek Lap Kok", "Tsing Yi", "Shek Kong",
+		"Tsuen Wan Ho Koon", "Tsuen Wan Shing Mun Valley", "Hong Kong Park", "Shau Kei Wan", "Kowloon City",
+		"Happy Valley", "Wong Tai Sin", "Stanley", "Kwun Tong", "Sham Shui Po", "Kai Tak Runway Park", "Yuen Long Park",
 	}
-	// aqhiStations are EPD stations with their type and district.
-	aqhiStations = [][3]string{
-		{"Central/Western", "General", "CW"}, {"Southern", "General", "S"}, {"Eastern", "General", "E"},
-		{"Kwun Tong", "General", "KT"}, {"Sham Shui Po", "General", "SSP"}, {"Kwai Chung", "General", "KWT"},
-		{"Tsuen Wan", "General", "TW"}, {"Tseung Kwan O", "General", "SK"}, {"Yuen Long", "General", "YL"},
-		{"Tuen Mun", "General", "TM"}, {"Tung Chung", "General", "IS"}, {"Tai Po", "General", "TP"},
-		{"Sha Tin", "General", "ST"}, {"North", "General", "N"}, {"Tap Mun", "General", "TP"},
-		{"Causeway Bay", "Roadside", "WC"}, {"Central", "Roadside", "CW"}, {"Mong Kok", "Roadside", "YTM"},
+	// aqhiStations are the EPD stations with their type; districts come from
+	// district.EPDStation.
+	aqhiStations = [][2]string{
+		{"Central/Western", "General"}, {"Southern", "General"}, {"Eastern", "General"}, {"Kwun Tong", "General"},
+		{"Sham Shui Po", "General"}, {"Kwai Chung", "General"}, {"Tsuen Wan", "General"}, {"Tseung Kwan O", "General"},
+		{"Yuen Long", "General"}, {"Tuen Mun", "General"}, {"Tung Chung", "General"}, {"Tai Po", "General"},
+		{"Sha Tin", "General"}, {"North", "General"}, {"Tap Mun", "General"},
+		{"Causeway Bay", "Roadside"}, {"Central", "Roadside"}, {"Mong Kok", "Roadside"},
 	}
 	lanes = []string{"Fast Lane", "Middle Lane", "Slow Lane"}
 )
@@ -45,12 +46,13 @@ func entitiesOf(feed *catalog.Feed) []entity {
 		if feed.Name != "hko.weather.temperature" {
 			n = 1 // humidity and UV are published for one station
 		}
-		for _, s := range weatherStations[:n] {
-			out = append(out, entity{"station": s[0], "district": s[1]})
+		for _, name := range weatherStations[:n] {
+			code, _ := district.HKOStation(name)
+			out = append(out, entity{"station": name, "district": code})
 		}
 	case "hko.weather.rainfall":
-		for i, d := range districts {
-			out = append(out, entity{"district": d, "place": districtNames[i], "maintenance": false})
+		for i, d := range district.All() {
+			out = append(out, entity{"district": d.Code, "place": districtNames[i], "maintenance": false})
 		}
 	case "hko.weather.warnings":
 		out = append(out, entity{"family": "WHOT", "code": "WHOT", "name": "Very Hot Weather Warning", "action": "REISSUE"})
@@ -63,7 +65,7 @@ func entitiesOf(feed *catalog.Feed) []entity {
 	case "td.traffic.detectors":
 		for d := 0; d < 120; d++ {
 			for _, l := range lanes {
-				out = append(out, entity{"detector_id": fmt.Sprintf("AID%05d", 1101+d*7), "lane_id": l, "direction": "South East", "district": districts[d%len(districts)], "valid": true})
+				out = append(out, entity{"detector_id": fmt.Sprintf("AID%05d", 1101+d*7), "lane_id": l, "direction": "South East", "district": district.All()[d%len(district.All())].Code, "valid": true})
 			}
 		}
 	case "td.traffic.segments":
@@ -76,7 +78,8 @@ func entitiesOf(feed *catalog.Feed) []entity {
 		}
 	case "epd.aqhi.stations", "epd.air.pollutants":
 		for _, s := range aqhiStations {
-			e := entity{"station": s[0], "district": s[2]}
+			code, _ := district.EPDStation(s[0])
+			e := entity{"station": s[0], "district": code}
 			if feed.Name == "epd.aqhi.stations" {
 				e["station_type"] = s[1]
 				e["aqhi_10plus"] = false

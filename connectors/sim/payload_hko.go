@@ -63,11 +63,11 @@ func (g *gen) rhrread() []byte {
 		v := math.Round(temperature(h, i, g.rng.NormFloat64()))
 		switch {
 		case g.spoil() && i%2 == 0:
-			g.printf(`{"place":%s,"value":"N/A","unit":"C"}`, js(st[0]))
+			g.printf(`{"place":%s,"value":"N/A","unit":"C"}`, js(st))
 		case g.spoil():
-			g.printf(`{"place":%s,"value":%v,"unit":"C"}`, js(st[0]), v+70) // beyond the spec's range
+			g.printf(`{"place":%s,"value":%v,"unit":"C"}`, js(st), v+70) // beyond the spec's range
 		default:
-			g.printf(`{"place":%s,"value":%v,"unit":"C"}`, js(st[0]), v)
+			g.printf(`{"place":%s,"value":%v,"unit":"C"}`, js(st), v)
 		}
 	}
 	g.printf(`],"recordTime":%q},`, at.Format(hkoTime))

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityhighway/highway/connectors/district"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 )
@@ -77,5 +78,29 @@ func TestDailyPatterns(t *testing.T) {
 	}
 	if afternoon, dawn := mean("hko.weather.temperature", "temperature", 14), mean("hko.weather.temperature", "temperature", 5); afternoon < dawn+4 {
 		t.Errorf("mean temperature at 14:30 = %.1f, at 05:30 = %.1f; want the afternoon 4 °C warmer", afternoon, dawn)
+	}
+}
+
+// Every simulated station has a district in the reference tables the real
+// connectors use, and the rainfall names follow district.All's order.
+func TestStationsHaveDistricts(t *testing.T) {
+	for _, name := range weatherStations {
+		if _, ok := district.HKOStation(name); !ok {
+			t.Errorf("HKO station %q has no district", name)
+		}
+	}
+	for _, s := range aqhiStations {
+		if _, ok := district.EPDStation(s[0]); !ok {
+			t.Errorf("EPD station %q has no district", s[0])
+		}
+	}
+	all := district.All()
+	if len(districtNames) != len(all) {
+		t.Fatalf("%d district names for %d districts", len(districtNames), len(all))
+	}
+	for i, name := range districtNames {
+		if code, ok := district.Normalize(name); !ok || code != all[i].Code {
+			t.Errorf("districtNames[%d] = %q normalises to %q, want %s", i, name, code, all[i].Code)
+		}
 	}
 }
