@@ -557,6 +557,11 @@ func (w *XMLWalker) checkChars(dst, raw []byte, at int) ([]byte, error) {
 // directive skips <!DOCTYPE ...> and the like, with their quoted strings,
 // comments and bracketed internal subsets.
 func (w *XMLWalker) directive() error {
+	// A declaration starts with its keyword (DOCTYPE, ENTITY, ...); "<!>"
+	// or "<! x" is refused here, as encoding/xml refuses it further on.
+	if k := w.pos + 2; k >= len(w.src) || !isASCIILetter(w.src[k]) {
+		return w.syntax(w.pos, "\"<!\" must begin a comment, a CDATA section or a declaration such as <!DOCTYPE")
+	}
 	depth := 0
 	for i := w.pos + 2; i < len(w.src); i++ {
 		switch c := w.src[i]; c {
@@ -621,3 +626,5 @@ func (w *XMLWalker) Root(name string) error {
 	}
 	return nil
 }
+
+func isASCIILetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
