@@ -137,6 +137,8 @@ var literalWords = map[string]bool{"NULL": true, "TRUE": true, "FALSE": true, "I
 
 // frame is one level of parentheses (or the statement itself).
 type frame struct {
+	// open is the byte position of the '(' that opened the frame.
+	open int
 	// call is the lower-case function name when the parenthesis opens a
 	// call's arguments, else "".
 	call string
@@ -236,6 +238,11 @@ func (c *checker) walk() *Rejection {
 		}
 		i = next
 	}
+	// An unclosed '(' would leave words such as FROM inside a call frame,
+	// where they are read as part of an expression (EXTRACT(x FROM t)).
+	if len(c.frames) > 1 {
+		return reject(CodeSyntax, c.top().open, "unbalanced '(': it is never closed")
+	}
 	return nil
 }
 
@@ -246,7 +253,7 @@ func (c *checker) step(i int) (int, *Rejection) {
 	if t.kind == punct {
 		switch t.text {
 		case "(":
-			nf := &frame{}
+			nf := &frame{open: t.pos}
 			if prev := c.at(i - 1); i > 0 && prev.ident() {
 				nf.call = strings.ToLower(prev.name)
 			}
@@ -313,8 +320,8 @@ func (c *checker) step(i int) (int, *Rejection) {
 			}
 		}
 	case "FROM":
-		if c.exprWord(f) {
-			return i + 1, nil
+		if c.exprWord(f) && !c.at(i-1).is("(") {
+			return i + 1, c.notHidden(c.at(i + 1))
 		}
 		f.fromList, f.arrayJoin = true, false
 		return c.tableRef(i+1, "FROM")
@@ -322,13 +329,13 @@ func (c *checker) step(i int) (int, *Rejection) {
 		prev, before := c.at(i-1), c.at(i-2)
 		if i >= 1 && prev.upper() == "ARRAY" && !(i >= 2 && before.upper() == "AS") {
 			f.arrayJoin = true
-			return i + 1, nil
+			return i + 1, c.notHidden(c.at(i + 1))
 		}
 		f.fromList, f.arrayJoin = true, false
 		return c.tableRef(i+1, "JOIN")
 	case "IN":
-		if c.exprWord(f) {
-			return i + 1, nil
+		if c.exprWord(f) && !c.at(i-1).is("(") {
+			return i + 1, c.notHidden(c.at(i + 1))
 		}
 		if next.is("(") {
 			return i + 1, nil // the group is checked when '(' opens it
@@ -348,6 +355,21 @@ func (c *checker) step(i int) (int, *Rejection) {
 		}
 	}
 	return i + 1, nil
+}
+
+// notHidden refuses a name, in any case, of a table the caller may not
+// read where an expression word (EXTRACT(x FROM name)) puts it: it is a
+// column there, but nothing that looks like reading a hidden table passes.
+func (c *checker) notHidden(t token) *Rejection {
+	if !t.ident() {
+		return nil
+	}
+	for name := range c.p.Hidden {
+		if strings.EqualFold(name, t.name) {
+			return reject(CodeTable, t.pos, "there is no table %q that you may read", t.name)
+		}
+	}
+	return nil
 }
 
 // exprWord reports whether FROM or IN at frame f is a word of an
