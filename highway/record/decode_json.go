@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -33,6 +34,10 @@ type Decoder struct {
 	index   map[string]int
 	slots   []slot
 	keyBuf  []byte
+	// after[i+1] is the field whose key followed field i's in the last
+	// record (after[0]: the first key): records of one producer keep their
+	// key order, so one comparison usually finds the field without the map.
+	after   []int
 	lookups []lookup
 	filter  Filter
 	event   int // index of the event-time field
@@ -63,11 +68,17 @@ type lookup struct {
 type slot struct {
 	set  bool
 	null bool
-	str  []byte
-	num  float64
-	i    int64
-	b    bool
-	raw  []byte // the value as written, for messages
+	// ascii says the JSON string had no byte >= 0x80, so str is valid UTF-8
+	// without a check (escapes decode to valid UTF-8).
+	ascii bool
+	// str is the string value: a view of the record's bytes when the JSON
+	// string has no escapes, else buf.
+	str []byte
+	buf []byte // owned storage for unescaped or copied strings
+	num float64
+	i   int64
+	b   bool
+	raw []byte // the value as written, for messages
 }
 
 // NewDecoder returns a decoder for feed's records that allocates from mem
@@ -83,9 +94,11 @@ func NewDecoder(feed *catalog.Feed, mem memory.Allocator) *Decoder {
 		builder: array.NewRecordBuilder(mem, schema),
 		index:   make(map[string]int, len(feed.Fields)),
 		slots:   make([]slot, len(feed.Fields)),
+		after:   make([]int, len(feed.Fields)+1),
 	}
 	for i, f := range feed.Fields {
 		d.index[f.Name] = i
+		d.after[i] = i // until seen otherwise: the spec's order
 	}
 	d.event = feed.FieldIndex(feed.EventTime)
 	for _, k := range feed.Key {
@@ -116,7 +129,8 @@ func (d *Decoder) enrich() {
 			continue
 		}
 		if v, ok := l.values[string(d.canonical(l.from, nil))]; ok {
-			to.set, to.null, to.str = true, false, append(to.str[:0], v...)
+			to.set, to.null = true, false
+			to.setString(v)
 		}
 	}
 }
@@ -209,8 +223,14 @@ func (d *Decoder) Append(data []byte) error {
 func (d *Decoder) resetSlots() {
 	for i := range d.slots {
 		s := &d.slots[i]
-		s.set, s.null, s.str, s.raw = false, false, s.str[:0], nil
+		s.set, s.null, s.str, s.raw = false, false, nil, nil
 	}
+}
+
+// setString copies v into the slot's own buffer and makes it the value.
+func (s *slot) setString(v string) {
+	s.buf = append(s.buf[:0], v...)
+	s.str, s.ascii = s.buf, false
 }
 
 // finish enriches, checks and filters the decoded record, then appends it.
@@ -235,6 +255,7 @@ func (d *Decoder) scan(data []byte) error {
 		return &Reject{Offset: p.pos, Reason: "a record must be a JSON object starting with '{'"}
 	}
 	p.skipSpace()
+	prev := -1 // the field of the previous key
 	if !p.eat('}') {
 		for {
 			p.skipSpace()
@@ -242,22 +263,27 @@ func (d *Decoder) scan(data []byte) error {
 			if p.peek() != '"' {
 				return &Reject{Offset: p.pos, Reason: "expected a field name in double quotes"}
 			}
-			var err error
-			d.keyBuf, err = p.stringValue(d.keyBuf[:0])
+			key, buf, _, err := p.stringValue(d.keyBuf[:0])
+			d.keyBuf = buf
 			if err != nil {
 				return err
 			}
 			p.skipSpace()
 			if !p.eat(':') {
-				return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(d.keyBuf))}
+				return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(key))}
 			}
 			p.skipSpace()
-			idx, ok := d.index[string(d.keyBuf)]
-			if !ok {
-				return &Reject{Field: string(d.keyBuf), Offset: start, Reason: "unknown field; the feed " + d.feed.Name + " has " + d.fieldList()}
+			idx := d.after[prev+1]
+			if string(key) != d.feed.Fields[idx].Name {
+				var ok bool
+				if idx, ok = d.index[string(key)]; !ok {
+					return &Reject{Field: string(key), Offset: start, Reason: "unknown field; the feed " + d.feed.Name + " has " + d.fieldList()}
+				}
+				d.after[prev+1] = idx
 			}
+			prev = idx
 			if d.slots[idx].set {
-				return &Reject{Field: string(d.keyBuf), Offset: start, Reason: "appears twice in the record"}
+				return &Reject{Field: string(key), Offset: start, Reason: "appears twice in the record"}
 			}
 			if err := d.value(&p, idx); err != nil {
 				return err
@@ -307,8 +333,11 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		}
 		s.null = true
 	case c == 't' || c == 'f':
-		v := c == 't'
-		if !p.literal(map[bool]string{true: "true", false: "false"}[v]) {
+		v, word := c == 't', "false"
+		if v {
+			word = "true"
+		}
+		if !p.literal(word) {
 			return bad("not a JSON value")
 		}
 		if f.Type != catalog.Bool {
@@ -317,7 +346,7 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		s.b = v
 	case c == '"':
 		var err error
-		s.str, err = p.stringValue(s.str[:0])
+		s.str, s.buf, s.ascii, err = p.stringValue(s.buf[:0])
 		if err != nil {
 			err.(*Reject).Field = f.Name
 			return err
@@ -326,17 +355,20 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		switch f.Type {
 		case catalog.String:
 		case catalog.Time:
-			t, err := time.Parse(time.RFC3339Nano, string(s.str))
-			if err != nil {
+			ms, ok := parseTimeMillis(s.str)
+			if !ok {
 				return bad("not a time: write RFC 3339 with an offset, like \"2026-11-26T08:30:00+08:00\", or milliseconds since 1970")
 			}
-			s.i = t.UnixMilli()
+			s.i = ms
 		default:
 			return bad("must be " + typeWords(f.Type) + ", not a string")
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
-		num := p.number()
+		num, ok := p.number()
 		s.raw = num
+		if !ok {
+			return bad("not a JSON number")
+		}
 		switch f.Type {
 		case catalog.Float64:
 			v, err := strconv.ParseFloat(string(num), 64)
@@ -385,7 +417,7 @@ func (d *Decoder) check() error {
 				return &Reject{Field: f.Name, Value: shorten(s.raw), Reason: fmt.Sprintf("above the maximum %v", *f.Max)}
 			}
 		case catalog.String:
-			if !utf8.Valid(s.str) {
+			if !s.ascii && !utf8.Valid(s.str) {
 				return &Reject{Field: f.Name, Reason: "not valid UTF-8"}
 			}
 			if len(f.Enum) > 0 && !inEnum(f.Enum, s.str) {
@@ -485,44 +517,122 @@ func (p *scanner) literal(word string) bool {
 	return false
 }
 
-func (p *scanner) number() []byte {
+// number reads a JSON number at p and says whether it follows JSON's
+// grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. On false the
+// scanner has consumed the characters a number could be made of.
+func (p *scanner) number() ([]byte, bool) {
 	start := p.pos
-	for p.pos < len(p.data) {
-		switch c := p.data[p.pos]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
-			p.pos++
-		default:
-			return p.data[start:p.pos]
+	ok := true
+	p.eat('-')
+	switch {
+	case p.eat('0'):
+	case p.digits() == 0:
+		ok = false
+	}
+	if p.eat('.') && p.digits() == 0 {
+		ok = false
+	}
+	if p.eat('e') || p.eat('E') {
+		if !p.eat('+') {
+			p.eat('-')
+		}
+		if p.digits() == 0 {
+			ok = false
 		}
 	}
-	return p.data[start:p.pos]
+	// Whatever else could continue a number makes it a bad one.
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			break
+		}
+		p.pos++
+		ok = false
+	}
+	return p.data[start:p.pos], ok
 }
 
-// stringValue reads a JSON string at p (which must start with '"'), appends
-// its unescaped content to dst and returns it.
-func (p *scanner) stringValue(dst []byte) ([]byte, error) {
+// digits skips a run of ASCII digits and returns its length.
+func (p *scanner) digits() int {
+	start := p.pos
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		p.pos++
+	}
+	return p.pos - start
+}
+
+// stringClass sorts the bytes of a JSON string: 0 for plain ASCII, 1 for
+// a byte that ends a plain run (quote, backslash, control character), 2 for
+// a byte of a multi-byte UTF-8 sequence.
+var stringClass = func() (t [256]uint8) {
+	for c := range 0x20 {
+		t[c] = 1
+	}
+	t['"'], t['\\'] = 1, 1
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = 2
+	}
+	return t
+}()
+
+// plainASCII8 says whether the eight bytes packed in x (little-endian)
+// are all plain ASCII string content: no quote, backslash, control
+// character or byte >= 0x80. (Bit tricks: a byte b of x is below n when
+// (b-n) borrows into its high bit while b's own high bit is clear.)
+func plainASCII8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	slash := x ^ (ones * '\\')
+	return ((quote-ones)&^quote|(slash-ones)&^slash|(x-ones*0x20)&^x|x)&highs == 0
+}
+
+// stringValue reads a JSON string at p (which must start with '"') and
+// returns its content: a view of p's data when the string has no escapes,
+// else its unescaped content appended to dst. It also returns dst (grown
+// or not), and whether the content is all ASCII.
+func (p *scanner) stringValue(dst []byte) (val, buf []byte, ascii bool, err error) {
 	start := p.pos
 	p.pos++ // the opening quote
+	ascii = true
+	escaped := false
 	for {
-		// Copy the run up to the next quote, backslash or control character.
+		// The run up to the next quote, backslash or control character.
 		run := p.pos
-		for p.pos < len(p.data) && p.data[p.pos] != '"' && p.data[p.pos] != '\\' && p.data[p.pos] >= 0x20 {
+		// Eight plain ASCII bytes at a time, then byte by byte.
+		for p.pos+8 <= len(p.data) && plainASCII8(binary.LittleEndian.Uint64(p.data[p.pos:])) {
+			p.pos += 8
+		}
+		for p.pos < len(p.data) {
+			k := stringClass[p.data[p.pos]]
+			if k == 1 {
+				break
+			}
+			ascii = ascii && k == 0
 			p.pos++
 		}
-		dst = append(dst, p.data[run:p.pos]...)
+		if escaped {
+			dst = append(dst, p.data[run:p.pos]...)
+		}
 		if p.pos >= len(p.data) {
-			return dst, &Reject{Offset: start, Reason: "string is not closed with '\"'"}
+			return dst, dst, ascii, &Reject{Offset: start, Reason: "string is not closed with '\"'"}
 		}
 		switch c := p.data[p.pos]; {
 		case c == '"':
 			p.pos++
-			return dst, nil
+			if !escaped {
+				return p.data[start+1 : p.pos-1], dst, ascii, nil
+			}
+			return dst, dst, ascii, nil
 		case c < 0x20:
-			return dst, &Reject{Offset: p.pos, Reason: "control character in a string; escape it"}
+			return dst, dst, ascii, &Reject{Offset: p.pos, Reason: "control character in a string; escape it"}
+		}
+		if !escaped {
+			escaped = true
+			dst = append(dst, p.data[start+1:p.pos]...)
 		}
 		// A backslash escape.
 		if p.pos+1 >= len(p.data) {
-			return dst, &Reject{Offset: p.pos, Reason: "string is not closed with '\"'"}
+			return dst, dst, ascii, &Reject{Offset: p.pos, Reason: "string is not closed with '\"'"}
 		}
 		esc := p.data[p.pos+1]
 		p.pos += 2
@@ -542,7 +652,7 @@ func (p *scanner) stringValue(dst []byte) ([]byte, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return dst, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
+				return dst, dst, ascii, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
 			}
 			if utf16.IsSurrogate(r) {
 				// A surrogate that does not pair with the next escape stands
@@ -553,7 +663,7 @@ func (p *scanner) stringValue(dst []byte) ([]byte, error) {
 					p.pos += 2
 					r2, ok = p.hex4()
 					if !ok {
-						return dst, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
+						return dst, dst, ascii, &Reject{Offset: p.pos - 2, Reason: "bad \\u escape in a string"}
 					}
 					if utf16.DecodeRune(r, r2) == utf8.RuneError {
 						p.pos = next
@@ -563,7 +673,7 @@ func (p *scanner) stringValue(dst []byte) ([]byte, error) {
 			}
 			dst = utf8.AppendRune(dst, r)
 		default:
-			return dst, &Reject{Offset: p.pos - 2, Reason: fmt.Sprintf("unknown escape \\%c in a string", esc)}
+			return dst, dst, ascii, &Reject{Offset: p.pos - 2, Reason: fmt.Sprintf("unknown escape \\%c in a string", esc)}
 		}
 	}
 }

@@ -2,11 +2,14 @@ package record_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -49,10 +52,12 @@ func FuzzDecoder(f *testing.F) {
 		defer d.Release()
 
 		accepted := 0
+		var kept [][]byte
 		for _, rec := range bytes.Split(data, []byte("\n")) {
 			err := d.Append(rec)
 			if err == nil {
 				accepted++
+				kept = append(kept, rec)
 			} else {
 				var r *record.Reject
 				if !errors.As(err, &r) || !errors.Is(err, record.ErrRejected) {
@@ -71,6 +76,9 @@ func FuzzDecoder(f *testing.F) {
 		defer b.Release()
 		if int(b.NumRows()) != accepted {
 			t.Fatalf("batch has %d rows, want %d", b.NumRows(), accepted)
+		}
+		for row, rec := range kept {
+			checkLikeEncodingJSON(t, feed, b, row, rec)
 		}
 		for i, fld := range feed.Fields {
 			col := b.Column(i)
@@ -104,4 +112,53 @@ func FuzzDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkLikeEncodingJSON fails t when row of b differs from what
+// encoding/json and time.Parse read in rec: the decoder's own scanner must
+// agree with the standard library on every record it accepts.
+func checkLikeEncodingJSON(t *testing.T, feed *catalog.Feed, b arrow.RecordBatch, row int, rec []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(rec))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		t.Fatalf("accepted %q, which encoding/json refuses: %v", rec, err)
+	}
+	for i, fld := range feed.Fields {
+		col := b.Column(i)
+		v, present := obj[fld.Name]
+		if !present || v == nil {
+			if !col.IsNull(row) {
+				t.Fatalf("%q: field %s is missing or null, but the batch holds %v", rec, fld.Name, col.ValueStr(row))
+			}
+			continue
+		}
+		var ok bool
+		switch col := col.(type) {
+		case *array.String:
+			ok = v == col.Value(row)
+		case *array.Float64:
+			f, err := v.(json.Number).Float64()
+			ok = err == nil && f == col.Value(row)
+		case *array.Int64:
+			f, err := v.(json.Number).Float64()
+			ok = err == nil && f == float64(col.Value(row))
+		case *array.Boolean:
+			ok = v == col.Value(row)
+		case *array.Timestamp:
+			got := int64(col.Value(row))
+			switch v := v.(type) {
+			case string:
+				want, err := time.Parse(time.RFC3339Nano, v)
+				ok = err == nil && want.UnixMilli() == got
+			case json.Number: // milliseconds, perhaps written as 1.0e3
+				want, err := v.Float64()
+				ok = err == nil && want == float64(got)
+			}
+		}
+		if !ok {
+			t.Fatalf("%q: field %s is %v in the batch, but encoding/json reads %#v", rec, fld.Name, col.ValueStr(row), v)
+		}
+	}
 }

@@ -1,0 +1,69 @@
+package record
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// checkTimeLikeTimeParse fails t when parseTimeMillis disagrees with
+// time.Parse(time.RFC3339Nano) on s.
+func checkTimeLikeTimeParse(t *testing.T, s string) {
+	t.Helper()
+	ms, ok := parseTimeMillis([]byte(s))
+	want, err := time.Parse(time.RFC3339Nano, s)
+	if ok != (err == nil) {
+		t.Fatalf("parseTimeMillis(%q) ok=%v, time.Parse error %v", s, ok, err)
+	}
+	if ok && ms != want.UnixMilli() {
+		t.Fatalf("parseTimeMillis(%q) = %d, time.Parse gives %d (%s)", s, ms, want.UnixMilli(), want.UTC())
+	}
+}
+
+func TestParseTimeMillisAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2026-11-26T08:30:00+08:00", "2026-11-26T08:30:00Z", "2026-11-26T00:00:00-09:30",
+		"1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z",
+		"9999-12-31T23:59:59+23:59", "2024-02-29T12:00:00Z", "2023-02-29T12:00:00Z", "2100-02-29T00:00:00Z",
+		"2000-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z",
+		"2026-11-26T24:00:00Z", "2026-11-26T23:60:00Z", "2026-11-26T23:59:60Z", "2026-11-26T08:30:00+24:00",
+		"2026-11-26T08:30:00+08:60", "2026-11-26t08:30:00Z", "2026-11-26T08:30:00z", "2026-11-26T08:30:00.5Z",
+		"2026-11-26T08:30:00.123456789+08:00", "2026-11-26 08:30:00Z", "2026-11-26T08:30:00", "2026-11-26T08:30:00+0800",
+		"2026-11-26T08:30:00+08:0a", "20a6-11-26T08:30:00Z", "+026-11-26T08:30:00Z", "2026-1-026T08:30:00Z",
+		"2026-11-26T08:30:00-00:00", "", "Z",
+	} {
+		checkTimeLikeTimeParse(t, s)
+	}
+	rng := rand.New(rand.NewPCG(3339, 1))
+	for range 100_000 {
+		at := time.Unix(rng.Int64N(400*365*86400)-200*365*86400, 0)
+		zone := time.FixedZone("", (rng.IntN(48)-24)*1800)
+		checkTimeLikeTimeParse(t, at.In(zone).Format(time.RFC3339))
+	}
+}
+
+// FuzzParseTimeMillis: the hand-written reader of RFC 3339 times must agree
+// with time.Parse on every input.
+func FuzzParseTimeMillis(f *testing.F) {
+	for _, s := range []string{"2026-11-26T08:30:00+08:00", "2026-11-26T08:30:00Z", "0000-02-29T00:00:00-23:59", "2026-11-26T08:30:00.5Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkTimeLikeTimeParse)
+}
+
+func TestPlainASCII8(t *testing.T) {
+	for b := range 256 {
+		want := stringClass[b] == 0
+		for pos := range 8 {
+			word := []byte("abcdefgh")
+			word[pos] = byte(b)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(word[i])
+			}
+			if got := plainASCII8(x); got != want {
+				t.Fatalf("plainASCII8(%q) = %v, want %v (byte %#x at %d)", word, got, want, b, pos)
+			}
+		}
+	}
+}
