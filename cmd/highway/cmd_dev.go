@@ -63,6 +63,7 @@ Apache Kafka (see ops/).`, stderr)
 	}
 
 	// ClickHouse first: it is the part most likely to be missing.
+	var openDSN, readerDSN string
 	if *dsn == "" {
 		local, err := store.StartLocal(ctx, filepath.Join(*dataDir, "clickhouse"), *chPort, log)
 		if errors.Is(err, store.ErrNoServerBinary) {
@@ -72,7 +73,7 @@ Apache Kafka (see ops/).`, stderr)
 			return err
 		}
 		defer local.Stop()
-		*dsn = local.DSN
+		*dsn, openDSN, readerDSN = local.DSN, local.OpenReaderDSN, local.ReaderDSN
 	}
 	st, err := store.Open(ctx, *dsn, log)
 	if err != nil {
@@ -80,6 +81,25 @@ Apache Kafka (see ops/).`, stderr)
 	}
 	defer st.Close()
 	log.Info("ClickHouse connected", "dsn", *dsn, "version", st.Version().String())
+	// The API's queries run as the local server's read-only users: open
+	// data and unrestricted queries as one denied the restricted database.
+	// With --clickhouse they run as its DSN's user (rely on the guard).
+	open, reader := st, st
+	if openDSN != "" {
+		if open, err = store.Open(ctx, openDSN, log); err != nil {
+			return fmt.Errorf("connecting as %s: %w", store.OpenReaderUser, err)
+		}
+		defer open.Close()
+		if err := open.CheckDenied(ctx, st.Layout().Restricted); err != nil {
+			return fmt.Errorf("the local ClickHouse's %s user: %w", store.OpenReaderUser, err)
+		}
+		if reader, err = store.Open(ctx, readerDSN, log); err != nil {
+			return fmt.Errorf("connecting as %s: %w", store.ReaderUser, err)
+		}
+		defer reader.Close()
+	} else {
+		log.Warn("--clickhouse given: the API's queries run as its user; only the SQL guard keeps restricted rows from callers without a grant")
+	}
 
 	// Kafka keeps its log beside ClickHouse's data: rows in ClickHouse carry
 	// Kafka offsets, which must still mean the same records after a restart.
@@ -111,7 +131,7 @@ Apache Kafka (see ops/).`, stderr)
 		return err
 	}
 
-	srv, token, closeAPI, err := devAPI(ctx, cat, st, b, producer, reg, log, *dataDir)
+	srv, token, closeAPI, err := devAPI(ctx, cat, st, open, reader, b, producer, reg, log, *dataDir)
 	if err != nil {
 		return err
 	}

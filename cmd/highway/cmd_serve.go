@@ -31,16 +31,26 @@ department's token ('highway token create'); /open/ routes need none.
 Run as many copies as you like behind a load balancer: the API keeps no
 state but the token file (shared or copied) and per-copy rate limits.
 
-Queries run with ClickHouse's readonly=1 and limits. For defence in depth,
-give --query-clickhouse a DSN of a ClickHouse user whose profile sets
-readonly=1 and whose allow_databases lists only the feed database.`, stderr)
+Queries run with ClickHouse's readonly=1 and limits, and as one of two
+ClickHouse users. Restricted feeds' tables are in the database
+<database>_restricted (callers' SQL names them <database>_restricted.table).
+--open-clickhouse is the DSN of a read-only user whose allow_databases
+leaves that database out: open data and every query that reads no
+restricted table run as it, so ClickHouse itself refuses restricted rows to
+callers without a grant. --query-clickhouse is the DSN of a read-only user
+that reads both databases, used only for queries that read a restricted
+table the caller is granted. ops/clickhouse/start makes both users
+(highway_open and highway_reader). Without --open-clickhouse, serve refuses
+to start when a feed is restricted; --open-clickhouse none opts out and
+leaves the split to the SQL guard alone.`, stderr)
 	var c common
 	fs.Var(&c.specs, "specs", "a folder or file of extra specs (feeds, departments), added to the built-in ones (repeatable; also $HIGHWAY_SPECS)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA); without it, push and live tails answer 503")
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN for the catalogue's statistics and the audit log (default $HIGHWAY_CLICKHOUSE)")
-	queryDSN := fs.String("query-clickhouse", envOr("HIGHWAY_QUERY_CLICKHOUSE", ""), "ClickHouse DSN for users' queries and open data, ideally a read-only user; default --clickhouse")
+	queryDSN := fs.String("query-clickhouse", envOr("HIGHWAY_QUERY_CLICKHOUSE", ""), "ClickHouse DSN for the queries that read restricted tables a caller is granted: a read-only user of both databases (default $HIGHWAY_QUERY_CLICKHOUSE, else --clickhouse)")
+	openDSN := fs.String("open-clickhouse", envOr("HIGHWAY_OPEN_CLICKHOUSE", ""), "ClickHouse DSN for open data and every query that reads no restricted table: a read-only user denied <database>_restricted; 'none' runs them with --query-clickhouse (default $HIGHWAY_OPEN_CLICKHOUSE)")
 	tokensFile := fs.String("tokens-file", envOr("HIGHWAY_TOKENS", defaultTokensFile), "the token file made by 'highway token' (default $HIGHWAY_TOKENS)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
@@ -91,11 +101,20 @@ readonly=1 and whose allow_databases lists only the feed database.`, stderr)
 			return fmt.Errorf("%w: --query-clickhouse uses database %q but the feeds are in %q", errUsage, querier.Database(), st.Database())
 		}
 	}
+	openQuerier, err := openDataStore(ctx, *openDSN, st, cat, log)
+	if err != nil {
+		return err
+	}
+	if openQuerier == nil {
+		openQuerier = querier
+	} else {
+		defer openQuerier.Close()
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := api.Config{
 		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens,
-		Querier: querier, Database: st.Database(),
+		Querier: openQuerier, RestrictedQuerier: querier, Database: st.Database(),
 		QueryLimits:       store.Limits{MaxExecutionTime: *queryTimeout, MaxResultRows: *queryRows, MaxResultBytes: 512 << 20, MaxMemory: *queryMemory},
 		TokenRate:         api.Rate{PerSecond: *tokenRate, Burst: int(2 * *tokenRate)},
 		OpenRate:          api.Rate{PerSecond: *openRate, Burst: int(2 * *openRate)},
@@ -137,6 +156,48 @@ readonly=1 and whose allow_databases lists only the feed database.`, stderr)
 	srv := api.New(cfg)
 	defer srv.Close()
 	return listenAndServe(ctx, *addr, srv, *tlsCert, *tlsKey, stdout, log)
+}
+
+// openDataStore connects to the --open-clickhouse DSN and checks, before
+// the API starts, that it is of the feeds' database and that ClickHouse
+// refuses its user the restricted database. It returns nil (the caller then
+// uses the restricted-capable querier) for "none", and for "" when no feed
+// is restricted; "" with a restricted feed is a usage error.
+func openDataStore(ctx context.Context, dsn string, st *store.Store, cat *catalog.Catalog, log *slog.Logger) (*store.Store, error) {
+	restricted := st.Layout().Restricted
+	switch dsn {
+	case "none":
+		log.Warn("--open-clickhouse none: open data and every query run as a ClickHouse user that can read the restricted database; only the SQL guard keeps restricted rows from callers without a grant", "restricted_database", restricted)
+		return nil, nil
+	case "":
+		for _, f := range cat.Feeds() {
+			if f.Access == catalog.Restricted {
+				return nil, fmt.Errorf("%w: feed %s is restricted but no --open-clickhouse is given: pass the DSN of a read-only ClickHouse user whose allow_databases leaves out %s "+
+					"(ops/clickhouse/start makes highway_open: clickhouse://highway_open@host:9000/%s), or --open-clickhouse none to rely on the SQL guard alone",
+					errUsage, f.Name, restricted, st.Database())
+			}
+		}
+		log.Info("no restricted feeds and no --open-clickhouse: open data and queries use --query-clickhouse")
+		return nil, nil
+	}
+	open, err := store.Open(ctx, dsn, log)
+	if err != nil {
+		return nil, fmt.Errorf("--open-clickhouse: %w", err)
+	}
+	if open.Database() != st.Database() {
+		open.Close()
+		return nil, fmt.Errorf("%w: --open-clickhouse uses database %q but the open feeds are in %q", errUsage, open.Database(), st.Database())
+	}
+	if err := open.CheckDenied(ctx, restricted); err != nil {
+		open.Close()
+		if errors.Is(err, store.ErrNotDenied) {
+			return nil, fmt.Errorf("%w: --open-clickhouse must connect as a user denied the restricted database %s (allow_databases listing only %s): %v",
+				errUsage, restricted, st.Database(), err)
+		}
+		return nil, fmt.Errorf("--open-clickhouse: %w", err)
+	}
+	log.Info("open data and unrestricted queries run as a ClickHouse user denied the restricted database", "restricted_database", restricted)
+	return open, nil
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully:
@@ -185,8 +246,10 @@ const demoDepartment = "DEMO"
 
 // devAPI builds the API of `highway dev`: everything `highway serve` has,
 // plus a demo department whose fresh token (kept in dataDir/tokens.json,
-// earlier demo tokens revoked) it returns for printing.
-func devAPI(ctx context.Context, cat *catalog.Catalog, st *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string) (*api.Server, string, func(), error) {
+// earlier demo tokens revoked) it returns for printing. open and reader
+// run the queries as `highway serve` runs them with --open-clickhouse and
+// --query-clickhouse.
+func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string) (*api.Server, string, func(), error) {
 	demo := &catalog.Department{Name: demoDepartment, Description: "the demo department of highway dev: reads every feed"}
 	for _, f := range cat.Feeds() {
 		if f.Access == catalog.Restricted {
@@ -218,7 +281,7 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st *store.Store, b *bus.B
 	}
 	srv := api.New(api.Config{
 		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: tokens,
-		Querier: st, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(),
+		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(),
 		Ready: []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},
 	})
 	cleanup := func() {

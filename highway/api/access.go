@@ -6,15 +6,19 @@ import (
 
 	"github.com/cityhighway/highway/highway/api/sqlguard"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
 )
 
 // accessControl knows every department and, for each, what it may read:
 // feeds, and the ClickHouse tables behind them (feed tables, the window
-// tables of their pipelines, the result tables of jobs over them). It is
-// computed once from the immutable catalogue and is read-only after.
+// tables of their pipelines, the result tables of jobs over them). Tables
+// are named as callers' SQL names them (store.Layout.SQLName): open ones
+// alone, restricted ones as <restricted database>.table. It is computed
+// once from the immutable catalogue and is read-only after.
 type accessControl struct {
-	depts map[string]*catalog.Department
-	views map[string]*view
+	layout store.Layout
+	depts  map[string]*catalog.Department
+	views  map[string]*view
 }
 
 // view is what one department may read.
@@ -25,8 +29,8 @@ type view struct {
 	policy sqlguard.Policy
 }
 
-func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, database, auditTable string) *accessControl {
-	a := &accessControl{depts: map[string]*catalog.Department{}, views: map[string]*view{}}
+func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout store.Layout, auditTable string) *accessControl {
+	a := &accessControl{layout: layout, depts: map[string]*catalog.Department{}, views: map[string]*view{}}
 	if cat == nil {
 		cat = &catalog.Catalog{}
 	}
@@ -45,10 +49,10 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, databas
 	all := map[string]bool{auditTable: true}
 	feedTables := map[*catalog.Feed][]string{}
 	for _, f := range cat.Feeds() {
-		ts := []string{f.Table()}
+		ts := []string{layout.FeedTable(f)}
 		if p := cat.PipelineOf(f.Name); p != nil {
 			for _, w := range p.Windows {
-				ts = append(ts, catalog.WindowTable(f, w))
+				ts = append(ts, layout.WindowTable(f, w))
 			}
 		}
 		feedTables[f] = ts
@@ -57,8 +61,14 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, databas
 		}
 	}
 	jobs := cat.Jobs()
+	jobTables := map[*catalog.Job]string{}
+	epoch := time.Unix(0, 0)
 	for _, j := range jobs {
-		all[j.Table] = true
+		jobTables[j] = layout.SQLName(layout.JobDatabase(j.Render(epoch, epoch)), j.Table)
+		all[jobTables[j]] = true
+	}
+	policy := func(tables map[string]bool) sqlguard.Policy {
+		return sqlguard.Policy{Database: layout.Open, Restricted: layout.Restricted, Tables: tables}
 	}
 	for name, d := range a.depts {
 		v := &view{byName: map[string]*catalog.Feed{}}
@@ -83,19 +93,19 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, databas
 			for changed := true; changed; {
 				changed = false
 				for _, j := range jobs {
-					if visible[j.Table] {
+					if visible[jobTables[j]] {
 						continue
 					}
-					epoch := time.Unix(0, 0)
-					res, err := sqlguard.Check(j.Render(epoch, epoch), sqlguard.Policy{Database: database, Tables: visible})
+					res, err := sqlguard.Check(j.Render(epoch, epoch), policy(visible))
 					if err == nil && len(res.Tables) > 0 {
-						visible[j.Table] = true
+						visible[jobTables[j]] = true
 						changed = true
 					}
 				}
 			}
 		}
-		v.policy = sqlguard.Policy{Database: database, Tables: visible, Hidden: map[string]bool{}}
+		v.policy = policy(visible)
+		v.policy.Hidden = map[string]bool{}
 		for t := range all {
 			if !visible[t] {
 				v.policy.Hidden[t] = true
@@ -115,6 +125,18 @@ func (a *accessControl) department(name string) *catalog.Department { return a.d
 
 // view returns what d may read.
 func (a *accessControl) view(d *catalog.Department) *view { return a.views[d.Name] }
+
+// querier returns the connection that runs a query accepted as res for
+// policy p: the one that can read the restricted database only when the
+// query reads a restricted table, which the guard has let through only for
+// a caller who may read it; every other query runs as a ClickHouse user
+// that cannot read restricted data at all.
+func (s *Server) querier(res sqlguard.Result, p sqlguard.Policy) Querier {
+	if res.ReadsRestricted(p) {
+		return s.cfg.RestrictedQuerier
+	}
+	return s.cfg.Querier
+}
 
 // feed returns the feed called name if d may read it, else nil: a feed d
 // may not read is answered as if it did not exist.

@@ -38,8 +38,13 @@ type FeedInfo struct {
 	Fields           []FieldInfo `json:"fields"`
 	Topic            string      `json:"topic"`
 	DLQTopic         string      `json:"dlq_topic"`
-	Table            string      `json:"table"`
-	// WindowTables are the tables of the feed's pipeline windows.
+	// Table is the feed's table as POST /api/v1/query names it: alone for
+	// an open feed, <database>_restricted.table for a restricted one.
+	Table string `json:"table"`
+	// Database is the ClickHouse database that holds the feed's tables.
+	Database string `json:"database,omitempty"`
+	// WindowTables are the tables of the feed's pipeline windows, named
+	// as Table is.
 	WindowTables    []string   `json:"window_tables,omitempty"`
 	Rows            uint64     `json:"rows"`
 	LatestEventTime *time.Time `json:"latest_event_time"`
@@ -58,12 +63,15 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*
 		Name: f.Name, Department: f.Department, Description: f.Description, Licence: f.Licence,
 		Access: string(f.Access), Version: f.Version, IntervalSeconds: f.Interval.Seconds(),
 		RetentionSeconds: f.Retention.Seconds(),
-		Key:              f.Key, EventTime: f.EventTime, Topic: f.Topic(), DLQTopic: f.DLQTopic(), Table: f.Table(),
-		Quality: quality[f.Name],
+		Key:              f.Key, EventTime: f.EventTime, Topic: f.Topic(), DLQTopic: f.DLQTopic(),
+		Table: s.access.layout.FeedTable(f), Quality: quality[f.Name],
+	}
+	if s.cfg.Database != "" {
+		fi.Database = s.access.layout.FeedDatabase(f)
 	}
 	if p := s.cfg.Catalog.PipelineOf(f.Name); p != nil {
 		for _, w := range p.Windows {
-			fi.WindowTables = append(fi.WindowTables, catalog.WindowTable(f, w))
+			fi.WindowTables = append(fi.WindowTables, s.access.layout.WindowTable(f, w))
 		}
 	}
 	for _, fld := range f.Fields {
@@ -139,16 +147,24 @@ type Me struct {
 	Grants      []string `json:"grants"`
 	TokenID     string   `json:"token_id"`
 	Feeds       []string `json:"feeds"`
-	// Tables are the ClickHouse tables POST /api/v1/query may read.
+	// Tables are the ClickHouse tables POST /api/v1/query may read, as it
+	// names them: open tables alone, restricted ones as
+	// <RestrictedDatabase>.table.
 	Tables []string `json:"tables"`
-	// Database is the database the tables are in.
+	// Database is the database of the open tables, the queries' default.
 	Database string `json:"database,omitempty"`
+	// RestrictedDatabase is the database of the restricted tables, which
+	// only callers granted a restricted feed can read.
+	RestrictedDatabase string `json:"restricted_database,omitempty"`
 }
 
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, who *principal) {
 	v := s.access.view(who.dept)
 	m := Me{Department: who.dept.Name, Description: who.dept.Description, Admin: who.dept.Admin,
 		Grants: append([]string{}, who.dept.Grants...), TokenID: who.token.ID, Feeds: []string{}, Tables: v.tables, Database: s.cfg.Database}
+	if s.cfg.Database != "" {
+		m.RestrictedDatabase = s.access.layout.Restricted
+	}
 	for _, f := range v.feeds {
 		m.Feeds = append(m.Feeds, f.Name)
 	}

@@ -64,7 +64,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, who *principal) {
 		return
 	}
 	lw := &lazyWriter{w: w, contentType: format.ContentType()}
-	st, err := s.cfg.Querier.Query(r.Context(), req.SQL, s.cfg.QueryLimits, format, lw)
+	st, err := s.querier(res, s.access.view(who.dept).policy).Query(r.Context(), req.SQL, s.cfg.QueryLimits, format, lw)
 	entry.Rows, entry.Bytes = st.Rows, uint64(max(st.Written, 0))
 	entry.Status = s.queryFailed(w, lw, err)
 	if err != nil {

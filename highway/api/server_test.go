@@ -155,12 +155,15 @@ func (a *fakeAudit) Record(e store.AuditEntry) {
 
 // harness is a server with fakes and one token per department.
 type harness struct {
-	srv      *Server
-	tokens   map[string]string // department (or "revoked") → token
-	querier  *fakeQuerier
-	producer *fakeProducer
-	audit    *fakeAudit
-	now      time.Time
+	srv     *Server
+	tokens  map[string]string // department (or "revoked") → token
+	querier *fakeQuerier
+	// restricted is the RestrictedQuerier: only queries that read a
+	// restricted table may reach it.
+	restricted *fakeQuerier
+	producer   *fakeProducer
+	audit      *fakeAudit
+	now        time.Time
 }
 
 func newHarness(t *testing.T, tune func(*Config)) *harness {
@@ -173,7 +176,7 @@ func newHarness(t *testing.T, tune func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{tokens: map[string]string{}, querier: &fakeQuerier{}, producer: &fakeProducer{}, audit: &fakeAudit{},
+	h := &harness{tokens: map[string]string{}, querier: &fakeQuerier{}, restricted: &fakeQuerier{}, producer: &fakeProducer{}, audit: &fakeAudit{},
 		now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	for _, d := range []string{"TD", "EPD", "POLICE", "OPS", "GONE", "revoked"} {
 		dept := d
@@ -194,7 +197,7 @@ func newHarness(t *testing.T, tune func(*Config)) *harness {
 	cfg := Config{
 		Catalog: cat, Stats: fakeStats{"td.traffic.cameras": {Rows: 3, LatestEvent: h.now.Add(-time.Minute)}},
 		Gatherer: prometheus.NewRegistry(), Now: func() time.Time { return h.now },
-		Tokens: tf, Querier: h.querier, Database: "highway", Producer: h.producer, Audit: h.audit,
+		Tokens: tf, Querier: h.querier, RestrictedQuerier: h.restricted, Database: "highway", Producer: h.producer, Audit: h.audit,
 		Tail:   fakeTail{msgs: []bus.Message{{Topic: "police.cases", Partition: 1, Offset: 7, Value: []byte("{\n\"case_id\": \"C1\"}")}}},
 		Ready:  []Check{{Name: "clickhouse", Check: func(context.Context) error { return nil }}},
 		Logger: discardLogger(),
@@ -388,8 +391,8 @@ func TestRouteQuery(t *testing.T) {
 	q := func(sql string) string { b, _ := json.Marshal(QueryRequest{SQL: sql, Format: "csv"}); return string(b) }
 	runCases(t, h, []routeCase{
 		{name: "no token", method: "POST", path: "/api/v1/query", body: q("SELECT 1"), status: 401, err: errNoToken},
-		{name: "wrong department", method: "POST", path: "/api/v1/query", token: "EPD", body: q("SELECT * FROM police_cases"), status: 400,
-			err: `query refused: there is no table "police_cases" that you may read; GET /api/v1/feeds lists your feeds and their tables`,
+		{name: "wrong department", method: "POST", path: "/api/v1/query", token: "EPD", body: q("SELECT * FROM highway_restricted.police_cases"), status: 400,
+			err: `query refused: there is no table "highway_restricted.police_cases" that you may read; GET /api/v1/me lists the tables you may read`,
 			check: func(t *testing.T, rr *httptest.ResponseRecorder) {
 				var b errorBody
 				_ = json.Unmarshal(rr.Body.Bytes(), &b)
@@ -397,16 +400,21 @@ func TestRouteQuery(t *testing.T) {
 					t.Errorf("body %+v", b)
 				}
 			}},
-		{name: "granted department", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM police_cases"), status: 200,
+		{name: "wrong department, bare name", method: "POST", path: "/api/v1/query", token: "EPD", body: q("SELECT * FROM police_cases"), status: 400,
+			err: `query refused: there is no table "police_cases" that you may read; GET /api/v1/me lists the tables you may read`},
+		{name: "granted department", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM highway_restricted.police_cases"), status: 200,
 			check: func(t *testing.T, rr *httptest.ResponseRecorder) {
 				if rr.Header().Get("Content-Type") != "text/csv; charset=utf-8" || rr.Body.String() != `{"format":"csv"}` {
 					t.Errorf("%s %s", rr.Header(), rr.Body)
 				}
 			}},
-		{name: "owner", method: "POST", path: "/api/v1/query", token: "POLICE", body: q("SELECT * FROM highway.police_cases"), status: 200},
+		{name: "granted department, bare name", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM police_cases"), status: 400,
+			err: `query refused: "police_cases" is a restricted table: write it as highway_restricted.police_cases`},
+		{name: "granted department, open table", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM td_traffic_cameras"), status: 200},
+		{name: "owner", method: "POST", path: "/api/v1/query", token: "POLICE", body: q("SELECT * FROM `highway_restricted`.police_cases"), status: 200},
 		{name: "admin reads the audit log", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT * FROM highway_audit"), status: 200},
 		{name: "not the audit log", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM highway_audit"), status: 400,
-			err: `query refused: there is no table "highway_audit" that you may read; GET /api/v1/feeds lists your feeds and their tables`},
+			err: `query refused: there is no table "highway_audit" that you may read; GET /api/v1/me lists the tables you may read`},
 		{name: "hostile", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT 1; DROP TABLE police_cases"), status: 400,
 			err: "query refused: only one statement is allowed; remove everything after the ';'"},
 		{name: "bad format", method: "POST", path: "/api/v1/query", token: "TD", body: `{"sql":"SELECT 1","format":"xml"}`, status: 400,
@@ -416,8 +424,13 @@ func TestRouteQuery(t *testing.T) {
 		{name: "too big", method: "POST", path: "/api/v1/query", token: "TD", body: `{"sql":"` + strings.Repeat("x", maxQueryBody) + `"}`, status: 413,
 			err: "the body is larger than 1048576 bytes"},
 	})
-	if len(h.querier.sql) != 3 {
-		t.Errorf("ClickHouse got %d queries, want 3 (refused ones must not reach it): %q", len(h.querier.sql), h.querier.sql)
+	// Only the queries that read a restricted table run as the user that
+	// can read the restricted database.
+	wantOpen := []string{"SELECT * FROM td_traffic_cameras", "SELECT * FROM highway_audit"}
+	wantRestricted := []string{"SELECT * FROM highway_restricted.police_cases", "SELECT * FROM `highway_restricted`.police_cases"}
+	if !slices.Equal(h.querier.sql, wantOpen) || !slices.Equal(h.restricted.sql, wantRestricted) {
+		t.Errorf("open querier got %q, restricted querier %q; want %q and %q (refused queries must reach neither)",
+			h.querier.sql, h.restricted.sql, wantOpen, wantRestricted)
 	}
 }
 
@@ -449,8 +462,16 @@ func TestRouteMe(t *testing.T) {
 		{name: "admin", method: "GET", path: "/api/v1/me", token: "OPS", status: 200, check: func(t *testing.T, rr *httptest.ResponseRecorder) {
 			var m Me
 			_ = json.Unmarshal(rr.Body.Bytes(), &m)
-			if !m.Admin || !slices.Contains(m.Tables, "highway_audit") || !slices.Contains(m.Tables, "police_cases") {
+			if !m.Admin || !slices.Contains(m.Tables, "highway_audit") || !slices.Contains(m.Tables, "highway_restricted.police_cases") ||
+				m.Database != "highway" || m.RestrictedDatabase != "highway_restricted" {
 				t.Errorf("%+v", m)
+			}
+		}},
+		{name: "granted department", method: "GET", path: "/api/v1/me", token: "TD", status: 200, check: func(t *testing.T, rr *httptest.ResponseRecorder) {
+			var m Me
+			_ = json.Unmarshal(rr.Body.Bytes(), &m)
+			if want := []string{"epd_air_test", "highway_restricted.police_cases", "td_traffic_cameras"}; !slices.Equal(m.Tables, want) {
+				t.Errorf("tables %v, want %v", m.Tables, want)
 			}
 		}},
 	})

@@ -70,15 +70,123 @@ func tableColumns(feed *catalog.Feed) []column {
 	return append(cols, metaColumns...)
 }
 
+// RestrictedSuffix is appended to a deployment's database to name the
+// database of its restricted data: RestrictedDatabase("highway") is
+// "highway_restricted".
+const RestrictedSuffix = "_restricted"
+
+// RestrictedDatabase returns the database that holds the restricted data of
+// the deployment whose database is db.
+func RestrictedDatabase(db string) string { return db + RestrictedSuffix }
+
+// Layout says which database holds each table of a deployment, so that
+// ClickHouse's own users can enforce the split between open and restricted
+// data: a user whose allow_databases lists only Open cannot read a
+// restricted row, whatever SQL it runs.
+//
+//   - Open holds the tables of open feeds (raw and window tables), the
+//     results of jobs that read only open data, and the audit log.
+//   - Restricted holds the tables of restricted feeds, their window tables,
+//     and the results of jobs that read restricted data.
+//
+// Callers write open tables by name alone (the connection's default
+// database is Open) and restricted ones as Restricted.table (see SQLName).
+// A Layout is a value; its methods are pure.
+type Layout struct {
+	Open       string
+	Restricted string
+}
+
+// NewLayout returns the layout of a deployment whose database is db.
+func NewLayout(db string) Layout { return Layout{Open: db, Restricted: RestrictedDatabase(db)} }
+
+// FeedDatabase returns the database of a feed's tables: its raw table and
+// the window tables of its pipeline.
+func (l Layout) FeedDatabase(feed *catalog.Feed) string {
+	if feed.Access == catalog.Restricted {
+		return l.Restricted
+	}
+	return l.Open
+}
+
+// JobDatabase returns the database of the result table of a job whose
+// (rendered) SQL is sql: Restricted when the SQL names the restricted
+// database anywhere, since restricted tables can be reached no other way,
+// else Open. The test errs towards Restricted: a job whose SQL merely
+// mentions the name keeps its results with the restricted data.
+func (l Layout) JobDatabase(sql string) string {
+	if strings.Contains(strings.ToLower(sql), strings.ToLower(l.Restricted)) {
+		return l.Restricted
+	}
+	return l.Open
+}
+
+// SQLName returns how users' SQL names table in database db: the name
+// alone in Open (the default database of the API's connections), db.table
+// elsewhere.
+func (l Layout) SQLName(db, table string) string {
+	if db == l.Open {
+		return table
+	}
+	return db + "." + table
+}
+
+// FeedTable is the name users' SQL gives a feed's raw table.
+func (l Layout) FeedTable(feed *catalog.Feed) string {
+	return l.SQLName(l.FeedDatabase(feed), feed.Table())
+}
+
+// WindowTable is the name users' SQL gives the table of window w of a
+// pipeline on feed.
+func (l Layout) WindowTable(feed *catalog.Feed, w catalog.Window) string {
+	return l.SQLName(l.FeedDatabase(feed), catalog.WindowTable(feed, w))
+}
+
 // DDL generates the SQL of feed tables. All DDL of the store is made here,
 // so cluster tables (Replicated*MergeTree behind a Distributed table, ON
 // CLUSTER) can be added by setting a field without touching callers.
 type DDL struct {
-	// Database holds the tables.
+	// Database holds the tables of open feeds.
 	Database string
+	// Restricted holds the tables of restricted feeds. Default
+	// RestrictedDatabase(Database).
+	Restricted string
 	// Server is the ClickHouse version; features newer than 18.16 (TTL) are
 	// used only when it has them.
 	Server Version
+}
+
+// Layout returns the databases of the DDL's tables.
+func (d DDL) Layout() Layout {
+	l := NewLayout(d.Database)
+	if d.Restricted != "" {
+		l.Restricted = d.Restricted
+	}
+	return l
+}
+
+// FeedTable returns the quoted database.table of a feed's raw table. Every
+// statement of the store that names a feed's table takes it from here.
+func (d DDL) FeedTable(feed *catalog.Feed) string {
+	return quoteIdent(d.Layout().FeedDatabase(feed)) + "." + quoteIdent(feed.Table())
+}
+
+// WindowTable returns the quoted database.table of window w's table.
+func (d DDL) WindowTable(feed *catalog.Feed, w catalog.Window) string {
+	return quoteIdent(d.Layout().FeedDatabase(feed)) + "." + quoteIdent(catalog.WindowTable(feed, w))
+}
+
+// CreateDatabase returns the statement that creates database db if it is
+// missing.
+func (d DDL) CreateDatabase(db string) string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db)
+}
+
+// MoveTable returns the statement that moves table from database from to
+// database to, keeping its data (RENAME TABLE across databases, which
+// ClickHouse 18.16 has).
+func (d DDL) MoveTable(from, to, table string) string {
+	return fmt.Sprintf("RENAME TABLE %s.%s TO %s.%s", quoteIdent(from), quoteIdent(table), quoteIdent(to), quoteIdent(table))
 }
 
 // CreateTable returns the CREATE TABLE IF NOT EXISTS statement of a feed's
@@ -86,7 +194,7 @@ type DDL struct {
 // and event time, with a TTL from the retention where the server has TTL.
 func (d DDL) CreateTable(feed *catalog.Feed) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n", quoteIdent(d.Database), quoteIdent(feed.Table()))
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", d.FeedTable(feed))
 	for i, c := range tableColumns(feed) {
 		if i > 0 {
 			b.WriteString(",\n")
@@ -112,7 +220,7 @@ func (d DDL) CreateTable(feed *catalog.Feed) string {
 // AddColumn returns the statement that adds a field to a feed's table. (18.16
 // has no ADD COLUMN IF NOT EXISTS, so callers check system.columns first.)
 func (d DDL) AddColumn(feed *catalog.Feed, f catalog.Field) string {
-	return fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quoteIdent(d.Database), quoteIdent(feed.Table()), quoteIdent(f.Name), ColumnType(f))
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", d.FeedTable(feed), quoteIdent(f.Name), ColumnType(f))
 }
 
 // quoteIdent quotes a ClickHouse identifier with backticks.

@@ -31,6 +31,12 @@ const LatestSuffix = "_latest"
 // thereby replace the earlier attempt's instead of adding to them, even if
 // the earlier attempt finishes writing late. The query's columns must not
 // start with '_'.
+//
+// The table is in the restricted database when the query reads restricted
+// data (Layout.JobDatabase), and stays there once it is: results derived
+// from restricted data are not made open by a later change of the query. A
+// table an earlier version left in the open database is moved, and its
+// view made anew, when the query reads restricted data.
 func (s *Store) WriteSlot(ctx context.Context, table, query string, slot time.Time, attempt int, node string) (int64, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		// The server stops the query too when the attempt's time is up,
@@ -38,10 +44,14 @@ func (s *Store) WriteSlot(ctx context.Context, table, query string, slot time.Ti
 		secs := max(1, int(time.Until(dl).Seconds()+0.5))
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs}))
 	}
-	if err := s.ensureJobTable(ctx, table, query); err != nil {
+	db, err := s.jobDatabase(ctx, table, query)
+	if err != nil {
 		return 0, err
 	}
-	have, err := s.orderedColumns(ctx, table)
+	if err := s.ensureJobTable(ctx, db, table, query); err != nil {
+		return 0, err
+	}
+	have, err := s.orderedColumns(ctx, db, table)
 	if err != nil {
 		return 0, err
 	}
@@ -61,7 +71,7 @@ func (s *Store) WriteSlot(ctx context.Context, table, query string, slot time.Ti
 			exprs = append(exprs, quoteIdent(c))
 		}
 	}
-	tbl := quoteIdent(s.database) + "." + quoteIdent(table)
+	tbl := quoteIdent(db) + "." + quoteIdent(table)
 	insert := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s)", tbl, strings.Join(cols, ", "), strings.Join(exprs, ", "), query)
 	if err := s.conn.Exec(ctx, insert); err != nil {
 		return 0, fmt.Errorf("writing slot %s attempt %d into %s: %w", slot.UTC().Format(time.RFC3339), attempt, table, err)
@@ -79,20 +89,62 @@ func (s *Store) WriteSlot(ctx context.Context, table, query string, slot time.Ti
 // space. The deletion is a mutation, which the server runs in the
 // background.
 func (s *Store) DropEarlierAttempts(ctx context.Context, table string, slot time.Time, attempt int) error {
+	db := s.ddl.Layout().Open
+	if in, err := s.tableIn(ctx, s.ddl.Layout().Restricted, table); err != nil {
+		return err
+	} else if in {
+		db = s.ddl.Layout().Restricted
+	}
 	q := fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s = toDateTime(%d) AND %s < %d",
-		quoteIdent(s.database), quoteIdent(table), quoteIdent(ColSlot), slot.Unix(), quoteIdent(ColAttempt), attempt)
+		quoteIdent(db), quoteIdent(table), quoteIdent(ColSlot), slot.Unix(), quoteIdent(ColAttempt), attempt)
 	if err := s.conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("deleting earlier attempts of slot %s in %s: %w", slot.UTC().Format(time.RFC3339), table, err)
 	}
 	return nil
 }
 
-// ensureJobTable creates a job's result table and its latest view if the
-// table is missing. The table takes the query's columns (CREATE TABLE ...
-// AS SELECT ... LIMIT 0, which ClickHouse 18.16 has).
-func (s *Store) ensureJobTable(ctx context.Context, table, query string) error {
-	tbl := quoteIdent(s.database) + "." + quoteIdent(table)
-	have, err := s.columns(ctx, table)
+// jobDatabase returns the database of a job's result table (see WriteSlot)
+// and moves a table of a query that reads restricted data out of the open
+// database, dropping its view there (the view names the table with its
+// database, so ensureJobTable makes it anew beside the table).
+func (s *Store) jobDatabase(ctx context.Context, table, query string) (string, error) {
+	l := s.ddl.Layout()
+	if l.JobDatabase(query) == l.Open {
+		if in, err := s.tableIn(ctx, l.Restricted, table); err != nil || !in {
+			return l.Open, err
+		}
+		return l.Restricted, nil
+	}
+	inOpen, err := s.tableIn(ctx, l.Open, table)
+	if err != nil {
+		return "", err
+	}
+	if err := s.placeTable(ctx, l.Restricted, table); err != nil {
+		return "", fmt.Errorf("job table %s: %w", table, err)
+	}
+	if inOpen {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quoteIdent(l.Open), quoteIdent(table+LatestSuffix))); err != nil {
+			return "", fmt.Errorf("dropping the view %s%s left in %s: %w", table, LatestSuffix, l.Open, err)
+		}
+	}
+	return l.Restricted, nil
+}
+
+// tableIn reports whether db has a table (or view) called table.
+func (s *Store) tableIn(ctx context.Context, db, table string) (bool, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&n); err != nil {
+		return false, fmt.Errorf("looking for table %s.%s: %w", db, table, err)
+	}
+	return n > 0, nil
+}
+
+// ensureJobTable creates a job's result table in db and its latest view if
+// the table is missing. The table takes the query's columns (CREATE TABLE
+// ... AS SELECT ... LIMIT 0, which ClickHouse 18.16 has).
+func (s *Store) ensureJobTable(ctx context.Context, db, table, query string) error {
+	tbl := quoteIdent(db) + "." + quoteIdent(table)
+	have, err := s.columns(ctx, db, table)
 	if err != nil {
 		return err
 	}
@@ -107,7 +159,7 @@ func (s *Store) ensureJobTable(ctx context.Context, table, query string) error {
 		s.log.Info("created job table", "table", table)
 	}
 	view := fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s AS SELECT * FROM %s WHERE (%s, %s) IN (SELECT %s, max(%s) FROM %s GROUP BY %s)",
-		quoteIdent(s.database), quoteIdent(table+LatestSuffix), tbl,
+		quoteIdent(db), quoteIdent(table+LatestSuffix), tbl,
 		quoteIdent(ColSlot), quoteIdent(ColAttempt), quoteIdent(ColSlot), quoteIdent(ColAttempt), tbl, quoteIdent(ColSlot))
 	if err := s.conn.Exec(ctx, view); err != nil {
 		return fmt.Errorf("creating view %s%s: %w", table, LatestSuffix, err)
@@ -115,9 +167,9 @@ func (s *Store) ensureJobTable(ctx context.Context, table, query string) error {
 	return nil
 }
 
-// orderedColumns lists a table's columns in table order.
-func (s *Store) orderedColumns(ctx context.Context, table string) ([]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.database, table)
+// orderedColumns lists the columns of db.table in table order.
+func (s *Store) orderedColumns(ctx context.Context, db, table string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return nil, fmt.Errorf("reading columns of %s: %w", table, err)
 	}

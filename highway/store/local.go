@@ -24,11 +24,17 @@ type LocalServer struct {
 	// DSN connects to the server as its administrator.
 	DSN string
 	// ReaderDSN connects as highway_reader, a user that cannot write
-	// (readonly=2): the one for users' queries.
+	// (readonly=2) and reads every database: the one for the queries of
+	// callers granted restricted data.
 	ReaderDSN string
-	cmd       *exec.Cmd
-	dir       string
-	log       *slog.Logger
+	// OpenReaderDSN connects as highway_open, a user that cannot write and
+	// whose allow_databases lists only the open database ("default"), not
+	// its restricted database: the one for open data and for every other
+	// query. ClickHouse itself refuses it restricted rows.
+	OpenReaderDSN string
+	cmd           *exec.Cmd
+	dir           string
+	log           *slog.Logger
 }
 
 // StartLocal starts clickhouse-server on 127.0.0.1:port with its data, logs
@@ -71,7 +77,9 @@ func StartLocal(ctx context.Context, dir string, port int, log *slog.Logger) (*L
 		return nil, fmt.Errorf("starting clickhouse-server: %w", err)
 	}
 	s := &LocalServer{DSN: fmt.Sprintf("clickhouse://127.0.0.1:%d/default", port),
-		ReaderDSN: fmt.Sprintf("clickhouse://highway_reader@127.0.0.1:%d/default", port), cmd: cmd, dir: dir, log: log}
+		ReaderDSN:     fmt.Sprintf("clickhouse://%s@127.0.0.1:%d/default", ReaderUser, port),
+		OpenReaderDSN: fmt.Sprintf("clickhouse://%s@127.0.0.1:%d/default", OpenReaderUser, port),
+		cmd:           cmd, dir: dir, log: log}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
@@ -152,6 +160,19 @@ func localConfig(dir string, port int) string {
 `, dir, port, port+1)
 }
 
+// The ClickHouse users of the API that highway dev's server and
+// ops/clickhouse/start define.
+const (
+	// ReaderUser reads every database, readonly=2: for callers granted
+	// restricted data.
+	ReaderUser = "highway_reader"
+	// OpenReaderUser reads only the open database "default" (and system),
+	// readonly=2: for open data and callers without restricted grants.
+	OpenReaderUser = "highway_open"
+)
+
+// localUsers is the users.xml of highway dev's server. (XML comments here
+// must not hold two hyphens in a row.)
 const localUsers = `<?xml version="1.0"?>
 <yandex>
   <profiles>
@@ -172,6 +193,14 @@ const localUsers = `<?xml version="1.0"?>
       <profile>reader</profile>
       <quota>default</quota>
     </highway_reader>
+    <!-- open data only: allow_databases leaves out default_restricted -->
+    <highway_open>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>reader</profile>
+      <quota>default</quota>
+      <allow_databases><database>default</database></allow_databases>
+    </highway_open>
   </users>
   <quotas><default/></quotas>
 </yandex>

@@ -152,8 +152,8 @@ func (s *Store) QueryFeed(ctx context.Context, feed *catalog.Feed, columns []str
 	for i, c := range columns {
 		cols[i] = quoteIdent(c)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s.%s WHERE %s >= toDateTime(%d) AND %s < toDateTime(%d)",
-		strings.Join(cols, ", "), quoteIdent(s.database), quoteIdent(feed.Table()),
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s >= toDateTime(%d) AND %s < toDateTime(%d)",
+		strings.Join(cols, ", "), s.ddl.FeedTable(feed),
 		quoteIdent(feed.EventTime), from.Unix(), quoteIdent(feed.EventTime), to.Unix())
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)

@@ -13,7 +13,7 @@ import (
 // MinEventTime returns the earliest event time in the feed's table, or the
 // zero time if it is empty.
 func (s *Store) MinEventTime(ctx context.Context, feed *catalog.Feed) (time.Time, error) {
-	q := fmt.Sprintf("SELECT count(), min(%s) FROM %s.%s", quoteIdent(feed.EventTime), quoteIdent(s.database), quoteIdent(feed.Table()))
+	q := fmt.Sprintf("SELECT count(), min(%s) FROM %s", quoteIdent(feed.EventTime), s.ddl.FeedTable(feed))
 	var (
 		n  uint64
 		at time.Time
@@ -39,8 +39,8 @@ func (s *Store) RecentIdentities(ctx context.Context, feed *catalog.Feed, topic 
 		}
 		cols = append(cols, "toString("+col+")")
 	}
-	q := fmt.Sprintf("SELECT %s, %s FROM %s.%s WHERE %s = ? AND %s = ? AND %s >= toDateTime(%d)",
-		strings.Join(cols, ", "), quoteIdent(feed.EventTime), quoteIdent(s.database), quoteIdent(feed.Table()),
+	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s = ? AND %s = ? AND %s >= toDateTime(%d)",
+		strings.Join(cols, ", "), quoteIdent(feed.EventTime), s.ddl.FeedTable(feed),
 		quoteIdent(ColTopic), quoteIdent(ColPartition), quoteIdent(feed.EventTime), since.Unix())
 	rows, err := s.conn.Query(ctx, q, topic, int32(partition))
 	if err != nil {

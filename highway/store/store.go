@@ -25,7 +25,17 @@ import (
 // field). Nothing should be consumed for that feed until it is fixed.
 var ErrIncompatibleSchema = errors.New("incompatible schema change")
 
-// Store is a connection pool to one ClickHouse database. It is safe for
+// ErrNotDenied is returned by CheckDenied when ClickHouse lets the
+// connection's user into a database it should not read.
+var ErrNotDenied = errors.New("the ClickHouse user is not denied the database")
+
+// ErrTableInBothDatabases is returned when a table that belongs in one
+// database of the Layout is found in both: highway will not pick one or
+// merge them by itself.
+var ErrTableInBothDatabases = errors.New("table found in both the open and the restricted database")
+
+// Store is a connection pool to one ClickHouse database, the one of the
+// DSN, and the restricted database beside it (see Layout). It is safe for
 // concurrent use.
 type Store struct {
 	conn     driver.Conn
@@ -72,28 +82,63 @@ func (s *Store) Close() error { return s.conn.Close() }
 // Version is the server's version.
 func (s *Store) Version() Version { return s.ddl.Server }
 
-// Database is the database that holds the tables.
+// Database is the database of the DSN: it holds the tables of open feeds
+// and is the default database of the connections.
 func (s *Store) Database() string { return s.database }
+
+// Layout says which database holds each table.
+func (s *Store) Layout() Layout { return s.ddl.Layout() }
+
+// CheckDenied returns nil when ClickHouse refuses the connection's user
+// database db (an allow_databases without it), and an error wrapping
+// ErrNotDenied when it lets the user in, or the database in question
+// cannot be told. It probes a table that need not exist: the server checks
+// the database's access before the table's existence. `highway serve`
+// calls it before start on the open-data user and the restricted database.
+func (s *Store) CheckDenied(ctx context.Context, db string) error {
+	q := fmt.Sprintf("SELECT 1 FROM %s.%s LIMIT 0", quoteIdent(db), quoteIdent("_highway_access_probe"))
+	rows, err := s.conn.Query(ctx, q)
+	if err == nil {
+		rows.Close()
+		return fmt.Errorf("%w: it reads %s (the probe query succeeded)", ErrNotDenied, db)
+	}
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return fmt.Errorf("probing access to database %s: %w", db, err)
+	}
+	switch ex.Code {
+	case 291, 497: // DATABASE_ACCESS_DENIED (18.16 to 20.x), ACCESS_DENIED (20.5 on)
+		return nil
+	}
+	return fmt.Errorf("%w: it may read %s (ClickHouse answered the probe with error %d, %s, not an access refusal)", ErrNotDenied, db, ex.Code, ex.Message)
+}
 
 // Ping checks that the server answers.
 func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 
 // EnsureFeedTable creates the feed's table if it is missing and adds the
-// columns of new optional fields. A change it cannot make by itself returns
-// an error wrapping ErrIncompatibleSchema that says what changed and how to
+// columns of new optional fields. The table is in the database its access
+// calls for (see Layout): a table that an earlier version of highway, or
+// the feed's earlier access level, left in the other database is moved
+// there first, data and all. A change it cannot make by itself returns an
+// error wrapping ErrIncompatibleSchema that says what changed and how to
 // migrate.
 func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
-	if err := s.conn.Exec(ctx, s.ddl.CreateTable(feed)); err != nil {
-		return fmt.Errorf("creating table %s for feed %s: %w", feed.Table(), feed.Name, err)
+	db := s.ddl.Layout().FeedDatabase(feed)
+	if err := s.placeTable(ctx, db, feed.Table()); err != nil {
+		return fmt.Errorf("feed %s: %w", feed.Name, err)
 	}
-	have, err := s.columns(ctx, feed.Table())
+	if err := s.conn.Exec(ctx, s.ddl.CreateTable(feed)); err != nil {
+		return fmt.Errorf("creating table %s.%s for feed %s: %w", db, feed.Table(), feed.Name, err)
+	}
+	have, err := s.columns(ctx, db, feed.Table())
 	if err != nil {
 		return err
 	}
 	// Provenance columns added since the table was made (they have defaults).
 	for _, c := range metaColumns {
 		if _, ok := have[c.name]; !ok {
-			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", quoteIdent(s.database), quoteIdent(feed.Table()), quoteIdent(c.name), c.typ)
+			q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", s.ddl.FeedTable(feed), quoteIdent(c.name), c.typ)
 			if err := s.conn.Exec(ctx, q); err != nil {
 				return fmt.Errorf("adding column %s to %s: %w", c.name, feed.Table(), err)
 			}
@@ -107,11 +152,11 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 		case ok:
 			return fmt.Errorf("feed %s field %s: the table %s.%s has it as %s but the spec says %s: %w; "+
 				"to migrate, add a field under a new name (and retire the old one), or rename the table and let highway create a new one",
-				feed.Name, f.Name, s.database, feed.Table(), got, want, ErrIncompatibleSchema)
+				feed.Name, f.Name, db, feed.Table(), got, want, ErrIncompatibleSchema)
 		case f.Required:
 			return fmt.Errorf("feed %s: new field %s is required, but existing rows of %s.%s have no value for it: %w; "+
 				"declare it with required: false, or backfill the table first",
-				feed.Name, f.Name, s.database, feed.Table(), ErrIncompatibleSchema)
+				feed.Name, f.Name, db, feed.Table(), ErrIncompatibleSchema)
 		default:
 			if err := s.conn.Exec(ctx, s.ddl.AddColumn(feed, f)); err != nil {
 				return fmt.Errorf("adding column %s to %s: %w", f.Name, feed.Table(), err)
@@ -122,9 +167,61 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 	return nil
 }
 
-// columns returns the name → type of every column of table.
-func (s *Store) columns(ctx context.Context, table string) (map[string]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", s.database, table)
+// placeTable makes sure that table, if it exists, is in database want and
+// not in the Layout's other database: it creates the restricted database
+// when want is it, and moves a table found only in the other database with
+// RENAME TABLE (which keeps the data and is atomic). A table in both is an
+// error wrapping ErrTableInBothDatabases. Processors that start together
+// may race to move a table; the loser finds it moved and is content.
+func (s *Store) placeTable(ctx context.Context, want, table string) error {
+	l := s.ddl.Layout()
+	other := l.Restricted
+	if want == l.Restricted {
+		other = l.Open
+		if err := s.conn.Exec(ctx, s.ddl.CreateDatabase(want)); err != nil {
+			return fmt.Errorf("creating the restricted database %s: %w", want, err)
+		}
+	}
+	where := func() (inWant, inOther bool, err error) {
+		rows, err := s.conn.Query(ctx, "SELECT database FROM system.tables WHERE name = ? AND database IN (?, ?)", table, want, other)
+		if err != nil {
+			return false, false, fmt.Errorf("looking for table %s: %w", table, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var db string
+			if err := rows.Scan(&db); err != nil {
+				return false, false, fmt.Errorf("looking for table %s: %w", table, err)
+			}
+			inWant = inWant || db == want
+			inOther = inOther || db == other
+		}
+		return inWant, inOther, rows.Err()
+	}
+	inWant, inOther, err := where()
+	switch {
+	case err != nil:
+		return err
+	case inWant && inOther:
+		return fmt.Errorf("%s.%s and %s.%s both exist; highway uses %s.%s: %w; move the rows over "+
+			"(INSERT INTO %s.%s SELECT * FROM %s.%s) and drop %s.%s, or drop the one you do not need",
+			want, table, other, table, want, table, ErrTableInBothDatabases, want, table, other, table, other, table)
+	case !inOther:
+		return nil
+	}
+	if err := s.conn.Exec(ctx, s.ddl.MoveTable(other, want, table)); err != nil {
+		if inWant, inOther, err2 := where(); err2 == nil && inWant && !inOther {
+			return nil // moved by another process meanwhile
+		}
+		return fmt.Errorf("moving table %s from database %s to %s: %w", table, other, want, err)
+	}
+	s.log.Info("moved table to the database of its access level", "table", table, "from", other, "to", want)
+	return nil
+}
+
+// columns returns the name → type of every column of db.table.
+func (s *Store) columns(ctx context.Context, db, table string) (map[string]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return nil, fmt.Errorf("reading columns of %s: %w", table, err)
 	}
@@ -145,8 +242,8 @@ func (s *Store) columns(ctx context.Context, table string) (map[string]string, e
 // assigned the partition resumes there, so a crash between an insert and
 // the Kafka commit neither loses nor duplicates rows.
 func (s *Store) ResumeOffset(ctx context.Context, feed *catalog.Feed, topic string, partition int) (int64, bool, error) {
-	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s.%s WHERE %s = ? AND %s = ?",
-		quoteIdent(ColOffset), quoteIdent(s.database), quoteIdent(feed.Table()), quoteIdent(ColTopic), quoteIdent(ColPartition))
+	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s WHERE %s = ? AND %s = ?",
+		quoteIdent(ColOffset), s.ddl.FeedTable(feed), quoteIdent(ColTopic), quoteIdent(ColPartition))
 	var (
 		n   uint64
 		max int64
@@ -168,7 +265,7 @@ type FeedStats struct {
 
 // Stats counts a feed's rows and finds its latest event time.
 func (s *Store) Stats(ctx context.Context, feed *catalog.Feed) (FeedStats, error) {
-	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s.%s", quoteIdent(feed.EventTime), quoteIdent(s.database), quoteIdent(feed.Table()))
+	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s", quoteIdent(feed.EventTime), s.ddl.FeedTable(feed))
 	var st FeedStats
 	if err := s.conn.QueryRow(ctx, q).Scan(&st.Rows, &st.LatestEvent); err != nil {
 		return FeedStats{}, fmt.Errorf("reading stats of %s: %w", feed.Table(), err)

@@ -84,8 +84,8 @@ func windowColumns(feed *catalog.Feed, w catalog.Window) []windowColumn {
 // window's results.
 func (d DDL) CreateWindowTable(feed *catalog.Feed, w catalog.Window) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n  %s DateTime,\n  %s DateTime",
-		quoteIdent(d.Database), quoteIdent(catalog.WindowTable(feed, w)), quoteIdent(ColWindowStart), quoteIdent(ColWindowEnd))
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n  %s DateTime,\n  %s DateTime",
+		d.WindowTable(feed, w), quoteIdent(ColWindowStart), quoteIdent(ColWindowEnd))
 	for _, c := range windowColumns(feed, w) {
 		fmt.Fprintf(&b, ",\n  %s %s", quoteIdent(c.name), c.typ)
 	}
@@ -131,18 +131,23 @@ func (d DDL) AggregateWindows(feed *catalog.Feed, w catalog.Window, from, to tim
 		inner = append(inner, quoteIdent(a.Field))
 	}
 	lo, hi := from.Unix(), to.Unix()
-	return fmt.Sprintf("INSERT INTO %s.%s (%s)\nSELECT %s\nFROM (\n  SELECT %s\n  FROM %s.%s\n  WHERE %s >= toDateTime(%d) AND %s < toDateTime(%d)\n)\nWHERE ws >= %d AND ws < %d\nGROUP BY %s",
-		quoteIdent(d.Database), quoteIdent(catalog.WindowTable(feed, w)), strings.Join(names, ", "),
+	return fmt.Sprintf("INSERT INTO %s (%s)\nSELECT %s\nFROM (\n  SELECT %s\n  FROM %s\n  WHERE %s >= toDateTime(%d) AND %s < toDateTime(%d)\n)\nWHERE ws >= %d AND ws < %d\nGROUP BY %s",
+		d.WindowTable(feed, w), strings.Join(names, ", "),
 		strings.Join(exprs, ", "),
 		strings.Join(inner, ", "),
-		quoteIdent(d.Database), quoteIdent(feed.Table()),
+		d.FeedTable(feed),
 		ev, lo, ev, hi-hop+size,
 		lo, hi,
 		strings.Join(append([]string{"ws"}, groups...), ", "))
 }
 
-// EnsureWindowTable creates the table of window w if it is missing.
+// EnsureWindowTable creates the table of window w if it is missing, in the
+// database of its feed (see Layout), moving it there first if an earlier
+// version of highway or an earlier access level left it in the other one.
 func (s *Store) EnsureWindowTable(ctx context.Context, feed *catalog.Feed, w catalog.Window) error {
+	if err := s.placeTable(ctx, s.ddl.Layout().FeedDatabase(feed), catalog.WindowTable(feed, w)); err != nil {
+		return fmt.Errorf("window %s of feed %s: %w", w.Name, feed.Name, err)
+	}
 	if err := s.conn.Exec(ctx, s.ddl.CreateWindowTable(feed, w)); err != nil {
 		return fmt.Errorf("creating window table %s: %w", catalog.WindowTable(feed, w), err)
 	}
@@ -170,7 +175,7 @@ func (s *Store) LastWindowEnd(ctx context.Context, feed *catalog.Feed, w catalog
 		n   uint64
 		end time.Time
 	)
-	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s.%s", quoteIdent(ColWindowEnd), quoteIdent(s.database), quoteIdent(catalog.WindowTable(feed, w)))
+	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s", quoteIdent(ColWindowEnd), s.ddl.WindowTable(feed, w))
 	if err := s.conn.QueryRow(ctx, q).Scan(&n, &end); err != nil {
 		return time.Time{}, fmt.Errorf("reading the last window of %s: %w", w.Name, err)
 	}
@@ -183,8 +188,8 @@ func (s *Store) LastWindowEnd(ctx context.Context, feed *catalog.Feed, w catalog
 // MaxEventTime returns the latest event time the feed's table holds for
 // topic/partition, or the zero time if it holds none.
 func (s *Store) MaxEventTime(ctx context.Context, feed *catalog.Feed, topic string, partition int) (time.Time, error) {
-	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s.%s WHERE %s = ? AND %s = ?",
-		quoteIdent(feed.EventTime), quoteIdent(s.database), quoteIdent(feed.Table()), quoteIdent(ColTopic), quoteIdent(ColPartition))
+	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s WHERE %s = ? AND %s = ?",
+		quoteIdent(feed.EventTime), s.ddl.FeedTable(feed), quoteIdent(ColTopic), quoteIdent(ColPartition))
 	var (
 		n  uint64
 		at time.Time

@@ -117,7 +117,7 @@ func (s *Store) InsertColumns(ctx context.Context, feed *catalog.Feed, c *Column
 		names[i] = quoteIdent(col.name)
 	}
 	// 18.16 needs the explicit column list.
-	q := fmt.Sprintf("INSERT INTO %s.%s (%s)", quoteIdent(s.database), quoteIdent(feed.Table()), strings.Join(names, ", "))
+	q := fmt.Sprintf("INSERT INTO %s (%s)", s.ddl.FeedTable(feed), strings.Join(names, ", "))
 	batch, err := s.conn.PrepareBatch(ctx, q)
 	if err != nil {
 		return fmt.Errorf("preparing insert into %s: %w", feed.Table(), err)

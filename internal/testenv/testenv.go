@@ -38,6 +38,23 @@ func ClickHouse(t testing.TB) string {
 	return v
 }
 
+// As returns the DSN of the real server (HIGHWAY_CLICKHOUSE) with user
+// instead of its own, for the read-only users of ops/clickhouse/start
+// (store.ReaderUser, store.OpenReaderUser). The database stays the DSN's:
+// "default", the only one store.OpenReaderUser may read.
+func As(t testing.TB, user string) string {
+	t.Helper()
+	dsn := ClickHouse(t)
+	rest, ok := strings.CutPrefix(dsn, "clickhouse://")
+	if !ok {
+		t.Fatalf("HIGHWAY_CLICKHOUSE %q does not start with clickhouse://", dsn)
+	}
+	if at := strings.Index(rest, "@"); at >= 0 && at < strings.IndexAny(rest+"/", "/") {
+		rest = rest[at+1:]
+	}
+	return "clickhouse://" + user + "@" + rest
+}
+
 // Name returns a unique lower-case name with the given prefix, for
 // databases, topics and groups that must not collide between tests.
 func Name(prefix string) string {
@@ -46,8 +63,9 @@ func Name(prefix string) string {
 	return prefix + "_" + hex.EncodeToString(b)
 }
 
-// Database creates a fresh ClickHouse database, drops it when the test ends,
-// and returns a DSN that points at it.
+// Database creates a fresh ClickHouse database, drops it and the restricted
+// database the store may make beside it (store.RestrictedDatabase) when the
+// test ends, and returns a DSN that points at it.
 func Database(t testing.TB) string {
 	t.Helper()
 	dsn := ClickHouse(t)
@@ -65,6 +83,7 @@ func Database(t testing.TB) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+store.RestrictedDatabase(db))
 		admin.Close()
 	})
 	i := strings.LastIndex(dsn, "/")

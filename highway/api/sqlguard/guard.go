@@ -8,9 +8,14 @@
 // lex differently, then walks the tokens tracking parentheses, so a table
 // cannot hide in a subquery, a JOIN, a UNION or the right side of IN. It is
 // the first of three defences: the API also runs every query with
-// ClickHouse's readonly=1 and resource limits, and the deployment can give
-// the API a ClickHouse user that can read only the feed databases (see
-// highway/api's package documentation).
+// ClickHouse's readonly=1 and resource limits, and runs it as a ClickHouse
+// user that cannot read the restricted database unless the caller may read
+// a restricted table the statement reads (see highway/api's package
+// documentation).
+//
+// Tables of the policy's Database are named alone or as Database.table;
+// tables of its Restricted database only as Restricted.table, and under
+// that name they appear in Policy.Tables and Result.Tables.
 //
 // The guard errs towards refusing: a statement it cannot place is refused
 // with a reason and a byte position, never let through.
@@ -62,23 +67,40 @@ func reject(code string, pos int, format string, args ...any) *Rejection {
 
 // Policy is what one caller may read.
 type Policy struct {
-	// Database is the database of the caller's tables, which is also the
+	// Database is the database of the open tables, which is also the
 	// default database of the connection the query runs on: a name may be
 	// written as table or as Database.table.
 	Database string
+	// Restricted is the database of the restricted tables (empty: none).
+	// Its tables are always written Restricted.table.
+	Restricted string
 	// Tables are the tables the caller may read, by exact (case-sensitive)
-	// name, as ClickHouse compares them.
+	// name, as ClickHouse compares them: "table" in Database,
+	// "Restricted.table" in Restricted.
 	Tables map[string]bool
-	// Hidden are the tables that exist but the caller may not read. A WITH
-	// name may not take one of these names, so that no ClickHouse version
-	// can read a WITH name as the table.
+	// Hidden are the tables that exist but the caller may not read, named
+	// as in Tables. A WITH name may not take one of these names (or the
+	// table part of a restricted one), so that no ClickHouse version can
+	// read a WITH name as the table.
 	Hidden map[string]bool
 }
 
 // Result is what an accepted statement reads.
 type Result struct {
-	// Tables are the tables read, sorted, without duplicates.
+	// Tables are the tables read, sorted, without duplicates, named as in
+	// Policy.Tables.
 	Tables []string
+}
+
+// ReadsRestricted reports whether the result reads a table of the
+// policy's Restricted database.
+func (r Result) ReadsRestricted(p Policy) bool {
+	for _, t := range r.Tables {
+		if p.Restricted != "" && strings.HasPrefix(t, p.Restricted+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // forbidden are keywords that have no place in a read-only query. A word in
@@ -321,7 +343,7 @@ func (c *checker) step(i int) (int, *Rejection) {
 		}
 	case "FROM":
 		if c.exprWord(f) && !c.at(i-1).is("(") {
-			return i + 1, c.notHidden(c.at(i + 1))
+			return i + 1, c.notHidden(i + 1)
 		}
 		f.fromList, f.arrayJoin = true, false
 		return c.tableRef(i+1, "FROM")
@@ -329,13 +351,13 @@ func (c *checker) step(i int) (int, *Rejection) {
 		prev, before := c.at(i-1), c.at(i-2)
 		if i >= 1 && prev.upper() == "ARRAY" && !(i >= 2 && before.upper() == "AS") {
 			f.arrayJoin = true
-			return i + 1, c.notHidden(c.at(i + 1))
+			return i + 1, c.notHidden(i + 1)
 		}
 		f.fromList, f.arrayJoin = true, false
 		return c.tableRef(i+1, "JOIN")
 	case "IN":
 		if c.exprWord(f) && !c.at(i-1).is("(") {
-			return i + 1, c.notHidden(c.at(i + 1))
+			return i + 1, c.notHidden(i + 1)
 		}
 		if next.is("(") {
 			return i + 1, nil // the group is checked when '(' opens it
@@ -357,19 +379,33 @@ func (c *checker) step(i int) (int, *Rejection) {
 	return i + 1, nil
 }
 
-// notHidden refuses a name, in any case, of a table the caller may not
-// read where an expression word (EXTRACT(x FROM name)) puts it: it is a
-// column there, but nothing that looks like reading a hidden table passes.
-func (c *checker) notHidden(t token) *Rejection {
+// notHidden refuses a name at token i, in any case, of a table the caller
+// may not read where an expression word (EXTRACT(x FROM name)) puts it: it
+// is a column there, but nothing that looks like reading a hidden table
+// passes, by its table name alone or qualified with its database.
+func (c *checker) notHidden(i int) *Rejection {
+	t := c.at(i)
 	if !t.ident() {
 		return nil
 	}
-	for name := range c.p.Hidden {
-		if strings.EqualFold(name, t.name) {
-			return reject(CodeTable, t.pos, "there is no table %q that you may read", t.name)
+	name := t.name
+	if u := c.at(i + 2); c.at(i+1).is(".") && u.ident() {
+		name += "." + u.name
+	}
+	for hidden := range c.p.Hidden {
+		if strings.EqualFold(hidden, t.name) || strings.EqualFold(hidden, name) || strings.EqualFold(c.bare(hidden), t.name) {
+			return reject(CodeTable, t.pos, "there is no table %q that you may read", name)
 		}
 	}
 	return nil
+}
+
+// bare returns a table name of the policy without its Restricted database.
+func (c *checker) bare(name string) string {
+	if c.p.Restricted != "" {
+		return strings.TrimPrefix(name, c.p.Restricted+".")
+	}
+	return name
 }
 
 // exprWord reports whether FROM or IN at frame f is a word of an
@@ -433,25 +469,48 @@ func (c *checker) tableRef(i int, after string) (int, *Rejection) {
 
 // table checks that the table db.name (db may be empty) is readable.
 func (c *checker) table(at token, name, db string, inOperand bool) *Rejection {
-	if db != "" {
-		if low := strings.ToLower(db); low == "system" || low == "information_schema" {
-			return reject(CodeSystem, at.pos, "%s tables are not available", db)
+	key := name
+	switch {
+	case db == "":
+		if c.isCTE(name) {
+			return nil
 		}
-		if db != c.p.Database {
-			return reject(CodeDatabase, at.pos, "database %q is not available; write the table's name alone or as %s.table", db, c.p.Database)
-		}
-	} else if c.isCTE(name) {
-		return nil
+	case strings.EqualFold(db, "system") || strings.EqualFold(db, "information_schema"):
+		return reject(CodeSystem, at.pos, "%s tables are not available", db)
+	case db == c.p.Database:
+	case c.p.Restricted != "" && db == c.p.Restricted:
+		key = db + "." + name
+	case c.p.Restricted != "":
+		return reject(CodeDatabase, at.pos, "database %q is not available; write an open table's name alone (or as %s.table) and a restricted one as %s.table",
+			db, c.p.Database, c.p.Restricted)
+	default:
+		return reject(CodeDatabase, at.pos, "database %q is not available; write the table's name alone or as %s.table", db, c.p.Database)
 	}
-	if !c.p.Tables[name] {
+	if !c.p.Tables[key] {
+		if qualified := c.p.Restricted + "." + name; db == "" && c.p.Restricted != "" && c.p.Tables[qualified] {
+			return reject(CodeTable, at.pos, "%q is a restricted table: write it as %s", name, qualified)
+		}
 		code, what := CodeTable, "there is no table %q that you may read"
 		if inOperand {
 			code, what = CodeInOperand, "the right side of IN must be a subquery, constants or a table you may read; %q is none of these"
 		}
-		return reject(code, at.pos, what+"; GET /api/v1/feeds lists your feeds and their tables", name)
+		shown := name
+		if db != "" {
+			shown = db + "." + name
+		}
+		return reject(code, at.pos, what+"; GET /api/v1/me lists the tables you may read", shown)
 	}
-	c.tables[name] = true
+	c.tables[key] = true
 	return nil
+}
+
+// hiddenBare reports whether name is the table part of a hidden
+// restricted table.
+func (c *checker) hiddenBare(name string) bool {
+	if c.p.Restricted == "" {
+		return false
+	}
+	return c.p.Hidden[c.p.Restricted+"."+name]
 }
 
 func (c *checker) isCTE(name string) bool {
@@ -469,7 +528,7 @@ func (c *checker) cte(i int) *Rejection {
 	if !t.ident() || c.at(i+1).upper() != "AS" || !c.at(i+2).is("(") {
 		return nil
 	}
-	if c.p.Hidden[t.name] {
+	if c.p.Hidden[t.name] || c.hiddenBare(t.name) {
 		return reject(CodeCTEName, t.pos, "the WITH name %q is the name of a table you may not read; choose another name", t.name)
 	}
 	f := c.top()

@@ -258,7 +258,7 @@ func TestGuardPositions(t *testing.T) {
 
 func TestRejectionError(t *testing.T) {
 	_, err := Check("SELECT * FROM police_cases", testPolicy)
-	want := `there is no table "police_cases" that you may read; GET /api/v1/feeds lists your feeds and their tables (at byte 14)`
+	want := `there is no table "police_cases" that you may read; GET /api/v1/me lists the tables you may read (at byte 14)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
