@@ -50,11 +50,10 @@ type Message struct {
 	Time      time.Time
 }
 
-// Header is one Kafka record header.
-type Header struct {
-	Key   string
-	Value []byte
-}
+// Header is one Kafka record header: Key string and Value []byte. It is
+// kafka-go's own type, so fetched messages keep their header slices
+// without a copy.
+type Header = kafka.Header
 
 // Header returns the value of the first header called key, or nil.
 func (m *Message) Header(key string) []byte {
@@ -209,12 +208,5 @@ func toKafka(m Message) kafka.Message {
 }
 
 func fromKafka(km kafka.Message) Message {
-	m := Message{Topic: km.Topic, Partition: km.Partition, Offset: km.Offset, Key: km.Key, Value: km.Value, Time: km.Time}
-	if len(km.Headers) > 0 {
-		m.Headers = make([]Header, len(km.Headers))
-		for i, h := range km.Headers {
-			m.Headers[i] = Header{Key: h.Key, Value: h.Value}
-		}
-	}
-	return m
+	return Message{Topic: km.Topic, Partition: km.Partition, Offset: km.Offset, Key: km.Key, Value: km.Value, Headers: km.Headers, Time: km.Time}
 }

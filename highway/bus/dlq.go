@@ -27,14 +27,14 @@ func DLQTopic(topic string) string { return topic + ".dlq" }
 func DeadLetter(m Message, reason string, at time.Time) Message {
 	headers := append([]Header(nil), m.Headers...)
 	headers = append(headers,
-		Header{HeaderReason, []byte(reason)},
-		Header{HeaderSourceTopic, []byte(m.Topic)},
-		Header{HeaderRejectedAt, []byte(at.UTC().Format(time.RFC3339Nano))},
+		Header{Key: HeaderReason, Value: []byte(reason)},
+		Header{Key: HeaderSourceTopic, Value: []byte(m.Topic)},
+		Header{Key: HeaderRejectedAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
 	)
 	if m.Offset >= 0 {
 		headers = append(headers,
-			Header{HeaderSourcePartition, []byte(strconv.Itoa(m.Partition))},
-			Header{HeaderSourceOffset, []byte(strconv.FormatInt(m.Offset, 10))},
+			Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(m.Partition))},
+			Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 		)
 	}
 	return Message{Topic: DLQTopic(m.Topic), Key: m.Key, Value: m.Value, Headers: headers, Time: at}

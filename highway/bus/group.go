@@ -22,38 +22,51 @@ type Claim struct {
 	Committed int64
 
 	gen    *kafka.Generation
-	reader *kafka.Reader
+	reader *partitionReader
 }
 
 // SeekTo makes the next Fetch start at offset.
 func (c *Claim) SeekTo(offset int64) error {
-	if err := c.reader.SetOffset(offset); err != nil {
-		return fmt.Errorf("seeking %s/%d to %d: %w", c.Topic, c.Partition, offset, err)
-	}
+	c.reader.seek(offset)
 	return nil
 }
+
+// firstMessageWait is how long one fetch waits on the broker while Fetch
+// waits for the first message of a batch (it then asks again).
+const firstMessageWait = 500 * time.Millisecond
 
 // Fetch waits for at least one message, then gathers more until it has
 // maxRows messages, maxBytes bytes of values, or wait has passed since the
 // first one arrived. It returns what it has when ctx ends after the first
 // message.
 func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait time.Duration) ([]Message, error) {
-	first, err := c.reader.FetchMessage(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
+	c.reader.keepAlive(firstMessageWait)
+	stop := context.AfterFunc(ctx, c.reader.interrupt)
+	defer stop()
+	var first kafka.Message
+	for {
+		m, err := c.reader.next(ctx, firstMessageWait)
+		if errors.Is(err, errEmptyFetch) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
+		}
+		first = m
+		break
 	}
-	msgs := make([]Message, 1, maxRows) // one allocation; appends never grow it
+	msgs := make([]Message, 1, max(maxRows, 1)) // one allocation; appends never grow it
 	msgs[0] = fromKafka(first)
 	size := int64(len(first.Value))
-	if maxRows <= 1 || size >= maxBytes {
-		return msgs, nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	deadline := time.Now().Add(wait)
 	for len(msgs) < maxRows && size < maxBytes {
-		m, err := c.reader.FetchMessage(wctx)
+		left := time.Until(deadline)
+		if left < time.Millisecond || ctx.Err() != nil {
+			break
+		}
+		m, err := c.reader.next(ctx, left)
 		if err != nil {
-			break // the wait is over or the claim ends; what we have is a batch
+			break // nothing more within the wait, or the claim ends; what we have is a batch
 		}
 		msgs = append(msgs, fromKafka(m))
 		size += int64(len(m.Value))
@@ -63,7 +76,7 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 
 // Lag is how many messages of the partition are behind the last fetched one,
 // or -1 when not yet known.
-func (c *Claim) Lag() int64 { return c.reader.Lag() }
+func (c *Claim) Lag() int64 { return c.reader.lag() }
 
 // Commit records next as the offset the group resumes from on this partition.
 func (c *Claim) Commit(next int64) error {
@@ -126,24 +139,10 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 		for _, a := range gen.Assignments[topic] {
 			claim := &Claim{Topic: topic, Partition: a.ID, Committed: a.Offset, gen: gen}
 			gen.Start(func(gctx context.Context) {
-				claim.reader = kafka.NewReader(kafka.ReaderConfig{
-					Brokers:        b.cfg.Brokers,
-					Topic:          topic,
-					Partition:      claim.Partition,
-					MinBytes:       1,
-					MaxBytes:       16 << 20,
-					MaxWait:        100 * time.Millisecond,
-					QueueCapacity:  1000,
-					ReadBackoffMin: 50 * time.Millisecond,
-					ReadBackoffMax: time.Second,
-					Logger:         kafka.LoggerFunc(b.logf),
-					ErrorLogger:    kafka.LoggerFunc(b.logf),
-				})
-				defer claim.reader.Close()
+				claim.reader = newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, claim.Partition, b.logf)
+				defer claim.reader.close()
 				if claim.Committed >= 0 {
-					_ = claim.reader.SetOffset(claim.Committed)
-				} else {
-					_ = claim.reader.SetOffset(kafka.FirstOffset)
+					claim.reader.seek(claim.Committed)
 				}
 				if err := handle(gctx, claim); err != nil && gctx.Err() == nil {
 					mu.Lock()
