@@ -23,6 +23,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/plugins/grafana/pkg/apiclient"
 )
 
@@ -50,15 +51,21 @@ type Server struct {
 	liveConns int
 }
 
+// Database is the database the fake API's tables are in, as the real API
+// names them: open feeds' tables alone, restricted ones' in
+// store.RestrictedDatabase(Database).
+const Database = "default"
+
 // New starts a server whose catalogue holds the feeds of cat, all fresh,
 // with 100 rows and the latest event a minute ago. Close it when done.
 func New(cat *catalog.Catalog) *Server {
 	s := &Server{live: map[string][]json.RawMessage{}}
+	layout := store.NewLayout(Database)
 	latest := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	for _, f := range cat.Feeds() {
 		fi := apiclient.Feed{
 			Name: f.Name, Department: f.Department, Description: f.Description, Access: string(f.Access),
-			IntervalSeconds: f.Interval.Seconds(), Key: f.Key, EventTime: f.EventTime, Table: f.Table(),
+			IntervalSeconds: f.Interval.Seconds(), Key: f.Key, EventTime: f.EventTime, Table: layout.FeedTable(f),
 			Rows: 100, LatestEventTime: &latest, Freshness: "fresh",
 		}
 		for _, fld := range f.Fields {

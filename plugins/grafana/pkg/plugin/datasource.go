@@ -58,7 +58,10 @@ type cachedColumns struct {
 
 type cachedFeed struct {
 	spec *catalog.Feed
-	at   time.Time
+	// table is the feed's table as the API names it in SQL (a restricted
+	// feed's is database.table).
+	table string
+	at    time.Time
 }
 
 // NewDatasource is the instance factory given to datasource.Manage. Bad
@@ -91,27 +94,39 @@ func (d *Datasource) api() (*apiclient.Client, error) {
 
 // feed returns a feed's spec from the API, cached for feedTTL.
 func (d *Datasource) feed(ctx context.Context, name string) (*catalog.Feed, error) {
+	spec, _, err := d.feedTable(ctx, name)
+	return spec, err
+}
+
+// feedTable returns a feed's spec and its table as SQL names it, from the
+// API's catalogue (cached for feedTTL): open feeds' tables by name,
+// restricted ones' as <database>_restricted.table.
+func (d *Datasource) feedTable(ctx context.Context, name string) (*catalog.Feed, string, error) {
 	d.mu.Lock()
 	c, ok := d.feeds[name]
 	d.mu.Unlock()
 	if ok && time.Since(c.at) < feedTTL {
-		return c.spec, nil
+		return c.spec, c.table, nil
 	}
 	api, err := d.api()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	f, err := api.Feed(ctx, name)
 	if err != nil {
 		var ae *apiclient.Error
 		if errors.As(err, &ae) && ae.Status == 404 {
-			return nil, fmt.Errorf("no feed %q visible to this department: %w", name, err)
+			return nil, "", fmt.Errorf("no feed %q visible to this department: %w", name, err)
 		}
-		return nil, err
+		return nil, "", err
 	}
 	spec := f.Spec()
+	table := f.Table
+	if table == "" {
+		table = spec.Table() // an API from before restricted databases
+	}
 	d.mu.Lock()
-	d.feeds[name] = cachedFeed{spec: spec, at: time.Now()}
+	d.feeds[name] = cachedFeed{spec: spec, table: table, at: time.Now()}
 	d.mu.Unlock()
-	return spec, nil
+	return spec, table, nil
 }

@@ -443,3 +443,45 @@ func TestStreamStopsWhenGrafanaGoesAway(t *testing.T) {
 		t.Fatal("RunStream kept running after Grafana went away")
 	}
 }
+
+// TestRestrictedFeedTable: the builder and variables name a feed's table as
+// the API's catalogue does; a restricted feed's table is in the restricted
+// database (database.table), and a name that is neither form is refused.
+func TestRestrictedFeedTable(t *testing.T) {
+	for _, tc := range []struct {
+		name, table string
+		wantFrom    string // the FROM of the SQL sent, or "" when refused
+	}{
+		{"open feed", "hko_weather_temperature", "FROM hko_weather_temperature"},
+		{"restricted feed", "default_restricted.hko_weather_temperature", "FROM default_restricted.hko_weather_temperature"},
+		{"API of before the split", "", "FROM hko_weather_temperature"},
+		{"not a table name", "x; DROP TABLE y", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t)
+			srv.SetAnswer(series)
+			srv.SetFeed("hko.weather.temperature", func(f *apiclient.Feed) { f.Table = tc.table })
+			ds := newDatasource(t, srv.URL, apitest.Token)
+			r := run(t, ds, dataQuery("A", "builder", `{"feed": "hko.weather.temperature", "metric": "temperature", "groupBy": ["district"]}`)).Responses["A"]
+			qs := srv.Queries()
+			if tc.wantFrom == "" {
+				if r.Error == nil || len(qs) != 0 || !strings.Contains(r.Error.Error(), "not table or database.table") {
+					t.Fatalf("error %v, queries %q; want a refusal naming the table form and no query", r.Error, qs)
+				}
+				return
+			}
+			if r.Error != nil || len(qs) != 1 || !strings.Contains(qs[0], "\n"+tc.wantFrom+"\n") {
+				t.Fatalf("error %v, queries %q; want one with %q", r.Error, qs, tc.wantFrom)
+			}
+			var got *backend.CallResourceResponse
+			err := ds.CallResource(context.Background(), &backend.CallResourceRequest{Method: "GET", Path: "values", URL: "values?feed=hko.weather.temperature&field=district"},
+				backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error { got = r; return nil }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if qs := srv.Queries(); got.Status != 200 || !strings.Contains(qs[len(qs)-1], " "+tc.wantFrom+" ") {
+				t.Errorf("values: %d, SQL %q; want %q", got.Status, qs[len(qs)-1], tc.wantFrom)
+			}
+		})
+	}
+}

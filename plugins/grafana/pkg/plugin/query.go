@@ -126,11 +126,11 @@ func (d *Datasource) queryBuilder(ctx context.Context, q query.Query, r macros.R
 	if q.Feed == "" {
 		return nil, fmt.Errorf("%w: choose a feed", query.ErrInvalid)
 	}
-	feed, err := d.feed(ctx, q.Feed)
+	feed, table, err := d.feedTable(ctx, q.Feed)
 	if err != nil {
 		return nil, err
 	}
-	sql, err := q.BuilderSQL(feed)
+	sql, err := q.BuilderSQLFrom(feed, table)
 	if err != nil {
 		return nil, err
 	}

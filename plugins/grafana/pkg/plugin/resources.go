@@ -86,7 +86,7 @@ func (d *Datasource) fieldValues(ctx context.Context, feedName, field, limitArg 
 	if feedName == "" || field == "" {
 		return nil, fmt.Errorf("%w: values needs feed and field, e.g. values(hko.weather.temperature, station)", query.ErrInvalid)
 	}
-	feed, err := d.feed(ctx, feedName)
+	feed, table, err := d.feedTable(ctx, feedName)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (d *Datasource) fieldValues(ctx context.Context, feedName, field, limitArg 
 	if err != nil {
 		return nil, err
 	}
-	sql := fmt.Sprintf("SELECT DISTINCT toString(%s) AS value FROM %s WHERE isNotNull(%s) ORDER BY value LIMIT %d", f.Name, feed.Table(), f.Name, limit)
+	sql := fmt.Sprintf("SELECT DISTINCT toString(%s) AS value FROM %s WHERE isNotNull(%s) ORDER BY value LIMIT %d", f.Name, table, f.Name, limit)
 	frame, err := api.Query(ctx, sql, "values")
 	if err != nil {
 		return nil, err

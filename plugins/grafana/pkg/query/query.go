@@ -238,6 +238,20 @@ func fieldNames(feed *catalog.Feed) string {
 //
 // and as a table the same without the time bucket, one row per group.
 func (q Query) BuilderSQL(feed *catalog.Feed) (string, error) {
+	return q.BuilderSQLFrom(feed, feed.Table())
+}
+
+// tableRe is a table as the API names it: table, or database.table for a
+// restricted feed's (database <db>_restricted).
+var tableRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+
+// BuilderSQLFrom is BuilderSQL on the table the API names for the feed
+// (its "table" in GET /api/v1/feeds): a restricted feed's table is in a
+// database of its own and must be written database.table.
+func (q Query) BuilderSQLFrom(feed *catalog.Feed, table string) (string, error) {
+	if !tableRe.MatchString(table) {
+		return "", fmt.Errorf("%w: the API names the table of feed %s %q, which is not table or database.table", ErrInvalid, feed.Name, table)
+	}
 	if err := q.Validate(feed); err != nil {
 		return "", err
 	}
@@ -285,7 +299,7 @@ func (q Query) BuilderSQL(feed *catalog.Feed) (string, error) {
 		limit = DefaultLimit
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT %s\nFROM %s\nWHERE %s", strings.Join(sel, ", "), feed.Table(), strings.Join(where, " AND "))
+	fmt.Fprintf(&b, "SELECT %s\nFROM %s\nWHERE %s", strings.Join(sel, ", "), table, strings.Join(where, " AND "))
 	if len(group) > 0 {
 		fmt.Fprintf(&b, "\nGROUP BY %s\nORDER BY %s", strings.Join(group, ", "), strings.Join(group, ", "))
 	}

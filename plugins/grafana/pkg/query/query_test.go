@@ -87,6 +87,27 @@ func TestBuilderSQL(t *testing.T) {
 	}
 }
 
+func TestBuilderSQLFrom(t *testing.T) {
+	q := Query{QueryType: Builder, Feed: "hko.weather.temperature", Metric: "temperature", Format: Table}
+	for _, tc := range []struct {
+		table, wantFrom string // wantFrom "" when refused
+	}{
+		{"hko_weather_temperature", "\nFROM hko_weather_temperature\n"},
+		{"default_restricted.hko_weather_temperature", "\nFROM default_restricted.hko_weather_temperature\n"},
+		{"a.b.c", ""},
+		{"t WHERE 1", ""},
+		{"", ""},
+	} {
+		got, err := q.BuilderSQLFrom(builtin(t, q.Feed), tc.table)
+		switch {
+		case tc.wantFrom == "" && !errors.Is(err, ErrInvalid):
+			t.Errorf("table %q: %q, %v; want ErrInvalid", tc.table, got, err)
+		case tc.wantFrom != "" && (err != nil || !strings.Contains(got, tc.wantFrom)):
+			t.Errorf("table %q: %q, %v; want %q", tc.table, got, err, tc.wantFrom)
+		}
+	}
+}
+
 func TestValidateErrors(t *testing.T) {
 	tests := []struct {
 		name  string
