@@ -158,6 +158,9 @@ func (s *Server) openData(w http.ResponseWriter, r *http.Request, _ *principal) 
 		entry.Error = err.Error()
 	}
 	s.audit(entry)
+	if lw.mustCutOff(format, err) {
+		cutOff(lw)
+	}
 }
 
 func extension(f store.Format) string {

@@ -70,6 +70,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, who *principal) {
 	if err != nil {
 		entry.Error = err.Error()
 	}
+	if lw.mustCutOff(format, err) {
+		cutOff(lw) // the deferred audit still records the query
+	}
 }
 
 // queryFailed answers a query's error if nothing was written yet, and
@@ -82,8 +85,9 @@ func (s *Server) queryFailed(w http.ResponseWriter, lw *lazyWriter, err error) i
 		return http.StatusOK
 	}
 	if lw.started {
-		// Too late for a status: the formats that can, carry the error in
-		// the body (json's "error"); the log has it for the others.
+		// Too late for a status: json and ndjson carry the error at the
+		// end of the body; csv and arrow cannot, so the caller cuts the
+		// response off (see cutOff).
 		s.cfg.Logger.Warn("query failed after its first rows", "err", err)
 		return http.StatusOK
 	}
@@ -92,6 +96,9 @@ func (s *Server) queryFailed(w http.ResponseWriter, lw *lazyWriter, err error) i
 	case errors.As(err, &qe):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "ClickHouse refused the query: " + qe.Message, ClickHouseCode: qe.Code,
 			Hint: "the query is at fault: fix it, or narrow it if it hit a limit (time, rows, bytes, memory)"})
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrUnsupportedType):
+		writeError(w, http.StatusBadRequest, err.Error(), "convert the column in the query, for example with toString()")
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away; nobody reads this
@@ -132,6 +139,24 @@ func (l *lazyWriter) start() {
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	l.w.WriteHeader(http.StatusOK)
+}
+
+// mustCutOff reports whether a response must be cut off because its query
+// failed after the first rows went out in format f, which has no place for
+// the error: CSV, and Arrow (whose reader would otherwise see batches and
+// no error). json and ndjson end with the error instead (see store.Format).
+func (l *lazyWriter) mustCutOff(f store.Format, err error) bool {
+	return err != nil && l.started && (f == store.FormatCSV || f == store.FormatArrow)
+}
+
+// cutOff sends what has been written and ends the response without its
+// proper end: the connection is closed before the last chunk (HTTP/1.1) or
+// the stream is reset (HTTP/2), so that clients see a broken transfer
+// (curl exits with 18, Go's readers get io.ErrUnexpectedEOF) instead of a
+// result that looks complete. It does not return.
+func cutOff(l *lazyWriter) {
+	_ = http.NewResponseController(l.w).Flush()
+	panic(http.ErrAbortHandler)
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {

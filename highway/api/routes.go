@@ -63,7 +63,7 @@ func (s *Server) routeTable() []route {
 			errors:      merge(errAuth, map[int]string{404: "no such feed, or one you may not read", 503: "no Kafka configured"}), handle: s.live},
 		{method: "POST", path: "/api/v1/query", auth: authToken, tag: "query",
 			summary:     "Run one read-only SQL query",
-			description: "One SELECT (or WITH … SELECT) over the tables GET /api/v1/me lists, run with ClickHouse's readonly=1 and limits on time, rows, bytes and memory. The result streams in the format asked: json, ndjson, csv or arrow (an Arrow IPC stream).",
+			description: "One SELECT (or WITH … SELECT) over the tables GET /api/v1/me lists, run with ClickHouse's readonly=1 and limits on time, rows, bytes and memory. The result streams in the format asked: json, ndjson, csv or arrow (an Arrow IPC stream). If the query fails after the first rows went out (a limit reached, a runtime error), the status is already 200: json ends with an \"error\" member beside \"rows\", ndjson with a last line {\"error\": \"...\"}, and csv and arrow responses are cut off without their end (the connection closes before the last chunk), so clients see an incomplete transfer, never a result that looks complete.",
 			body:        "QueryRequest", ok: okResponse{status: 200, types: streamed, desc: "the result"},
 			errors: merge(errAuth, errRate, map[int]string{
 				400: "the query was refused (reason, code and byte position), or ClickHouse refused it (its message)",
@@ -81,7 +81,7 @@ func (s *Server) routeTable() []route {
 			ok: jsonOK("OpenFeed", "the feed"), errors: merge(errRate, map[int]string{404: "no open feed of that name"}), handle: s.openFeedInfo},
 		{method: "GET", path: "/open/v1/feeds/{feed}/data", auth: authNone, tag: "open data",
 			summary:     "Download an open feed's rows in a time range (no token)",
-			description: "Streams every row whose event time is in [from, to), in storage order, without personal fields.",
+			description: "Streams every row whose event time is in [from, to), in storage order, without personal fields. If the download fails after the first rows went out (a limit reached, a runtime error), the status is already 200: json ends with an \"error\" member beside \"rows\", ndjson with a last line {\"error\": \"...\"}, and csv and arrow responses are cut off without their end (the connection closes before the last chunk), so clients see an incomplete transfer, never a result that looks complete.",
 			params: []param{feedParam,
 				{name: "from", in: "query", desc: "start, RFC 3339 or milliseconds since 1970 (default: 24 hours before to)"},
 				{name: "to", in: "query", desc: "end, exclusive (default: now)"},

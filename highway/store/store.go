@@ -39,6 +39,7 @@ var ErrTableInBothDatabases = errors.New("table found in both the open and the r
 // concurrent use.
 type Store struct {
 	conn     driver.Conn
+	reader   *nativePool // Query and QueryFeed (see native.go)
 	database string
 	ddl      DDL
 	log      *slog.Logger
@@ -73,11 +74,16 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Store{conn: conn, database: opts.Auth.Database, ddl: DDL{Database: opts.Auth.Database, Server: v}, log: log}, nil
+	reader := newNativePool(nativeConfig{addrs: opts.Addr, database: opts.Auth.Database, user: opts.Auth.Username,
+		password: opts.Auth.Password, tls: opts.TLS, dialTimeout: opts.DialTimeout, maxOpen: opts.MaxOpenConns})
+	return &Store{conn: conn, reader: reader, database: opts.Auth.Database, ddl: DDL{Database: opts.Auth.Database, Server: v}, log: log}, nil
 }
 
 // Close closes the connections.
-func (s *Store) Close() error { return s.conn.Close() }
+func (s *Store) Close() error {
+	s.reader.close()
+	return s.conn.Close()
+}
 
 // Version is the server's version.
 func (s *Store) Version() Version { return s.ddl.Server }
