@@ -772,8 +772,10 @@ func (c *uuidCol) appendText(b []byte, i int) []byte {
 	for j := range 16 {
 		// Byte j of the text form is byte 7-j of the first half, or
 		// 15-(j-8) of the second.
-		x := v[7-j]
-		if j >= 8 {
+		var x byte
+		if j < 8 {
+			x = v[7-j]
+		} else {
 			x = v[23-j]
 		}
 		if j == 4 || j == 6 || j == 8 || j == 10 {
