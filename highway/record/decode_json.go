@@ -42,6 +42,10 @@ type Decoder struct {
 	filter  Filter
 	event   int // index of the event-time field
 	keyIdx  []int
+	// lastRows and lastData (string bytes per column) describe the last
+	// batch made, to size the next one's buffers.
+	lastRows int
+	lastData []int
 }
 
 // Filter sees every record that fits the spec before it is appended, with
@@ -205,7 +209,32 @@ func (d *Decoder) Len() int {
 
 // NewRecordBatch returns the records appended so far as a batch (which the
 // caller must Release) and starts a new one.
-func (d *Decoder) NewRecordBatch() arrow.RecordBatch { return d.builder.NewRecordBatch() }
+func (d *Decoder) NewRecordBatch() arrow.RecordBatch {
+	rec := d.builder.NewRecordBatch()
+	d.lastRows = int(rec.NumRows())
+	d.lastData = d.lastData[:0]
+	for i := range int(rec.NumCols()) {
+		n := 0
+		if s, ok := rec.Column(i).(*array.String); ok {
+			n = len(s.ValueBytes())
+		}
+		d.lastData = append(d.lastData, n)
+	}
+	return rec
+}
+
+// Reserve makes room for n more records in the batch under construction,
+// so its buffers are allocated once at their size rather than doubled
+// record by record. String data is reserved at the previous batch's bytes
+// per row.
+func (d *Decoder) Reserve(n int) {
+	for i, b := range d.builder.Fields() {
+		b.Reserve(n)
+		if sb, ok := b.(*array.StringBuilder); ok && d.lastRows > 0 && i < len(d.lastData) {
+			sb.ReserveData(d.lastData[i] * n / d.lastRows)
+		}
+	}
+}
 
 // Release frees the builders.
 func (d *Decoder) Release() { d.builder.Release() }

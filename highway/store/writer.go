@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -48,14 +49,113 @@ func (c *Columns) Rows() int { return c.rows }
 
 // Insert appends the rows of rec (whose columns follow the feed's fields in
 // order, as record.Schema derives them) to the feed's table in one native
-// insert, column by column. ClickHouse writes the insert atomically per
-// partition of the table (one month of event time).
+// insert, encoding the Arrow columns straight into the block it sends
+// (native_insert.go). ClickHouse writes the insert atomically per partition
+// of the table (one month of event time).
 func (s *Store) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) error {
-	c, err := PrepareColumns(feed, rec, prov)
-	if err != nil {
+	n := int(rec.NumRows())
+	if err := checkBatch(feed, rec, prov); err != nil {
 		return err
 	}
-	return s.InsertColumns(ctx, feed, c)
+	if n == 0 {
+		return nil
+	}
+	cols := tableColumns(feed)
+	names, types := make([]string, len(cols)), make([]string, len(cols))
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		names[i], types[i], quoted[i] = col.name, col.typ, quoteIdent(col.name)
+	}
+	// 18.16 needs the explicit column list.
+	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES", s.ddl.FeedTable(feed), strings.Join(quoted, ", "))
+	var encErr error
+	encode := func(b *proto.Buffer, version int) {
+		encErr = encodeRows(b, version, feed, cols, rec, prov)
+	}
+	c, err := s.reader.get(ctx)
+	if err != nil {
+		return fmt.Errorf("insert of %d rows into %s: %w", n, feed.Table(), err)
+	}
+	err = c.insert(ctx, q, names, types, n, encode)
+	if encErr != nil {
+		c.broken = true // the block sent is not what the server expects
+		err = encErr
+	}
+	s.reader.put(c)
+	if err != nil {
+		return fmt.Errorf("insert of %d rows into %s: %w", n, feed.Table(), err)
+	}
+	return nil
+}
+
+// checkBatch says whether rec and prov fit the feed's table.
+func checkBatch(feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) error {
+	n := int(rec.NumRows())
+	if int(rec.NumCols()) != len(feed.Fields) || len(prov.Offsets) != n || len(prov.Partitions) != n {
+		return fmt.Errorf("insert into %s: batch has %d columns and %d rows but %d fields, %d offsets and %d partitions (a bug in the caller)",
+			feed.Table(), rec.NumCols(), n, len(feed.Fields), len(prov.Offsets), len(prov.Partitions))
+	}
+	for _, vals := range []int{len(prov.Sources), len(prov.ETags), len(prov.FetchedAt), len(prov.SchemaVersions)} {
+		if vals != 0 && vals != n {
+			return fmt.Errorf("insert into %s: provenance has %d values for %d rows (a bug in the caller)", feed.Table(), vals, n)
+		}
+	}
+	return nil
+}
+
+// encodeRows writes the columns of a block of rec's rows with their
+// provenance, in table order.
+func encodeRows(b *proto.Buffer, version int, feed *catalog.Feed, cols []column, rec arrow.RecordBatch, prov Provenance) error {
+	n := int(rec.NumRows())
+	for i, f := range feed.Fields {
+		putColumnStart(b, version, cols[i].name, cols[i].typ)
+		if err := putArrowColumn(b, rec.Column(i), !f.Required); err != nil {
+			return fmt.Errorf("column %s: %w", f.Name, err)
+		}
+	}
+	for _, col := range cols[len(feed.Fields):] {
+		putColumnStart(b, version, col.name, col.typ)
+		switch col.name {
+		case ColTopic:
+			putStrings(b, nil, prov.Topic, n)
+		case ColPartition:
+			for _, p := range prov.Partitions {
+				b.PutInt32(p)
+			}
+		case ColOffset:
+			for _, o := range prov.Offsets {
+				b.PutInt64(o)
+			}
+		case ColIngestedAt:
+			at := dateTime(prov.IngestedAt.Unix())
+			for range n {
+				b.PutUInt32(at)
+			}
+		case ColSource:
+			putStrings(b, prov.Sources, "", n)
+		case ColETag:
+			putStrings(b, prov.ETags, "", n)
+		case ColFetchedAt:
+			for i := range n {
+				var secs int64
+				if prov.FetchedAt != nil {
+					secs = prov.FetchedAt[i]
+				}
+				b.PutUInt32(dateTime(secs))
+			}
+		case ColSchemaVersion:
+			for i := range n {
+				v := uint32(feed.Version)
+				if prov.SchemaVersions != nil {
+					v = prov.SchemaVersions[i]
+				}
+				b.PutUInt32(v)
+			}
+		default:
+			return fmt.Errorf("provenance column %s has no encoder (a bug in highway/store)", col.name)
+		}
+	}
+	return nil
 }
 
 // PrepareColumns converts rec and prov into the column values Insert sends.
@@ -63,9 +163,8 @@ func (s *Store) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.Record
 // buffers.
 func PrepareColumns(feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) (*Columns, error) {
 	n := int(rec.NumRows())
-	if int(rec.NumCols()) != len(feed.Fields) || len(prov.Offsets) != n || len(prov.Partitions) != n {
-		return nil, fmt.Errorf("insert into %s: batch has %d columns and %d rows but %d fields, %d offsets and %d partitions (a bug in the caller)",
-			feed.Table(), rec.NumCols(), n, len(feed.Fields), len(prov.Offsets), len(prov.Partitions))
+	if err := checkBatch(feed, rec, prov); err != nil {
+		return nil, err
 	}
 	c := &Columns{feed: feed, rows: n, vals: make([]any, 0, len(feed.Fields)+len(metaColumns))}
 	for i, f := range feed.Fields {

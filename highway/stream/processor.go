@@ -472,8 +472,10 @@ type batch struct {
 // what the windows observe of it.
 func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pending) *batch {
 	feed := p.cfg.Feed
-	b := &batch{msgs: len(msgs), prov: store.Provenance{Topic: feed.Topic()}, pend: pend,
-		next: msgs[len(msgs)-1].Offset + 1, began: time.Now()}
+	b := &batch{msgs: len(msgs), prov: store.Provenance{Topic: feed.Topic(),
+		Partitions: make([]int32, 0, len(msgs)), Offsets: make([]int64, 0, len(msgs))},
+		pend: pend, next: msgs[len(msgs)-1].Offset + 1, began: time.Now()}
+	dec.Reserve(len(msgs))
 	for _, m := range msgs {
 		if string(m.Header(bus.HeaderContentType)) == record.ContentTypeArrow {
 			// An Arrow message carries many rows under one offset.
