@@ -1,7 +1,9 @@
 package record
 
 import (
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -66,4 +68,62 @@ func TestPlainASCII8(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkNumberLikeStrconv fails t when parseFloat or parseInt disagree with
+// strconv (and the decoder's rule for whole numbers) on s.
+func checkNumberLikeStrconv(t *testing.T, s string) {
+	t.Helper()
+	f, ok := parseFloat([]byte(s))
+	want, err := strconv.ParseFloat(s, 64)
+	if ok != (err == nil) || (ok && math.Float64bits(f) != math.Float64bits(want)) {
+		t.Fatalf("parseFloat(%q) = %v, %v; strconv: %v, %v", s, f, ok, want, err)
+	}
+	i, ok := parseInt([]byte(s))
+	wantInt, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		// Whole values written with a fraction or exponent, within ±2^53.
+		wantOK := err2nil(strconv.ParseFloat(s, 64)) && want == math.Trunc(want) && math.Abs(want) <= 1<<53
+		if ok != wantOK || (ok && i != int64(want)) {
+			t.Fatalf("parseInt(%q) = %d, %v; want %v, %v", s, i, ok, int64(want), wantOK)
+		}
+		return
+	}
+	if !ok || i != wantInt {
+		t.Fatalf("parseInt(%q) = %d, %v; strconv: %d", s, i, ok, wantInt)
+	}
+}
+
+func err2nil(_ float64, err error) bool { return err == nil }
+
+func TestNumbersAgreeWithStrconv(t *testing.T) {
+	for _, s := range []string{
+		"0", "-0", "1", "-1", "0.1", "0.3", "123456789012345", "1234567890123456", "999999999999999.9",
+		"0.000000000000001", "0.0000000000000001", "9007199254740993", "-9223372036854775808", "9223372036854775807",
+		"9223372036854775808", "1e3", "1.5e-3", "1E400", "2.0", "-2.50", "68.2", "7.5", "1.0e15", "123456789012345678",
+		"1234567890123456789", "-123456789012345678", "",
+	} {
+		checkNumberLikeStrconv(t, s)
+	}
+	rng := rand.New(rand.NewPCG(64, 2))
+	for range 200_000 {
+		s := strconv.FormatFloat((rng.Float64()-0.5)*math.Pow(10, float64(rng.IntN(30)-10)), 'f', rng.IntN(12), 64)
+		checkNumberLikeStrconv(t, s)
+		checkNumberLikeStrconv(t, strconv.FormatInt(rng.Int64()>>rng.IntN(63), 10))
+	}
+}
+
+// FuzzNumbers: the decoder's number readers agree with strconv on every
+// input that follows JSON's number grammar.
+func FuzzNumbers(f *testing.F) {
+	for _, s := range []string{"68.2", "-0.5", "123456789012345", "1e3", "9223372036854775808"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := scanner{data: []byte(s)}
+		if num, ok := p.number(); !ok || len(num) != len(s) {
+			return // not a JSON number: the decoder refuses it before converting
+		}
+		checkNumberLikeStrconv(t, s)
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -400,19 +399,15 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		}
 		switch f.Type {
 		case catalog.Float64:
-			v, err := strconv.ParseFloat(string(num), 64)
-			if err != nil {
+			v, ok := parseFloat(num)
+			if !ok {
 				return bad("not a number")
 			}
 			s.num = v
 		case catalog.Int64, catalog.Time:
-			v, err := strconv.ParseInt(string(num), 10, 64)
-			if err != nil {
-				fv, ferr := strconv.ParseFloat(string(num), 64)
-				if ferr != nil || fv != math.Trunc(fv) || math.Abs(fv) > 1<<53 {
-					return bad("must be a whole number")
-				}
-				v = int64(fv)
+			v, ok := parseInt(num)
+			if !ok {
+				return bad("must be a whole number")
 			}
 			s.i, s.num = v, float64(v)
 		default:
