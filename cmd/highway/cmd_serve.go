@@ -32,14 +32,17 @@ Run as many copies as you like behind a load balancer: the API keeps no
 state but the token file (shared or copied) and per-copy rate limits.
 
 Queries run with ClickHouse's readonly=1 and limits, and as one of two
-ClickHouse users. Restricted feeds' tables are in the database
-<database>_restricted (callers' SQL names them <database>_restricted.table).
+ClickHouse users. Restricted feeds' tables and the audit log are in the
+database <database>_restricted (callers' SQL names them
+<database>_restricted.table; admin departments query the audit log as
+<database>_restricted.`+store.AuditTable+`).
 --open-clickhouse is the DSN of a read-only user whose allow_databases
 leaves that database out: open data and every query that reads no
 restricted table run as it, so ClickHouse itself refuses restricted rows to
 callers without a grant. --query-clickhouse is the DSN of a read-only user
 that reads both databases, used only for queries that read a restricted
-table the caller is granted. ops/clickhouse/start makes both users
+table the caller is granted (or, for an admin department, the audit
+log). ops/clickhouse/start makes both users
 (highway_open and highway_reader). Without --open-clickhouse, serve refuses
 to start when a feed is restricted; --open-clickhouse none opts out and
 leaves the split to the SQL guard alone.`, stderr)
@@ -54,7 +57,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	tokensFile := fs.String("tokens-file", envOr("HIGHWAY_TOKENS", defaultTokensFile), "the token file made by 'highway token' (default $HIGHWAY_TOKENS)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
-	audit := fs.Bool("audit", true, "write the audit log to ClickHouse ("+store.AuditTable+")")
+	audit := fs.Bool("audit", true, "write the audit log to ClickHouse (<database>_restricted."+store.AuditTable+", moved there from <database> if an older version made it there)")
 	queryTimeout := fs.Duration("query-timeout", 30*time.Second, "max_execution_time of each query")
 	queryRows := fs.Uint64("query-max-rows", 1_000_000, "max_result_rows of each query")
 	queryMemory := fs.Uint64("query-max-memory", 2<<30, "max_memory_usage of each query, in bytes")

@@ -45,8 +45,11 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 			a.depts[f.Department] = &catalog.Department{Name: f.Department, Description: "owner of " + f.Name}
 		}
 	}
-	// Every table the API knows of, and which feed each belongs to.
-	all := map[string]bool{auditTable: true}
+	// Every table the API knows of, and which feed each belongs to. The
+	// audit log is in the restricted database, named like restricted feed
+	// tables, so only admins see it and their queries of it run as
+	// Config.RestrictedQuerier.
+	all := map[string]bool{layout.AuditTable(auditTable): true}
 	feedTables := map[*catalog.Feed][]string{}
 	for _, f := range cat.Feeds() {
 		ts := []string{layout.FeedTable(f)}

@@ -53,12 +53,18 @@ grants: [test.%[1]s_secret]
 ---
 kind: department
 name: OTHER
+---
+kind: department
+name: ADMIN
+admin: true
 `
 
 // TestRestrictedQueriesThroughTheirOwnUser runs the API as `highway serve`
 // does, with the open-data user (denied default_restricted) and the reader
 // of granted callers, on the real ClickHouse: granted departments read the
-// restricted feed, others are refused with a reason and a position.
+// restricted feed, others are refused with a reason and a position; an
+// admin reads the audit log (in default_restricted, so only through the
+// reader), others are refused it.
 func TestRestrictedQueriesThroughTheirOwnUser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -90,6 +96,21 @@ func TestRestrictedQueriesThroughTheirOwnUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The audit log, under a unique name, with one entry.
+	auditName := "test_" + prefix + "_audit"
+	al, err := admin.OpenAuditLog(ctx, store.AuditConfig{Table: auditName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(context.Background(), fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`", al.Database(), auditName))
+	al.Record(store.AuditEntry{At: time.Now(), Department: "GRANTED", Action: "query", Detail: "SELECT 'audited'", Status: 200})
+	if err := al.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if al.Database() != layout.Restricted {
+		t.Fatalf("the audit log is in %s, want %s", al.Database(), layout.Restricted)
+	}
+	auditTable := layout.Restricted + "." + auditName // as callers name it
 	queriers := map[string]*store.Store{}
 	for _, u := range []string{store.OpenReaderUser, store.ReaderUser} {
 		s, err := store.Open(ctx, testenv.As(t, u), nil)
@@ -104,13 +125,13 @@ func TestRestrictedQueriesThroughTheirOwnUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens := map[string]string{}
-	for _, d := range []string{"GRANTED", "OTHER"} {
+	for _, d := range []string{"GRANTED", "OTHER", "ADMIN"} {
 		if tokens[d], _, err = tf.Create(d, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	srv := api.New(api.Config{Catalog: cat, Stats: admin, Gatherer: prometheus.NewRegistry(), Tokens: tf,
-		Querier: queriers[store.OpenReaderUser], RestrictedQuerier: queriers[store.ReaderUser], Database: admin.Database(),
+		Querier: queriers[store.OpenReaderUser], RestrictedQuerier: queriers[store.ReaderUser], Database: admin.Database(), AuditTable: auditName,
 		OpenRate: api.Rate{PerSecond: 100, Burst: 100}, TokenRate: api.Rate{PerSecond: 100, Burst: 100}})
 	defer srv.Close()
 	ts := httptest.NewServer(srv)
@@ -142,6 +163,16 @@ func TestRestrictedQueriesThroughTheirOwnUser(t *testing.T) {
 			want: `"table": "` + secretTable + `"`},
 		{name: "restricted feed hidden from the catalogue", dept: "OTHER", method: "GET", path: "/api/v1/feeds/" + secret.Name, status: 404,
 			want: `"error": "no feed called ` + secret.Name + `"`},
+		{name: "admin reads the audit log", dept: "ADMIN", sql: "SELECT department, detail FROM " + auditTable,
+			status: 200, want: `{"department":"GRANTED","detail":"SELECT 'audited'"}`},
+		{name: "admin, audit log by its bare name", dept: "ADMIN", sql: "SELECT count() FROM " + auditName, status: 400,
+			want: `"error": "query refused: \"` + auditName + `\" is a restricted table: write it as ` + auditTable + `"`},
+		{name: "granted, not the audit log", dept: "GRANTED", sql: "SELECT count() FROM " + auditTable, status: 400,
+			want: `there is no table \"` + auditTable + `\" that you may read`},
+		{name: "not granted, not the audit log", dept: "OTHER", sql: "SELECT count() FROM " + auditTable, status: 400,
+			want: `"code": "unknown_table"`},
+		{name: "me lists the audit log for an admin", dept: "ADMIN", method: "GET", path: "/api/v1/me", status: 200,
+			want: `"` + auditTable + `"`},
 		{name: "open data of the open feed", method: "GET", path: "/open/v1/feeds/" + open.Name + "/data?from=2026-11-20T00:00:00Z&to=2026-12-01T00:00:00Z&format=csv",
 			status: 200, want: "station,at\r\ns0,"},
 		{name: "no open data of the restricted feed", method: "GET", path: "/open/v1/feeds/" + secret.Name + "/data", status: 404,

@@ -149,7 +149,8 @@ type Me struct {
 	Feeds       []string `json:"feeds"`
 	// Tables are the ClickHouse tables POST /api/v1/query may read, as it
 	// names them: open tables alone, restricted ones as
-	// <RestrictedDatabase>.table.
+	// <RestrictedDatabase>.table. An admin's include the audit log,
+	// <RestrictedDatabase>.highway_audit.
 	Tables []string `json:"tables"`
 	// Database is the database of the open tables, the queries' default.
 	Database string `json:"database,omitempty"`

@@ -10,6 +10,7 @@ import (
 // metrics are the API's Prometheus series.
 type metrics struct {
 	requests      *prometheus.CounterVec
+	aborted       *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	queryRejected *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
@@ -22,6 +23,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "highway_api_requests_total", Help: "HTTP requests answered, by route and status.",
+		}, []string{"route", "status"}),
+		aborted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "highway_api_requests_aborted_total",
+			Help: "Responses cut off after their status went out (a csv or arrow result whose query failed late), by route and that status; highway_api_requests_total counts them too.",
 		}, []string{"route", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "highway_api_request_seconds", Help: "Time to answer a request (to the end of its body), by route.",
@@ -43,11 +48,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "highway_api_live_dropped_total", Help: "Live clients dropped for falling behind.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.queryRejected, m.rateLimited, m.pushed, m.liveClients, m.liveDropped)
+	reg.MustRegister(m.requests, m.aborted, m.latency, m.queryRejected, m.rateLimited, m.pushed, m.liveClients, m.liveDropped)
 	return m
 }
 
-func (m *metrics) observe(route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+// observe counts a request answered with status after took, and among the
+// aborted ones if its response was cut off (http.ErrAbortHandler). status
+// 0 is a response aborted before anything went out, labelled "none".
+func (m *metrics) observe(route string, status int, aborted bool, took time.Duration) {
+	code := "none"
+	if status != 0 {
+		code = strconv.Itoa(status)
+	}
+	m.requests.WithLabelValues(route, code).Inc()
+	if aborted {
+		m.aborted.WithLabelValues(route, code).Inc()
+	}
 	m.latency.WithLabelValues(route).Observe(took.Seconds())
 }

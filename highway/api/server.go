@@ -24,17 +24,19 @@
 //     guard were wrong, and bounded time, rows, bytes and memory.
 //  3. ClickHouse's own users and databases: the store keeps restricted
 //     feeds' tables (and their window tables, and the results of jobs
-//     that read them) in a database of their own, <database>_restricted
-//     (store.Layout). Open data, and every query that reads no restricted
-//     table, run through Config.Querier, a ClickHouse user whose
-//     allow_databases leaves that database out (`highway serve
-//     --open-clickhouse`); only a query that reads a restricted table the
-//     caller is granted runs through Config.RestrictedQuerier
-//     (--query-clickhouse). A guard bug therefore cannot leak restricted
-//     rows to a caller without a grant: ClickHouse refuses them.
+//     that read them) and the audit log in a database of their own,
+//     <database>_restricted (store.Layout). Open data, and every query
+//     that reads no restricted table, run through Config.Querier, a
+//     ClickHouse user whose allow_databases leaves that database out
+//     (`highway serve --open-clickhouse`); only a query that reads a
+//     restricted table the caller is granted (or, for an admin, the audit
+//     log) runs through Config.RestrictedQuerier (--query-clickhouse). A
+//     guard bug therefore cannot leak restricted rows or the audit log to
+//     a caller without a grant: ClickHouse refuses them.
 //
 // Callers write open tables by name alone and restricted ones as
-// <database>_restricted.table; GET /api/v1/me lists them so.
+// <database>_restricted.table (the audit log too:
+// <database>_restricted.highway_audit); GET /api/v1/me lists them so.
 package api
 
 import (
@@ -131,8 +133,11 @@ type Config struct {
 	// where the open tables are; restricted tables are in
 	// store.RestrictedDatabase(Database).
 	Database string
-	// AuditTable is the audit log's table in Database, which admin
-	// departments may query. Default store.AuditTable.
+	// AuditTable is the name of the audit log's table (store.AuditLog's
+	// Table), which admin departments may query. It is in the restricted
+	// database, so callers' SQL names it
+	// store.RestrictedDatabase(Database).AuditTable and such queries run
+	// through RestrictedQuerier. Default store.AuditTable.
 	AuditTable string
 	// QueryLimits bound each POST /api/v1/query. Default 30s, 1,000,000
 	// rows, 512 MiB of result, 2 GiB of memory.
@@ -325,17 +330,22 @@ func (r *recorder) Write(p []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // wrap adds to a route's handler what every route has: metrics, panic
-// recovery, and authentication.
+// recovery, and authentication. A handler that cuts its response off
+// (panic(http.ErrAbortHandler), see cutOff) is counted with the status it
+// had sent, and as aborted, before the panic goes on to net/http, which
+// closes the connection.
 func (s *Server) wrap(rt route) http.Handler {
 	label := strings.TrimSpace(rt.method + " " + rt.path)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			p := recover()
+			if p == http.ErrAbortHandler {
+				s.metrics.observe(label, rec.status, true, time.Since(start))
+				panic(p)
+			}
+			if p != nil {
 				s.cfg.Logger.Error("API handler panicked", "route", label, "panic", p, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					writeError(rec, http.StatusInternalServerError, "internal error", "this is a bug in highway; the server log has the details")
@@ -343,9 +353,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			status := rec.status
 			if status == 0 {
-				status = http.StatusOK
+				status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 			}
-			s.metrics.observe(label, status, time.Since(start))
+			s.metrics.observe(label, status, false, time.Since(start))
 		}()
 		var who *principal
 		if rt.auth == authToken {

@@ -80,12 +80,15 @@ func (f fakeStats) Stats(_ context.Context, feed *catalog.Feed) (store.FeedStats
 	return st, nil
 }
 
-// fakeQuerier records what it is asked and answers one row.
+// fakeQuerier records what it is asked and answers one row. err fails a
+// query before anything is written; late fails it after its first bytes,
+// as a query that hits a limit midway does.
 type fakeQuerier struct {
 	mu      sync.Mutex
 	sql     []string
 	columns []string
 	err     error
+	late    error
 }
 
 func (q *fakeQuerier) Query(_ context.Context, sql string, _ store.Limits, f store.Format, w io.Writer) (store.QueryStats, error) {
@@ -96,7 +99,7 @@ func (q *fakeQuerier) Query(_ context.Context, sql string, _ store.Limits, f sto
 		return store.QueryStats{}, q.err
 	}
 	n, _ := fmt.Fprintf(w, `{"format":%q}`, f)
-	return store.QueryStats{Rows: 1, Columns: 1, Written: int64(n)}, nil
+	return store.QueryStats{Rows: 1, Columns: 1, Written: int64(n)}, q.late
 }
 
 func (q *fakeQuerier) QueryFeed(_ context.Context, feed *catalog.Feed, columns []string, _, _ time.Time, _ uint64, _ store.Limits, f store.Format, w io.Writer) (store.QueryStats, error) {
@@ -104,7 +107,7 @@ func (q *fakeQuerier) QueryFeed(_ context.Context, feed *catalog.Feed, columns [
 	q.columns = columns
 	q.mu.Unlock()
 	n, _ := fmt.Fprintf(w, "%s\n", strings.Join(columns, ","))
-	return store.QueryStats{Rows: 0, Columns: len(columns), Written: int64(n)}, nil
+	return store.QueryStats{Rows: 0, Columns: len(columns), Written: int64(n)}, q.late
 }
 
 type fakeProducer struct {
@@ -412,9 +415,18 @@ func TestRouteQuery(t *testing.T) {
 			err: `query refused: "police_cases" is a restricted table: write it as highway_restricted.police_cases`},
 		{name: "granted department, open table", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM td_traffic_cameras"), status: 200},
 		{name: "owner", method: "POST", path: "/api/v1/query", token: "POLICE", body: q("SELECT * FROM `highway_restricted`.police_cases"), status: 200},
-		{name: "admin reads the audit log", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT * FROM highway_audit"), status: 200},
-		{name: "not the audit log", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM highway_audit"), status: 400,
+		{name: "admin reads the audit log", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT * FROM highway_restricted.highway_audit"), status: 200},
+		{name: "admin, audit log by its bare name", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT * FROM highway_audit"), status: 400,
+			err: `query refused: "highway_audit" is a restricted table: write it as highway_restricted.highway_audit`},
+		{name: "admin, audit log in the open database", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT * FROM highway.highway_audit"), status: 400,
+			err: `query refused: there is no table "highway.highway_audit" that you may read; GET /api/v1/me lists the tables you may read`},
+		{name: "not the audit log", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM highway_restricted.highway_audit"), status: 400,
+			err: `query refused: there is no table "highway_restricted.highway_audit" that you may read; GET /api/v1/me lists the tables you may read`},
+		{name: "not the audit log, bare name", method: "POST", path: "/api/v1/query", token: "TD", body: q("SELECT * FROM highway_audit"), status: 400,
 			err: `query refused: there is no table "highway_audit" that you may read; GET /api/v1/me lists the tables you may read`},
+		{name: "not the audit log, owner of restricted data", method: "POST", path: "/api/v1/query", token: "POLICE",
+			body: q("SELECT * FROM highway_restricted.police_cases WHERE case_id IN (SELECT detail FROM highway_restricted.highway_audit)"), status: 400,
+			err: `query refused: there is no table "highway_restricted.highway_audit" that you may read; GET /api/v1/me lists the tables you may read`},
 		{name: "hostile", method: "POST", path: "/api/v1/query", token: "OPS", body: q("SELECT 1; DROP TABLE police_cases"), status: 400,
 			err: "query refused: only one statement is allowed; remove everything after the ';'"},
 		{name: "bad format", method: "POST", path: "/api/v1/query", token: "TD", body: `{"sql":"SELECT 1","format":"xml"}`, status: 400,
@@ -426,8 +438,11 @@ func TestRouteQuery(t *testing.T) {
 	})
 	// Only the queries that read a restricted table run as the user that
 	// can read the restricted database.
-	wantOpen := []string{"SELECT * FROM td_traffic_cameras", "SELECT * FROM highway_audit"}
-	wantRestricted := []string{"SELECT * FROM highway_restricted.police_cases", "SELECT * FROM `highway_restricted`.police_cases"}
+	// The audit log is restricted data too: an admin's query of it runs
+	// as the restricted user.
+	wantOpen := []string{"SELECT * FROM td_traffic_cameras"}
+	wantRestricted := []string{"SELECT * FROM highway_restricted.police_cases", "SELECT * FROM `highway_restricted`.police_cases",
+		"SELECT * FROM highway_restricted.highway_audit"}
 	if !slices.Equal(h.querier.sql, wantOpen) || !slices.Equal(h.restricted.sql, wantRestricted) {
 		t.Errorf("open querier got %q, restricted querier %q; want %q and %q (refused queries must reach neither)",
 			h.querier.sql, h.restricted.sql, wantOpen, wantRestricted)
@@ -462,7 +477,8 @@ func TestRouteMe(t *testing.T) {
 		{name: "admin", method: "GET", path: "/api/v1/me", token: "OPS", status: 200, check: func(t *testing.T, rr *httptest.ResponseRecorder) {
 			var m Me
 			_ = json.Unmarshal(rr.Body.Bytes(), &m)
-			if !m.Admin || !slices.Contains(m.Tables, "highway_audit") || !slices.Contains(m.Tables, "highway_restricted.police_cases") ||
+			if !m.Admin || !slices.Contains(m.Tables, "highway_restricted.highway_audit") || slices.Contains(m.Tables, "highway_audit") ||
+				!slices.Contains(m.Tables, "highway_restricted.police_cases") ||
 				m.Database != "highway" || m.RestrictedDatabase != "highway_restricted" {
 				t.Errorf("%+v", m)
 			}
@@ -611,6 +627,118 @@ func TestOps(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// TestAbortedResponsesCounted: a csv or arrow result whose query fails
+// after its first bytes is cut off (the client sees a broken transfer),
+// and still counted in the request metrics with the status it had sent,
+// and as aborted; json ends with its error instead and is not aborted.
+func TestAbortedResponsesCounted(t *testing.T) {
+	late := &store.QueryError{Code: 241, Message: "Memory limit exceeded"}
+	for _, tc := range []struct {
+		name, method, path, body string
+		late                     error
+		route                    string // the metrics' label
+		aborted                  bool
+	}{
+		{name: "query csv fails late", method: "POST", path: "/api/v1/query", body: `{"sql":"SELECT * FROM td_traffic_cameras","format":"csv"}`,
+			late: late, route: "POST /api/v1/query", aborted: true},
+		{name: "query arrow fails late", method: "POST", path: "/api/v1/query", body: `{"sql":"SELECT * FROM td_traffic_cameras","format":"arrow"}`,
+			late: late, route: "POST /api/v1/query", aborted: true},
+		{name: "open data csv fails late", method: "GET", path: "/open/v1/feeds/td.traffic.cameras/data?from=2026-11-26T00:00:00Z&format=csv",
+			late: late, route: "GET /open/v1/feeds/{feed}/data", aborted: true},
+		{name: "query json fails late", method: "POST", path: "/api/v1/query", body: `{"sql":"SELECT * FROM td_traffic_cameras","format":"json"}`,
+			late: late, route: "POST /api/v1/query", aborted: false},
+		{name: "query csv succeeds", method: "POST", path: "/api/v1/query", body: `{"sql":"SELECT * FROM td_traffic_cameras","format":"csv"}`,
+			route: "POST /api/v1/query", aborted: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.querier.late = tc.late
+			ts := httptest.NewServer(h.srv)
+			defer ts.Close()
+			req, _ := http.NewRequest(tc.method, ts.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer "+h.tokens["TD"])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, readErr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, want 200 (the status goes out with the first bytes)", resp.StatusCode)
+			}
+			// The abort is kept: the client sees a broken transfer.
+			if cut := errors.Is(readErr, io.ErrUnexpectedEOF); cut != tc.aborted {
+				t.Errorf("reading the body: %v; cut off %v, want %v", readErr, cut, tc.aborted)
+			}
+			metrics := h.do("GET", "/metrics", "", "").Body.String()
+			want := map[string]string{
+				fmt.Sprintf(`highway_api_requests_total{route=%q,status="200"}`, tc.route):         "1",
+				fmt.Sprintf(`highway_api_requests_aborted_total{route=%q,status="200"}`, tc.route): "",
+				fmt.Sprintf(`highway_api_request_seconds_count{route=%q}`, tc.route):               "1",
+			}
+			if tc.aborted {
+				want[fmt.Sprintf(`highway_api_requests_aborted_total{route=%q,status="200"}`, tc.route)] = "1"
+			}
+			for series, v := range want {
+				if got := metricValue(metrics, series); got != v {
+					t.Errorf("%s = %q, want %q", series, got, v)
+				}
+			}
+		})
+	}
+}
+
+// TestWrapAbortPanics: wrap counts a handler's http.ErrAbortHandler with
+// the status it had sent (none if it sent nothing) and passes the panic on,
+// so net/http still closes the connection.
+func TestWrapAbortPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before func(w http.ResponseWriter)
+		status string
+	}{
+		{name: "nothing sent", before: func(http.ResponseWriter) {}, status: "none"},
+		{name: "body started", before: func(w http.ResponseWriter) { _, _ = w.Write([]byte("a,b\n")) }, status: "200"},
+		{name: "status sent", before: func(w http.ResponseWriter) { w.WriteHeader(http.StatusPartialContent) }, status: "206"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			handler := h.srv.wrap(route{method: "GET", path: "/test", auth: authNone, handle: func(w http.ResponseWriter, _ *http.Request, _ *principal) {
+				tc.before(w)
+				panic(http.ErrAbortHandler)
+			}})
+			func() {
+				defer func() {
+					if p := recover(); p != http.ErrAbortHandler {
+						t.Errorf("panic %v, want http.ErrAbortHandler passed on", p)
+					}
+				}()
+				handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/test", nil))
+			}()
+			metrics := h.do("GET", "/metrics", "", "").Body.String()
+			for _, series := range []string{
+				fmt.Sprintf(`highway_api_requests_total{route="GET /test",status=%q}`, tc.status),
+				fmt.Sprintf(`highway_api_requests_aborted_total{route="GET /test",status=%q}`, tc.status),
+			} {
+				if got := metricValue(metrics, series); got != "1" {
+					t.Errorf("%s = %q, want 1", series, got)
+				}
+			}
+		})
+	}
+}
+
+// metricValue returns the value of series in a Prometheus text exposition,
+// or "" if it is not there.
+func metricValue(exposition, series string) string {
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // TestOpenAPIMatchesRoutes: every registered route is in the document, and

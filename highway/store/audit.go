@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
-// AuditTable is the default name of the audit log's table, in the store's
-// database.
+// AuditTable is the default name of the audit log's table. The table is
+// in the restricted database (Layout.AuditDatabase): it holds callers' SQL
+// and the names of the restricted tables they read, so ClickHouse refuses
+// it to the users that may read open data only. Users' SQL names it
+// Layout.AuditTable(AuditTable), <database>_restricted.highway_audit.
 const AuditTable = "highway_audit"
 
 // AuditEntry is one thing someone did through the API: who (department and
@@ -38,7 +41,8 @@ type AuditEntry struct {
 
 // AuditConfig configures the audit log.
 type AuditConfig struct {
-	// Table receives the entries. Default AuditTable.
+	// Table receives the entries; it is in the restricted database.
+	// Default AuditTable.
 	Table string
 	// Buffer is how many entries may wait to be written. Default 10000.
 	// When it is full, Record waits up to BlockFor, then drops the entry
@@ -86,9 +90,12 @@ var auditColumns = []column{
 	{"error", "String"},
 }
 
-// OpenAuditLog creates the audit table if it is missing and starts the
-// writer. The table is a MergeTree by month, ordered by time; at is in
-// seconds (18.16 has no DateTime64) and at_ms keeps milliseconds.
+// OpenAuditLog creates the audit table, and the restricted database that
+// holds it, if they are missing, and starts the writer. An audit table that
+// an earlier version of highway left in the open database is moved to the
+// restricted one first, rows and all (as EnsureFeedTable moves feed
+// tables); one in both databases is an error wrapping
+// ErrTableInBothDatabases. See DDL.CreateAuditTable for the table.
 func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, error) {
 	if cfg.Table == "" {
 		cfg.Table = AuditTable
@@ -105,24 +112,23 @@ func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, e
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
-	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (\n", quoteIdent(s.database), quoteIdent(cfg.Table))
-	for i, c := range auditColumns {
-		if i > 0 {
-			ddl += ",\n"
-		}
-		ddl += fmt.Sprintf("  %s %s", quoteIdent(c.name), c.typ)
+	db := s.ddl.Layout().AuditDatabase()
+	if err := s.placeTable(ctx, db, cfg.Table); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	ddl += "\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)"
-	if err := s.conn.Exec(ctx, ddl); err != nil {
-		return nil, fmt.Errorf("creating audit table %s.%s: %w", s.database, cfg.Table, err)
+	if err := s.conn.Exec(ctx, s.ddl.CreateAuditTable(cfg.Table)); err != nil {
+		return nil, fmt.Errorf("creating audit table %s.%s: %w", db, cfg.Table, err)
 	}
 	a := &AuditLog{s: s, cfg: cfg, ch: make(chan AuditEntry, cfg.Buffer), done: make(chan struct{})}
 	go a.run()
 	return a, nil
 }
 
-// Table is the audit table's name.
+// Table is the audit table's name in its database, Database.
 func (a *AuditLog) Table() string { return a.cfg.Table }
+
+// Database is the database of the audit table: the restricted one.
+func (a *AuditLog) Database() string { return a.s.ddl.Layout().AuditDatabase() }
 
 // Record queues an entry. It waits at most AuditConfig.BlockFor for room,
 // then drops the entry (counted by Dropped) rather than slow the API.
@@ -223,7 +229,7 @@ func (a *AuditLog) insert(ctx context.Context, entries []AuditEntry) error {
 		}
 		names += quoteIdent(c.name)
 	}
-	b, err := a.s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", quoteIdent(a.s.database), quoteIdent(a.cfg.Table), names))
+	b, err := a.s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", a.s.ddl.AuditTable(a.cfg.Table), names))
 	if err != nil {
 		return fmt.Errorf("preparing audit insert: %w", err)
 	}

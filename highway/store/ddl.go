@@ -84,10 +84,11 @@ func RestrictedDatabase(db string) string { return db + RestrictedSuffix }
 // data: a user whose allow_databases lists only Open cannot read a
 // restricted row, whatever SQL it runs.
 //
-//   - Open holds the tables of open feeds (raw and window tables), the
-//     results of jobs that read only open data, and the audit log.
+//   - Open holds the tables of open feeds (raw and window tables) and the
+//     results of jobs that read only open data.
 //   - Restricted holds the tables of restricted feeds, their window tables,
-//     and the results of jobs that read restricted data.
+//     the results of jobs that read restricted data, and the audit log
+//     (which names restricted tables and holds callers' SQL).
 //
 // Callers write open tables by name alone (the connection's default
 // database is Open) and restricted ones as Restricted.table (see SQLName).
@@ -142,6 +143,15 @@ func (l Layout) WindowTable(feed *catalog.Feed, w catalog.Window) string {
 	return l.SQLName(l.FeedDatabase(feed), catalog.WindowTable(feed, w))
 }
 
+// AuditDatabase returns the database of the audit log's table: Restricted,
+// so that a ClickHouse user denied the restricted data is denied the audit
+// log too.
+func (l Layout) AuditDatabase() string { return l.Restricted }
+
+// AuditTable is the name users' SQL gives the audit log's table called
+// table (AuditTable by default): Restricted.table.
+func (l Layout) AuditTable(table string) string { return l.SQLName(l.AuditDatabase(), table) }
+
 // DDL generates the SQL of feed tables. All DDL of the store is made here,
 // so cluster tables (Replicated*MergeTree behind a Distributed table, ON
 // CLUSTER) can be added by setting a field without touching callers.
@@ -174,6 +184,29 @@ func (d DDL) FeedTable(feed *catalog.Feed) string {
 // WindowTable returns the quoted database.table of window w's table.
 func (d DDL) WindowTable(feed *catalog.Feed, w catalog.Window) string {
 	return quoteIdent(d.Layout().FeedDatabase(feed)) + "." + quoteIdent(catalog.WindowTable(feed, w))
+}
+
+// AuditTable returns the quoted database.table of the audit log's table
+// called table. Every statement of the store that names the audit table
+// takes it from here.
+func (d DDL) AuditTable(table string) string {
+	return quoteIdent(d.Layout().AuditDatabase()) + "." + quoteIdent(table)
+}
+
+// CreateAuditTable returns the CREATE TABLE IF NOT EXISTS statement of the
+// audit log's table called table: MergeTree by month, ordered by time; at
+// is in seconds (18.16 has no DateTime64) and at_ms keeps milliseconds.
+func (d DDL) CreateAuditTable(table string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", d.AuditTable(table))
+	for i, c := range auditColumns {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, "  %s %s", quoteIdent(c.name), c.typ)
+	}
+	b.WriteString("\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)")
+	return b.String()
 }
 
 // CreateDatabase returns the statement that creates database db if it is

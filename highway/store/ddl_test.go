@@ -60,6 +60,39 @@ func TestCreateTable(t *testing.T) {
 	}
 }
 
+// TestAuditDDL: the audit log's table is in the restricted database, in
+// the store's statements and in users' SQL, whatever the database names.
+func TestAuditDDL(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ddl       DDL
+		wantTable string // quoted, in statements
+		wantSQL   string // in users' SQL
+	}{
+		{"default restricted database", DDL{Database: "highway"}, "`highway_restricted`.`highway_audit`", "highway_restricted.highway_audit"},
+		{"restricted database set", DDL{Database: "db", Restricted: "secret"}, "`secret`.`highway_audit`", "secret.highway_audit"},
+		{"one database (before the split)", DDL{Database: "db", Restricted: "db"}, "`db`.`highway_audit`", "highway_audit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.ddl.AuditTable(AuditTable); got != tc.wantTable {
+				t.Errorf("AuditTable = %s, want %s", got, tc.wantTable)
+			}
+			if got := tc.ddl.Layout().AuditTable(AuditTable); got != tc.wantSQL {
+				t.Errorf("Layout.AuditTable = %s, want %s", got, tc.wantSQL)
+			}
+			create := tc.ddl.CreateAuditTable(AuditTable)
+			for _, want := range []string{
+				"CREATE TABLE IF NOT EXISTS " + tc.wantTable + " (\n  `at` DateTime,\n  `at_ms` UInt64,",
+				"`error` String\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)",
+			} {
+				if !strings.Contains(create, want) {
+					t.Errorf("CreateAuditTable lacks %q:\n%s", want, create)
+				}
+			}
+		})
+	}
+}
+
 func TestWindowDDL(t *testing.T) {
 	feed := testFeed(t)
 	w := catalog.Window{Name: "speed_5m", Size: 300e9, Hop: 60e9, GroupBy: []string{"detector_id"},

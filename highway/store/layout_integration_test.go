@@ -155,6 +155,14 @@ func TestOpenUserCannotReadRestricted(t *testing.T) {
 	}
 	e.insert(t, e.openDB, e.open.Table(), 3)
 	e.insert(t, e.restDB, e.secret.Table(), 5)
+	al, err := e.st.OpenAuditLog(ctx, store.AuditConfig{Table: e.prefix + "_audit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	al.Record(store.AuditEntry{At: time.Now(), Department: "POLICE", Action: "query", Detail: "SELECT * FROM " + e.restDB + "." + e.secret.Table()})
+	if err := al.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	users := map[string]*store.Store{}
 	for _, u := range []string{store.OpenReaderUser, store.ReaderUser} {
@@ -167,6 +175,7 @@ func TestOpenUserCannotReadRestricted(t *testing.T) {
 	}
 	secret := e.restDB + "." + e.secret.Table()
 	open := e.open.Table()
+	audit := e.restDB + "." + al.Table()
 	lim := store.Limits{MaxExecutionTime: 10 * time.Second}
 	for _, tc := range []struct {
 		name, user, sql string
@@ -180,7 +189,10 @@ func TestOpenUserCannotReadRestricted(t *testing.T) {
 		{"open user, restricted table in a UNION", store.OpenReaderUser, "SELECT station FROM " + open + " UNION ALL SELECT station FROM " + secret, 0, 291},
 		{"open user, restricted database by default", store.OpenReaderUser, "SELECT count() FROM " + e.restDB + ".no_such_table", 0, 291},
 		{"open user does not see restricted table names", store.OpenReaderUser, "SELECT name FROM system.tables WHERE database = '" + e.restDB + "'", 0, 0},
+		{"open user, the audit log", store.OpenReaderUser, "SELECT * FROM " + audit, 0, 291},
+		{"open user, the audit log in a subquery", store.OpenReaderUser, "SELECT * FROM " + open + " WHERE station IN (SELECT detail FROM " + audit + ")", 0, 291},
 		{"reader reads restricted data", store.ReaderUser, "SELECT * FROM " + secret, 5, 0},
+		{"reader reads the audit log", store.ReaderUser, "SELECT * FROM " + audit, 1, 0},
 		{"reader reads open data", store.ReaderUser, "SELECT * FROM " + open, 3, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,7 +217,7 @@ func TestOpenUserCannotReadRestricted(t *testing.T) {
 	// Open data of the restricted feed through the open user: refused by
 	// ClickHouse even though QueryFeed names the table itself.
 	var out bytes.Buffer
-	_, err := users[store.OpenReaderUser].QueryFeed(ctx, e.secret, []string{"station"}, time.Unix(0, 0), time.Now(), 0, lim, store.FormatCSV, &out)
+	_, err = users[store.OpenReaderUser].QueryFeed(ctx, e.secret, []string{"station"}, time.Unix(0, 0), time.Now(), 0, lim, store.FormatCSV, &out)
 	var qe *store.QueryError
 	if !errors.As(err, &qe) || qe.Code != 291 {
 		t.Errorf("QueryFeed of the restricted feed as %s: %v, want ClickHouse error 291", store.OpenReaderUser, err)
@@ -220,7 +232,8 @@ func TestOpenUserCannotReadRestricted(t *testing.T) {
 
 // TestTablesMoveToTheirAccessDatabase: tables that an earlier version (one
 // database for all) or an earlier access level left in the other database
-// are moved, rows and all, when the store ensures them.
+// are moved, rows and all, when the store ensures them (feed and window
+// tables) or opens them (the audit log).
 func TestTablesMoveToTheirAccessDatabase(t *testing.T) {
 	e := newSplitEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -230,6 +243,16 @@ func TestTablesMoveToTheirAccessDatabase(t *testing.T) {
 	restrictedOnly := store.DDL{Database: e.restDB, Restricted: e.restDB, Server: e.st.Version()}
 	w := catalog.Window{Name: "m1", Size: time.Minute, Hop: time.Minute, GroupBy: []string{"station"},
 		Aggregates: []catalog.Aggregate{{Field: "value", Funcs: []string{"avg"}}}}
+	openAudit := func(table string) func() error {
+		return func() error {
+			a, err := e.st.OpenAuditLog(ctx, store.AuditConfig{Table: table})
+			if err != nil {
+				return err
+			}
+			return a.Close(ctx)
+		}
+	}
+	oldAudit, bothAudit := e.prefix+"_audit_old", e.prefix+"_audit_both"
 	for _, tc := range []struct {
 		name    string
 		setup   func()
@@ -256,6 +279,18 @@ func TestTablesMoveToTheirAccessDatabase(t *testing.T) {
 				mustExec(t, e.st, restrictedOnly.CreateWindowTable(e.open, w))
 			},
 			ensure: func() error { return e.st.EnsureWindowTable(ctx, e.open, w) }, table: catalog.WindowTable(e.open, w), wantErr: store.ErrTableInBothDatabases},
+		{name: "audit log of before the split",
+			setup: func() {
+				mustExec(t, e.st, oneDB.CreateAuditTable(oldAudit))
+				mustExec(t, e.st, fmt.Sprintf("INSERT INTO %s (at, at_ms, department, action, detail) SELECT now(), toUInt64(1), 'OPS', 'query', 'SELECT 1'", oneDB.AuditTable(oldAudit)))
+			},
+			ensure: openAudit(oldAudit), table: oldAudit, wantDB: e.restDB},
+		{name: "audit log in both databases",
+			setup: func() {
+				mustExec(t, e.st, oneDB.CreateAuditTable(bothAudit))
+				mustExec(t, e.st, restrictedOnly.CreateAuditTable(bothAudit))
+			},
+			ensure: openAudit(bothAudit), table: bothAudit, wantErr: store.ErrTableInBothDatabases},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mustExec(t, e.st, store.DDL{}.CreateDatabase(e.restDB))

@@ -30,7 +30,7 @@ type LocalServer struct {
 	// OpenReaderDSN connects as highway_open, a user that cannot write and
 	// whose allow_databases lists only the open database ("default"), not
 	// its restricted database: the one for open data and for every other
-	// query. ClickHouse itself refuses it restricted rows.
+	// query. ClickHouse itself refuses it restricted rows and the audit log.
 	OpenReaderDSN string
 	cmd           *exec.Cmd
 	dir           string

@@ -229,14 +229,22 @@ func TestAuditLog(t *testing.T) {
 		downloadRows  uint64
 		downloadFeeds string
 	)
-	q := fmt.Sprintf("SELECT count(), any(department), any(detail), min(at_ms), max(duration_ms), any(status) FROM %s.%s WHERE action = 'query'", st.Database(), store.AuditTable)
+	// The entries are in the restricted database, none in the open one.
+	if db := st.Layout().AuditDatabase(); a.Database() != db || db != store.RestrictedDatabase(st.Database()) {
+		t.Fatalf("audit log in %s, layout says %s; want %s", a.Database(), db, store.RestrictedDatabase(st.Database()))
+	}
+	var inOpen uint64
+	if err := st.QueryRow(ctx, []any{&inOpen}, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", st.Database(), store.AuditTable); err != nil || inOpen != 0 {
+		t.Errorf("%d audit tables in the open database %s (%v), want none", inOpen, st.Database(), err)
+	}
+	q := fmt.Sprintf("SELECT count(), any(department), any(detail), min(at_ms), max(duration_ms), any(status) FROM %s.%s WHERE action = 'query'", a.Database(), store.AuditTable)
 	if err := st.QueryRow(ctx, []any{&n, &dept, &detail, &ms, &dur, &status}, q); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 || dept != "TD" || detail != "SELECT 1" || ms != uint64(at.UnixMilli()) || dur != 1500 || status != 200 {
 		t.Errorf("query entry: %d %q %q %d %d %d", n, dept, detail, ms, dur, status)
 	}
-	q = fmt.Sprintf("SELECT sum(rows), any(feed) FROM %s.%s WHERE action = 'download'", st.Database(), store.AuditTable)
+	q = fmt.Sprintf("SELECT sum(rows), any(feed) FROM %s.%s WHERE action = 'download'", a.Database(), store.AuditTable)
 	if err := st.QueryRow(ctx, []any{&downloadRows, &downloadFeeds}, q); err != nil {
 		t.Fatal(err)
 	}

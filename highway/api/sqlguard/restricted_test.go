@@ -13,7 +13,7 @@ var grantedPolicy = Policy{
 	Database:   "highway",
 	Restricted: "highway_restricted",
 	Tables:     map[string]bool{"td_traffic_detectors": true, "highway_restricted.police_cases": true},
-	Hidden:     map[string]bool{"highway_restricted.epd_secret": true, "highway_audit": true},
+	Hidden:     map[string]bool{"highway_restricted.epd_secret": true, "highway_restricted.highway_audit": true},
 }
 
 // openPolicy is a caller without restricted grants in the same layout.
@@ -21,7 +21,16 @@ var openPolicy = Policy{
 	Database:   "highway",
 	Restricted: "highway_restricted",
 	Tables:     map[string]bool{"td_traffic_detectors": true},
-	Hidden:     map[string]bool{"highway_restricted.police_cases": true, "highway_restricted.epd_secret": true, "highway_audit": true},
+	Hidden:     map[string]bool{"highway_restricted.police_cases": true, "highway_restricted.epd_secret": true, "highway_restricted.highway_audit": true},
+}
+
+// adminPolicy reads everything, the audit log too, which is in the
+// restricted database like restricted feeds' tables.
+var adminPolicy = Policy{
+	Database:   "highway",
+	Restricted: "highway_restricted",
+	Tables: map[string]bool{"td_traffic_detectors": true, "highway_restricted.police_cases": true, "highway_restricted.epd_secret": true,
+		"highway_restricted.highway_audit": true},
 }
 
 // restrictedCases name restricted tables as highway_restricted.table, the
@@ -58,6 +67,15 @@ var restrictedCases = []struct {
 	{name: "ungranted, WITH name of a restricted table", p: openPolicy, sql: "WITH police_cases AS (SELECT 1) SELECT * FROM police_cases", code: CodeCTEName, pos: 5},
 	{name: "ungranted, expression FROM", p: openPolicy, sql: "SELECT EXTRACT(DAY FROM highway_restricted.police_cases) FROM td_traffic_detectors", code: CodeTable, pos: 24},
 	{name: "ungranted, other database", p: openPolicy, sql: "SELECT * FROM other.police_cases", code: CodeDatabase, pos: 14},
+	{name: "admin, the audit log", p: adminPolicy, sql: "SELECT * FROM highway_restricted.highway_audit", tables: []string{"highway_restricted.highway_audit"}},
+	{name: "admin, the audit log by its bare name gets a hint", p: adminPolicy, sql: "SELECT * FROM highway_audit",
+		code: CodeTable, reason: "write it as highway_restricted.highway_audit", pos: 14},
+	{name: "granted, not the audit log", p: grantedPolicy, sql: "SELECT * FROM highway_restricted.highway_audit",
+		code: CodeTable, reason: `no table "highway_restricted.highway_audit"`, pos: 14},
+	{name: "granted, the audit log's bare name leaks nothing", p: grantedPolicy, sql: "SELECT * FROM highway_audit",
+		code: CodeTable, reason: `no table "highway_audit"`, pos: 14},
+	{name: "ungranted, not the audit log", p: openPolicy, sql: "SELECT * FROM td_traffic_detectors WHERE x IN (SELECT detail FROM highway_restricted.highway_audit)",
+		code: CodeTable, reason: `no table "highway_restricted.highway_audit"`, pos: 66},
 }
 
 func TestGuardRestrictedDatabase(t *testing.T) {
