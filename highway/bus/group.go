@@ -40,10 +40,9 @@ const firstMessageWait = 500 * time.Millisecond
 // first one arrived. It returns what it has when ctx ends after the first
 // message.
 func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait time.Duration) ([]Message, error) {
-	c.reader.keepAlive(firstMessageWait)
 	stop := context.AfterFunc(ctx, c.reader.interrupt)
 	defer stop()
-	var first kafka.Message
+	var first Message
 	for {
 		m, err := c.reader.next(ctx, firstMessageWait)
 		if errors.Is(err, errEmptyFetch) {
@@ -56,7 +55,7 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 		break
 	}
 	msgs := make([]Message, 1, max(maxRows, 1)) // one allocation; appends never grow it
-	msgs[0] = fromKafka(first)
+	msgs[0] = first
 	size := int64(len(first.Value))
 	deadline := time.Now().Add(wait)
 	for len(msgs) < maxRows && size < maxBytes {
@@ -68,7 +67,7 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 		if err != nil {
 			break // nothing more within the wait, or the claim ends; what we have is a batch
 		}
-		msgs = append(msgs, fromKafka(m))
+		msgs = append(msgs, m)
 		size += int64(len(m.Value))
 	}
 	return msgs, nil

@@ -18,13 +18,16 @@ import (
 
 // newTestBus connects to the broker in HIGHWAY_KAFKA (eval "$(ops/services
 // up)") and makes a fresh topic of two partitions.
-func newTestBus(tb testing.TB) (*bus.Bus, string) {
+func newTestBus(tb testing.TB) (*bus.Bus, string) { return newTestBusWith(tb, "") }
+
+// newTestBusWith is newTestBus with the producer's compression.
+func newTestBusWith(tb testing.TB, compression string) (*bus.Bus, string) {
 	tb.Helper()
 	brokers := os.Getenv("HIGHWAY_KAFKA")
 	if brokers == "" {
 		tb.Fatal("HIGHWAY_KAFKA is not set: run eval \"$(ops/services up)\" first (integration tests need a real Kafka broker)")
 	}
-	b, err := bus.New(bus.Config{Brokers: strings.Split(brokers, ","), Logger: slog.New(slog.DiscardHandler)})
+	b, err := bus.New(bus.Config{Brokers: strings.Split(brokers, ","), Compression: compression, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -43,7 +46,11 @@ func produce(tb testing.TB, b *bus.Bus, topic string, n int) {
 	defer p.Close()
 	msgs := make([]bus.Message, 0, 1000)
 	for i := range n {
-		msgs = append(msgs, bus.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i),
+		var key []byte
+		if i%7 != 0 { // some without a key
+			key = fmt.Appendf(nil, "k%d", i)
+		}
+		msgs = append(msgs, bus.Message{Topic: topic, Key: key,
 			Value:   fmt.Appendf(nil, `{"seq":%d,"pad":"%s"}`, i, strings.Repeat("x", 200)),
 			Headers: []bus.Header{{Key: "seq", Value: fmt.Appendf(nil, "%d", i)}}})
 		if len(msgs) == cap(msgs) || i == n-1 {
@@ -100,7 +107,13 @@ func drain(tb testing.TB, b *bus.Bus, group, topic string, want int, maxRows int
 // every message of both partitions once, in offset order, with key, value
 // and headers intact, in batches no larger than asked for.
 func TestFetchReadsEveryMessageOnceWithHeaders(t *testing.T) {
-	b, topic := newTestBus(t)
+	for _, compression := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(compression, func(t *testing.T) { testFetchEveryMessageOnce(t, compression) })
+	}
+}
+
+func testFetchEveryMessageOnce(t *testing.T, compression string) {
+	b, topic := newTestBusWith(t, compression)
 	const n = 25_000
 	produce(t, b, topic, n)
 	next := map[int]int64{}
@@ -114,7 +127,11 @@ func TestFetchReadsEveryMessageOnceWithHeaders(t *testing.T) {
 		if _, err := fmt.Sscanf(string(m.Header("seq")), "%d", &seq); err != nil || seq < 0 || seq >= n {
 			t.Fatalf("message %d/%d: header seq = %q", m.Partition, m.Offset, m.Header("seq"))
 		}
-		if string(m.Key) != fmt.Sprintf("k%d", seq) || !strings.HasPrefix(string(m.Value), fmt.Sprintf(`{"seq":%d,`, seq)) {
+		wantKey := fmt.Sprintf("k%d", seq)
+		if seq%7 == 0 {
+			wantKey = ""
+		}
+		if string(m.Key) != wantKey || !strings.HasPrefix(string(m.Value), fmt.Sprintf(`{"seq":%d,`, seq)) {
 			t.Fatalf("message %d/%d: key %q value %.20q for header seq %d", m.Partition, m.Offset, m.Key, m.Value, seq)
 		}
 		seqs[seq]++

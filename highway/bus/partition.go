@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,11 +13,10 @@ import (
 )
 
 // partitionReader reads one partition with fetch requests made from the
-// caller's goroutine, message by message out of each fetched batch. Unlike
-// kafka.Reader it runs no goroutine of its own and hands no message through
-// a channel, which at hundreds of thousands of messages per second was a
-// fifth of a processor's CPU (docs/BENCHMARKS.md). It is not safe for
-// concurrent use.
+// caller's goroutine (fetch.go), handing out the messages of each response
+// one by one. Unlike kafka.Reader it runs no goroutine of its own and hands
+// no message through a channel. It is not safe for concurrent use, except
+// interrupt.
 type partitionReader struct {
 	dialer    *kafka.Dialer
 	brokers   []string
@@ -28,11 +28,12 @@ type partitionReader struct {
 	// partition's first offset is known.
 	offset int64
 	// mu guards conn against interrupt, which runs on another goroutine.
-	mu    sync.Mutex
-	conn  *kafka.Conn
-	batch *kafka.Batch
-	// fresh says the current batch has not yielded a message yet.
-	fresh bool
+	mu   sync.Mutex
+	conn *fetchConn
+	// pending are the fetched messages not handed out yet; after them the
+	// next fetch starts at after.
+	pending []Message
+	after   int64
 	// hwm is the partition's high watermark at the last fetch, -1 before.
 	hwm int64
 }
@@ -41,8 +42,9 @@ type partitionReader struct {
 // within its wait.
 var errEmptyFetch = errors.New("no messages within the fetch wait")
 
-// fetchMaxBytes bounds one fetch response.
-const fetchMaxBytes = 16 << 20
+// fetchMaxBytes bounds one fetch response (Kafka still sends a first record
+// batch larger than that whole).
+const fetchMaxBytes = 1 << 20
 
 func newPartitionReader(dialer *kafka.Dialer, brokers []string, topic string, partition int, logf func(string, ...any)) *partitionReader {
 	return &partitionReader{dialer: dialer, brokers: brokers, topic: topic, partition: partition, logf: logf, offset: kafka.FirstOffset, hwm: -1}
@@ -50,28 +52,17 @@ func newPartitionReader(dialer *kafka.Dialer, brokers []string, topic string, pa
 
 // seek makes the next message the one at offset.
 func (r *partitionReader) seek(offset int64) {
-	if r.batch != nil {
-		_ = r.batch.Close()
-		r.batch = nil
-	}
+	r.pending, r.after = nil, 0
 	r.offset = offset
 }
 
-// interrupt makes a pending fetch or read return at once (with an error
-// next turns into its context's): called when the caller's context ends.
+// interrupt makes a pending fetch return at once (with an error next
+// turns into its context's): called when the caller's context ends.
 func (r *partitionReader) interrupt() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn != nil {
-		_ = r.conn.SetReadDeadline(time.Unix(1, 0))
-	}
-}
-
-// keepAlive gives the connection's pending read another deadline: a batch
-// may stay half read while the caller inserts the previous one.
-func (r *partitionReader) keepAlive(maxWait time.Duration) {
-	if r.conn != nil {
-		_ = r.conn.SetReadDeadline(time.Now().Add(maxWait + 10*time.Second))
+		_ = r.conn.conn.SetDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -84,85 +75,94 @@ func (r *partitionReader) lag() int64 {
 	return max(r.hwm-r.offset, 0)
 }
 
-// next returns the next message. When the current fetch is used up it makes
-// another that the broker answers within maxWait; errEmptyFetch says that
-// one brought nothing. Other errors close the connection (the next call
-// dials again) and are worth retrying with a backoff.
-func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (kafka.Message, error) {
+// next returns the next message. When the fetched messages are used up it
+// makes another fetch that the broker answers within maxWait; errEmptyFetch
+// says that one brought nothing. Other errors close the connection (the
+// next call dials again) and are worth retrying with a backoff.
+func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Message, error) {
 	for {
-		if err := ctx.Err(); err != nil {
-			return kafka.Message{}, err
-		}
-		if r.batch == nil {
-			if err := r.fetch(ctx, maxWait); err != nil {
-				return kafka.Message{}, err
-			}
-		}
-		m, err := r.batch.ReadMessage()
-		if err == nil {
-			r.fresh = false
+		if len(r.pending) > 0 {
+			m := r.pending[0]
+			r.pending = r.pending[1:]
 			r.offset = m.Offset + 1
+			if len(r.pending) == 0 {
+				r.offset = max(r.offset, r.after)
+			}
 			return m, nil
 		}
-		empty := r.fresh
-		// The batch's next offset covers a compacted tail that ends past the
-		// last message read.
-		if off := r.batch.Offset(); off > r.offset {
-			r.offset = off
+		if err := ctx.Err(); err != nil {
+			return Message{}, err
 		}
-		if cerr := r.batch.Close(); cerr != nil {
-			err = cerr
-		}
-		r.batch = nil
+		res, err := r.fetch(ctx, maxWait)
 		switch {
-		case err == nil || errors.Is(err, io.EOF):
-			if empty {
-				return kafka.Message{}, errEmptyFetch
+		case err == nil:
+			if res.highWatermark >= 0 {
+				r.hwm = res.highWatermark
 			}
+			if len(res.messages) == 0 {
+				if res.next > r.offset { // only batches with nothing for us
+					r.offset = res.next
+					continue
+				}
+				return Message{}, errEmptyFetch
+			}
+			r.pending, r.after = res.messages, res.next
 		case errors.Is(err, kafka.OffsetOutOfRange):
-			if err := r.outOfRange(); err != nil {
-				return kafka.Message{}, err
+			if err := r.outOfRange(ctx); err != nil {
+				return Message{}, err
 			}
-		case errors.Is(err, kafka.RequestTimedOut):
-			return kafka.Message{}, errEmptyFetch
 		default:
 			r.drop()
 			if ctx.Err() != nil {
-				return kafka.Message{}, ctx.Err() // interrupted
+				return Message{}, ctx.Err() // interrupted
 			}
-			return kafka.Message{}, fmt.Errorf("reading %s/%d at offset %d: %w", r.topic, r.partition, r.offset, err)
+			return Message{}, fmt.Errorf("reading %s/%d at offset %d: %w", r.topic, r.partition, r.offset, err)
 		}
 	}
 }
 
 // fetch sends one fetch request for r.offset, dialling the partition's
 // leader first when there is no connection.
-func (r *partitionReader) fetch(ctx context.Context, maxWait time.Duration) error {
-	if r.conn == nil {
+func (r *partitionReader) fetch(ctx context.Context, maxWait time.Duration) (fetchResult, error) {
+	if r.conn == nil || r.offset < 0 {
 		if err := r.connect(ctx); err != nil {
-			return err
+			return fetchResult{}, err
 		}
-	}
-	// SeekDontCheck: a fetch out of range says so itself, without a
-	// ListOffsets request before every fetch.
-	if _, err := r.conn.Seek(r.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-		r.drop()
-		return fmt.Errorf("seeking %s/%d to %d: %w", r.topic, r.partition, r.offset, err)
 	}
 	// The broker answers within maxWait; the deadline only catches a dead
 	// connection.
-	_ = r.conn.SetReadDeadline(time.Now().Add(maxWait + 10*time.Second))
-	r.batch = r.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: maxWait})
-	r.fresh = true
-	if hwm := r.batch.HighWaterMark(); hwm >= 0 {
-		r.hwm = hwm
+	_ = r.conn.conn.SetDeadline(time.Now().Add(maxWait + 10*time.Second))
+	return r.conn.fetch(r.topic, r.partition, r.offset, maxWait, fetchMaxBytes)
+}
+
+// connect finds the partition's leader, resolves kafka.FirstOffset (or an
+// offset before the first one Kafka still holds) to the first one, and
+// connects to the leader for fetching.
+func (r *partitionReader) connect(ctx context.Context) error {
+	r.drop()
+	first, _, leader, err := r.offsets(ctx)
+	if err != nil {
+		return err
 	}
+	if r.offset < first {
+		if r.offset != kafka.FirstOffset {
+			r.logf("partition %d of %s: offset %d is gone (retention); skipping to the first offset Kafka holds, %d", r.partition, r.topic, r.offset, first)
+		}
+		r.offset = first
+	}
+	conn, err := dialFetch(leader, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connecting to %s, the leader of %s/%d: %w", leader, r.topic, r.partition, err)
+	}
+	r.mu.Lock()
+	r.conn = conn
+	r.mu.Unlock()
 	return nil
 }
 
-// connect dials the partition's leader and resolves kafka.FirstOffset, or
-// an offset before the first one Kafka still holds, to the first one.
-func (r *partitionReader) connect(ctx context.Context) error {
+// offsets asks the partition's leader (found with kafka-go) for the first
+// and next offsets it holds, and returns its address.
+func (r *partitionReader) offsets(ctx context.Context) (first, last int64, leader string, err error) {
 	var errs []error
 	for _, broker := range r.brokers {
 		conn, err := r.dialer.DialLeader(ctx, "tcp", broker, r.topic, r.partition)
@@ -171,36 +171,25 @@ func (r *partitionReader) connect(ctx context.Context) error {
 			continue
 		}
 		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		first, _, err := conn.ReadOffsets()
-		_ = conn.SetDeadline(time.Time{})
+		first, last, err = conn.ReadOffsets()
+		b := conn.Broker()
+		conn.Close()
 		if err != nil {
-			conn.Close()
 			errs = append(errs, err)
 			continue
 		}
-		if r.offset < first {
-			if r.offset != kafka.FirstOffset {
-				r.logf("partition %d of %s: offset %d is gone (retention); skipping to the first offset Kafka holds, %d", r.partition, r.topic, r.offset, first)
-			}
-			r.offset = first
-		}
-		r.mu.Lock()
-		r.conn = conn
-		r.mu.Unlock()
-		return nil
+		return first, last, net.JoinHostPort(b.Host, strconv.Itoa(b.Port)), nil
 	}
-	return fmt.Errorf("connecting to the leader of %s/%d: %w", r.topic, r.partition, errors.Join(errs...))
+	return 0, 0, "", fmt.Errorf("finding the leader of %s/%d: %w", r.topic, r.partition, errors.Join(errs...))
 }
 
 // outOfRange handles a fetch Kafka refused as out of range: an offset
 // before the first one held moves to it; one past the end waits for data.
-func (r *partitionReader) outOfRange() error {
-	_ = r.conn.SetDeadline(time.Now().Add(10 * time.Second))
-	first, last, err := r.conn.ReadOffsets()
-	_ = r.conn.SetDeadline(time.Time{})
+func (r *partitionReader) outOfRange(ctx context.Context) error {
+	first, last, _, err := r.offsets(ctx)
 	if err != nil {
 		r.drop()
-		return fmt.Errorf("reading the offsets of %s/%d: %w", r.topic, r.partition, err)
+		return err
 	}
 	switch {
 	case r.offset < first:
@@ -213,17 +202,13 @@ func (r *partitionReader) outOfRange() error {
 	return errEmptyFetch
 }
 
-// drop abandons the current batch and connection.
+// drop closes the connection.
 func (r *partitionReader) drop() {
-	if r.batch != nil {
-		_ = r.batch.Close()
-		r.batch = nil
-	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.conn != nil {
-		r.mu.Lock()
-		_ = r.conn.Close()
+		_ = r.conn.close()
 		r.conn = nil
-		r.mu.Unlock()
 	}
 }
 

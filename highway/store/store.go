@@ -1,7 +1,12 @@
 // Package store owns ClickHouse: the tables derived from feed specs, their
 // evolution, the batch writer that appends Arrow columns to native-protocol
 // inserts, and the offsets that make ingestion exactly-once. It is the only
-// package that imports clickhouse-go.
+// package that talks to ClickHouse: DDL and small statements go through
+// clickhouse-go; inserts (native_insert.go) and query results (native.go,
+// result.go) speak the native protocol themselves on ch-go's proto
+// encoders, column by column: clickhouse-go converts every value on its
+// own, and ch-go's own client cannot serve 18.16 (it leaves out the client
+// info and the settings servers before revision 54429 expect).
 //
 // Every statement runs on ClickHouse 18.16 (Debian's package) and on current
 // servers; see ARCHITECTURE.md for what 18.16 lacks.

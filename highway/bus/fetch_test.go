@@ -1,0 +1,183 @@
+package bus
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testRecord is one record for encodeBatch.
+type testRecord struct {
+	key, value []byte
+	headers    [][2]string
+}
+
+// encodeBatch builds an uncompressed record batch (format 2) at base.
+func encodeBatch(base int64, baseTime int64, control bool, recs []testRecord) []byte {
+	var body []byte
+	for i, r := range recs {
+		var rec []byte
+		rec = append(rec, 0) // attributes
+		rec = binary.AppendVarint(rec, int64(i)*10)
+		rec = binary.AppendVarint(rec, int64(i))
+		rec = appendVarBytes(rec, r.key)
+		rec = appendVarBytes(rec, r.value)
+		rec = binary.AppendVarint(rec, int64(len(r.headers)))
+		for _, h := range r.headers {
+			rec = appendVarBytes(rec, []byte(h[0]))
+			rec = appendVarBytes(rec, []byte(h[1]))
+		}
+		body = binary.AppendVarint(body, int64(len(rec)))
+		body = append(body, rec...)
+	}
+	attrs := uint16(0)
+	if control {
+		attrs |= 0x20
+	}
+	var after []byte // from attributes on: what the CRC covers
+	after = binary.BigEndian.AppendUint16(after, attrs)
+	after = binary.BigEndian.AppendUint32(after, uint32(max(len(recs)-1, 0)))
+	after = binary.BigEndian.AppendUint64(after, uint64(baseTime))
+	after = binary.BigEndian.AppendUint64(after, uint64(baseTime))
+	after = binary.BigEndian.AppendUint64(after, ^uint64(0)) // producer id -1
+	after = binary.BigEndian.AppendUint16(after, 0xffff)
+	after = binary.BigEndian.AppendUint32(after, 0xffffffff)
+	after = binary.BigEndian.AppendUint32(after, uint32(len(recs)))
+	after = append(after, body...)
+	var b []byte
+	b = binary.BigEndian.AppendUint64(b, uint64(base))
+	b = binary.BigEndian.AppendUint32(b, uint32(4+1+4+len(after)))
+	b = binary.BigEndian.AppendUint32(b, 0) // leader epoch
+	b = append(b, 2)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(after, castagnoli))
+	return append(b, after...)
+}
+
+func appendVarBytes(b, v []byte) []byte {
+	if v == nil {
+		return binary.AppendVarint(b, -1)
+	}
+	return append(binary.AppendVarint(b, int64(len(v))), v...)
+}
+
+// encodeResponse builds a Fetch v4 response body (after the correlation
+// id) for one topic and partition.
+func encodeResponse(topic string, partition int, code int16, hwm int64, records []byte) []byte {
+	var b []byte
+	b = binary.BigEndian.AppendUint32(b, 0) // throttle
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = appendString(b, topic)
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(partition))
+	b = binary.BigEndian.AppendUint16(b, uint16(code))
+	b = binary.BigEndian.AppendUint64(b, uint64(hwm))
+	b = binary.BigEndian.AppendUint64(b, uint64(hwm))
+	b = binary.BigEndian.AppendUint32(b, 0xffffffff) // no aborted transactions
+	b = binary.BigEndian.AppendUint32(b, uint32(len(records)))
+	return append(b, records...)
+}
+
+func threeRecords() []testRecord {
+	return []testRecord{
+		{key: []byte("k0"), value: []byte(`{"a":0}`), headers: [][2]string{{"content-type", "application/json"}}},
+		{key: nil, value: []byte(`{"a":1}`)},
+		{key: []byte("k2"), value: []byte{}, headers: [][2]string{{"x", ""}, {"y", "2"}}},
+	}
+}
+
+func TestParseFetchResponse(t *testing.T) {
+	batch := encodeBatch(100, 1_795_651_200_000, false, threeRecords())
+	control := encodeBatch(103, 1_795_651_200_000, true, []testRecord{{key: []byte("ctl"), value: []byte("ctl")}})
+	later := encodeBatch(104, 1_795_651_300_000, false, threeRecords()[:1])
+	bad := append([]byte(nil), batch...)
+	bad[len(bad)-1] ^= 1
+	for _, tc := range []struct {
+		name       string
+		records    []byte
+		code       int16
+		from       int64
+		offsets    []int64
+		next       int64
+		wantErr    error
+		wantErrMsg string
+	}{
+		{name: "one batch", records: batch, from: 100, offsets: []int64{100, 101, 102}, next: 103},
+		{name: "from inside a batch", records: batch, from: 102, offsets: []int64{102}, next: 103},
+		{name: "past a batch", records: batch, from: 103, offsets: nil, next: 103},
+		{name: "control batch skipped", records: concat(batch, control, later), from: 101, offsets: []int64{101, 102, 104}, next: 105},
+		{name: "only a control batch", records: control, from: 103, offsets: nil, next: 104},
+		{name: "a cut-off batch is left for the next fetch", records: concat(batch, later[:len(later)-3]), from: 100, offsets: []int64{100, 101, 102}, next: 103},
+		{name: "no records", records: nil, from: 7, offsets: nil, next: 7},
+		{name: "a broker error", records: nil, code: 1, from: 7, wantErr: errOffsetOutOfRange()},
+		{name: "a broken CRC", records: bad, from: 100, wantErrMsg: "fails its CRC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ratio := 0.0
+			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &ratio)
+			switch {
+			case tc.wantErr != nil || tc.wantErrMsg != "":
+				if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || (tc.wantErrMsg != "" && !strings.Contains(err.Error(), tc.wantErrMsg)) {
+					t.Fatalf("err = %v, want %v %q", err, tc.wantErr, tc.wantErrMsg)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, m := range res.messages {
+				got = append(got, m.Offset)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.offsets) || res.next != tc.next || res.highWatermark != 200 {
+				t.Fatalf("offsets %v, next %d, hwm %d; want %v, %d, 200", got, res.next, res.highWatermark, tc.offsets, tc.next)
+			}
+		})
+	}
+
+	ratio := 0.0
+	res, err := parseFetchResponse(encodeResponse("t", 3, 0, 200, batch), "t", 3, 100, &ratio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.messages
+	if string(m[0].Key) != "k0" || string(m[0].Value) != `{"a":0}` || string(m[0].Header("content-type")) != "application/json" ||
+		m[1].Key != nil || m[1].Headers != nil || len(m[2].Value) != 0 || m[2].Value == nil || string(m[2].Header("y")) != "2" ||
+		!m[1].Time.Equal(time.UnixMilli(1_795_651_200_010)) || m[0].Topic != "t" || m[0].Partition != 3 {
+		t.Fatalf("messages decoded as %+v", m)
+	}
+}
+
+func errOffsetOutOfRange() error { return kafkaError(1) }
+
+func concat(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// FuzzParseFetchResponse: whatever a broker (or something pretending to be
+// one) sends, the parser returns messages or an error, never panics, and
+// hands out only messages at or after the offset asked for.
+func FuzzParseFetchResponse(f *testing.F) {
+	batch := encodeBatch(100, 1_795_651_200_000, false, threeRecords())
+	f.Add(encodeResponse("t", 3, 0, 200, batch), int64(100))
+	f.Add(encodeResponse("t", 3, 0, 200, concat(batch, encodeBatch(103, 0, true, nil))), int64(101))
+	f.Add(encodeResponse("t", 3, 6, -1, nil), int64(0))
+	f.Fuzz(func(t *testing.T, body []byte, from int64) {
+		ratio := 0.0
+		res, err := parseFetchResponse(body, "t", 3, from, &ratio)
+		if err != nil {
+			return
+		}
+		for _, m := range res.messages {
+			if m.Offset < from {
+				t.Fatalf("message at offset %d handed out for a fetch from %d", m.Offset, from)
+			}
+		}
+	})
+}
