@@ -1,0 +1,74 @@
+package bus_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cityhighway/highway/highway/bus"
+)
+
+// TestClaimsReadTheEmbeddedCluster: `highway dev` runs processors against
+// the embedded cluster (kfake), so its claims' own fetch requests must work
+// there too.
+func TestClaimsReadTheEmbeddedCluster(t *testing.T) {
+	e, err := bus.StartEmbedded(bus.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	b, err := bus.New(bus.Config{Brokers: e.Brokers(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const topic, n = "dev.test", 3000
+	if err := b.EnsureTopics(ctx, 2, topic); err != nil {
+		t.Fatal(err)
+	}
+	p := b.NewProducer()
+	defer p.Close()
+	var msgs []bus.Message
+	for i := range n {
+		msgs = append(msgs, bus.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%10), Value: fmt.Appendf(nil, "%d", i),
+			Headers: []bus.Header{{Key: "i", Value: fmt.Appendf(nil, "%d", i)}}})
+	}
+	if err := p.Produce(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	err = b.Consume(ctx, "dev.test.group", topic, func(ctx context.Context, c *bus.Claim) error {
+		for ctx.Err() == nil {
+			got, err := c.Fetch(ctx, 500, 1<<20, 20*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, m := range got {
+				if string(m.Value) != string(m.Header("i")) {
+					t.Errorf("message %d/%d: value %q, header %q", m.Partition, m.Offset, m.Value, m.Header("i"))
+				}
+				seen[string(m.Value)]++
+			}
+			if len(seen) == n {
+				cancel()
+			}
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	for i := range n {
+		if seen[fmt.Sprint(i)] != 1 {
+			t.Fatalf("message %d read %d times (of %d distinct read)", i, seen[fmt.Sprint(i)], len(seen))
+		}
+	}
+}
