@@ -291,24 +291,37 @@ func (d *Decoder) scan(data []byte) error {
 			if p.peek() != '"' {
 				return &Reject{Offset: p.pos, Reason: "expected a field name in double quotes"}
 			}
-			key, buf, _, err := p.stringValue(d.keyBuf[:0])
-			d.keyBuf = buf
-			if err != nil {
-				return err
+			// Most keys are the one that followed the previous key last
+			// time, written plainly: compare in place. (Field names are
+			// [a-z][a-z0-9_]*, so "name" followed by a quote is that key.)
+			idx := d.after[prev+1]
+			name := d.feed.Fields[idx].Name
+			var key []byte
+			if end := start + 1 + len(name); end < len(data) && data[end] == '"' && string(data[start+1:end]) == name {
+				key, p.pos = data[start+1:end], end+1
+			} else {
+				var buf []byte
+				var err error
+				key, buf, _, err = p.stringValue(d.keyBuf[:0])
+				d.keyBuf = buf
+				if err != nil {
+					return err
+				}
+				var ok bool
+				if idx, ok = d.index[string(key)]; !ok {
+					p.skipSpace()
+					if !p.eat(':') {
+						return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(key))}
+					}
+					return &Reject{Field: string(key), Offset: start, Reason: "unknown field; the feed " + d.feed.Name + " has " + d.fieldList()}
+				}
+				d.after[prev+1] = idx
 			}
 			p.skipSpace()
 			if !p.eat(':') {
 				return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(key))}
 			}
 			p.skipSpace()
-			idx := d.after[prev+1]
-			if string(key) != d.feed.Fields[idx].Name {
-				var ok bool
-				if idx, ok = d.index[string(key)]; !ok {
-					return &Reject{Field: string(key), Offset: start, Reason: "unknown field; the feed " + d.feed.Name + " has " + d.fieldList()}
-				}
-				d.after[prev+1] = idx
-			}
 			prev = idx
 			if d.slots[idx].set {
 				return &Reject{Field: string(key), Offset: start, Reason: "appears twice in the record"}

@@ -6,6 +6,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -476,14 +477,16 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 		Partitions: make([]int32, 0, len(msgs)), Offsets: make([]int64, 0, len(msgs))},
 		pend: pend, next: msgs[len(msgs)-1].Offset + 1, began: time.Now()}
 	dec.Reserve(len(msgs))
+	srcs := sources{version: feed.Version}
 	for _, m := range msgs {
-		if string(m.Header(bus.HeaderContentType)) == record.ContentTypeArrow {
+		h := readHeaders(&m)
+		if string(h.contentType) == record.ContentTypeArrow {
 			// An Arrow message carries many rows under one offset.
 			n, rowRejects, err := dec.AppendIPC(m.Value)
 			for i := 0; i < n; i++ {
 				b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
 				b.prov.Offsets = append(b.prov.Offsets, m.Offset)
-				addSource(&b.prov, &m, feed.Version)
+				srcs.add(&b.prov, &h)
 			}
 			for _, rr := range rowRejects {
 				row := m
@@ -510,7 +513,7 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 		}
 		b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
 		b.prov.Offsets = append(b.prov.Offsets, m.Offset)
-		addSource(&b.prov, &m, feed.Version)
+		srcs.add(&b.prov, &h)
 	}
 	b.rec = dec.NewRecordBatch()
 	p.in.Add(int64(len(msgs)))
@@ -562,34 +565,85 @@ func (p *Processor) persist(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// addSource appends the source headers of m to prov's per-row slices,
+// add appends a record's provenance headers to prov's per-row slices,
 // which stay nil until a message has any (most batches of a feed come from
 // one connector, or none).
-func addSource(prov *store.Provenance, m *bus.Message, version int) {
-	src, etag, fetched, ver := m.Header(record.HeaderSource), m.Header(record.HeaderETag), m.Header(record.HeaderFetchedAt), m.Header(record.HeaderSchemaVersion)
+func (s *sources) add(prov *store.Provenance, h *headers) {
 	row := len(prov.Offsets) - 1
 	if prov.Sources == nil {
-		if src == nil && etag == nil && fetched == nil && ver == nil {
+		if h.source == nil && h.etag == nil && h.fetchedAt == nil && h.schemaVersion == nil {
 			return
 		}
 		prov.Sources, prov.ETags = make([]string, row, cap(prov.Offsets)), make([]string, row, cap(prov.Offsets))
 		prov.FetchedAt, prov.SchemaVersions = make([]int64, row, cap(prov.Offsets)), make([]uint32, row, cap(prov.Offsets))
 		for i := range prov.SchemaVersions {
-			prov.SchemaVersions[i] = uint32(version)
+			prov.SchemaVersions[i] = uint32(s.version)
 		}
 	}
-	var at int64
-	if t, err := time.Parse(time.RFC3339Nano, string(fetched)); err == nil {
-		at = t.Unix()
+	// The records of one poll arrive together with the same headers:
+	// parse them once per run.
+	if !s.parsed || !bytes.Equal(h.source, s.last.source) || !bytes.Equal(h.etag, s.last.etag) ||
+		!bytes.Equal(h.fetchedAt, s.last.fetchedAt) || !bytes.Equal(h.schemaVersion, s.last.schemaVersion) {
+		s.parsed, s.last = true, *h
+		s.source, s.etag = string(h.source), string(h.etag)
+		s.at = 0
+		if t, err := time.Parse(time.RFC3339Nano, string(h.fetchedAt)); err == nil {
+			s.at = t.Unix()
+		}
+		s.v = uint32(s.version)
+		if n, err := strconv.ParseUint(string(h.schemaVersion), 10, 32); err == nil {
+			s.v = uint32(n)
+		}
 	}
-	v := uint32(version)
-	if n, err := strconv.ParseUint(string(ver), 10, 32); err == nil {
-		v = uint32(n)
+	prov.Sources = append(prov.Sources, s.source)
+	prov.ETags = append(prov.ETags, s.etag)
+	prov.FetchedAt = append(prov.FetchedAt, s.at)
+	prov.SchemaVersions = append(prov.SchemaVersions, s.v)
+}
+
+// headers are the record headers the processor reads.
+type headers struct {
+	contentType, source, etag, fetchedAt, schemaVersion []byte
+}
+
+// readHeaders finds m's headers in one pass (the first of each name, as
+// Message.Header does).
+func readHeaders(m *bus.Message) headers {
+	var h headers
+	for _, kv := range m.Headers {
+		var dst *[]byte
+		switch kv.Key {
+		case bus.HeaderContentType:
+			dst = &h.contentType
+		case record.HeaderSource:
+			dst = &h.source
+		case record.HeaderETag:
+			dst = &h.etag
+		case record.HeaderFetchedAt:
+			dst = &h.fetchedAt
+		case record.HeaderSchemaVersion:
+			dst = &h.schemaVersion
+		default:
+			continue
+		}
+		if *dst == nil {
+			*dst = kv.Value
+		}
 	}
-	prov.Sources = append(prov.Sources, string(src))
-	prov.ETags = append(prov.ETags, string(etag))
-	prov.FetchedAt = append(prov.FetchedAt, at)
-	prov.SchemaVersions = append(prov.SchemaVersions, v)
+	return h
+}
+
+// sources turns provenance headers into the batch's per-row provenance,
+// remembering the last message's so a run of records from one poll is
+// parsed once.
+type sources struct {
+	version int
+	parsed  bool
+	last    headers
+	source  string
+	etag    string
+	at      int64
+	v       uint32
 }
 
 // permanent marks an error that retrying cannot fix.
