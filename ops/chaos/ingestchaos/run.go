@@ -112,6 +112,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 			sleep(ctx, gap)
 			down := between(rng, 0, time.Second)
 			up, ok := sup.kill(down)
+			// No child at that moment (one was between exit and restart):
+			// wait for the next to work, so that every kill event kills.
+			for retry := 0; !ok && retry < 3 && ctx.Err() == nil; retry++ {
+				assigned = sup.waitAssigned(ctx, 90*time.Second)
+				sleep(ctx, between(rng, 100*time.Millisecond, time.Second))
+				up, ok = sup.kill(down)
+			}
 			log.Info("chaos: SIGKILL highway process", "event", i+1, "of", len(events), "was_up", up.Round(100*time.Millisecond), "running", ok,
 				"had_partitions", assigned, "restart_after", down.Round(time.Millisecond), "acked", prod.acked())
 		case evClickHouse:
