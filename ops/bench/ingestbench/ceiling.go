@@ -76,9 +76,10 @@ func (e *env) prepareCeiling(n int) (*ceilingData, error) {
 
 // measureCeiling inserts the prepared rows twice with ceilingWriters
 // concurrent writers, each time into a new table of the same shape: once from
-// prepared clickhouse-go columns (the ceiling: no per-row work left) and once
-// through store.Insert from the Arrow batches (which adds the conversion of
-// Arrow to columns; for reference).
+// prepared clickhouse-go columns (the ceiling as the issue defines it:
+// clickhouse-go's columnar batch, no per-row work left) and once through
+// store.Insert from the Arrow batches (highway's own native-protocol insert,
+// which ClickHouse takes faster: reported as a stricter yardstick).
 func (e *env) measureCeiling(ctx context.Context, d *ceilingData) (ceiling, error) {
 	var c ceiling
 	feedCols, feedArrow := e.feeds[roleCeiling], e.feeds[roleCeilArrow]

@@ -12,10 +12,13 @@ import (
 // report prints the summary and, last, the one line the issue asks for.
 func report(w io.Writer, o options, e *env, r results) {
 	hw, eng := best(r.highway), best(r.engine)
-	// The ceiling is the best of every from-memory insert, by either path.
-	var ceil int64
+	// The ceiling is what the issue defines: the rows inserted from memory
+	// with clickhouse-go's columnar batch. highway's own native insert from
+	// memory (store.Insert) is reported beside it, with its ratio, as the
+	// stricter yardstick.
+	var ceil, native int64
 	for _, x := range r.ceiling {
-		ceil = max(ceil, x.Rate, x.ArrowRate)
+		ceil, native = max(ceil, x.Rate), max(native, x.ArrowRate)
 	}
 	peak := int64(0)
 	for _, t := range r.highway {
@@ -54,9 +57,10 @@ func report(w io.Writer, o options, e *env, r results) {
 	}
 	for i, x := range r.ceiling {
 		fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %6s\n", "ceiling: InsertColumns from memory", i+1, x.Rate, x.Took.Seconds(), "", perM(x.CHCPU, hw.Rows), x.Load)
-		fmt.Fprintf(w, "%-36s %7d %10d %8.1f\n", "  (store.Insert from Arrow, memory)", i+1, x.ArrowRate, x.ArrowTook.Seconds())
+		fmt.Fprintf(w, "%-36s %7d %10d %8.1f\n", "  (store.Insert, native, from memory)", i+1, x.ArrowRate, x.ArrowTook.Seconds())
 	}
-	fmt.Fprintf(w, "ceiling = best of every from-memory insert above: %d rows/s\n", ceil)
+	fmt.Fprintf(w, "ceiling = best clickhouse-go columnar batch from memory (the issue's definition): %d rows/s\n", ceil)
+	fmt.Fprintf(w, "stricter: best of highway's own native insert from memory %d rows/s; highway / that = %.2f\n", native, float64(hw.Rate)/float64(max(native, 1)))
 	fmt.Fprintf(w, "\nhighway (best attempt): first row visible after %.1f s; %.1f CPU s for %d rows = %s CPU s per million rows; peak RSS %d MiB (VmHWM, highest of all attempts); exit: %s\n",
 		hw.FirstRow.Seconds(), hw.Usage.CPU.Seconds(), hw.Rows, perM(hw.Usage.CPU, hw.Rows), mib(peak), exitText(hw.Usage.ExitErr))
 	fmt.Fprintf(w, "latency (produce → visible; a probe every %s, visibility polled every %s, so up to ~%s high):\n", tick, pollEvery, pollEvery+10*time.Millisecond)
