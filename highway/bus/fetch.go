@@ -206,7 +206,7 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 		data := batch[recordBatchHeader:]
 		if codec := compress.Compression(attributes & 7); codec != compress.None {
 			var err error
-			if data, err = decompress(codec, data, ratio); err != nil {
+			if data, err = decompress(codec, data, ratio, maxInflated); err != nil {
 				return fmt.Errorf("%w: record batch at offset %d: %v", errMalformed, base, err)
 			}
 		}
@@ -222,6 +222,12 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maxInflated bounds one record batch once decompressed, so that a batch
+// crafted to inflate without end (a decompression bomb) is an error rather
+// than the end of the process. Kafka's own limit on a batch is
+// message.max.bytes (1 MiB by default) compressed.
+const maxInflated = 256 << 20
 
 // countRecords adds up the record counts in the headers of the whole
 // record batches of records, to size the message slice once.
@@ -240,8 +246,9 @@ func countRecords(records []byte) int {
 
 // decompress inflates a record batch's records with kafka-go's codec into
 // a buffer sized by *ratio, the last batch's inflated-to-compressed ratio
-// (updated), so it is allocated once rather than grown.
-func decompress(codec compress.Compression, data []byte, ratio *float64) ([]byte, error) {
+// (updated), so it is allocated once rather than grown; more than limit
+// bytes is an error.
+func decompress(codec compress.Compression, data []byte, ratio *float64, limit int) ([]byte, error) {
 	c := codec.Codec()
 	if c == nil {
 		return nil, fmt.Errorf("unknown compression codec %d", codec)
@@ -249,9 +256,12 @@ func decompress(codec compress.Compression, data []byte, ratio *float64) ([]byte
 	r := c.NewReader(bytes.NewReader(data))
 	defer r.Close()
 	guess := max(*ratio, 2) * float64(len(data)) * 1.05
-	out := bytes.NewBuffer(make([]byte, 0, int(min(guess, 64<<20))+bytes.MinRead))
-	if _, err := out.ReadFrom(r); err != nil {
+	out := bytes.NewBuffer(make([]byte, 0, int(min(guess, float64(limit)))+bytes.MinRead))
+	if _, err := out.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
 		return nil, fmt.Errorf("decompressing (%s): %w", c.Name(), err)
+	}
+	if out.Len() > limit {
+		return nil, fmt.Errorf("decompressing (%s): a record batch of %d bytes inflates past %d bytes", c.Name(), len(data), limit)
 	}
 	if len(data) > 0 {
 		*ratio = float64(out.Len()) / float64(len(data))

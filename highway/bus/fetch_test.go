@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go/compress"
 )
 
 // testRecord is one record for encodeBatch.
@@ -180,4 +183,27 @@ func FuzzParseFetchResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecompressRefusesABomb: a batch that inflates past the limit is an
+// error, read no further than the limit; one within it inflates whole.
+func TestDecompressRefusesABomb(t *testing.T) {
+	for _, codec := range []compress.Compression{compress.Gzip, compress.Snappy, compress.Lz4, compress.Zstd} {
+		var packed bytes.Buffer
+		w := codec.Codec().NewWriter(&packed)
+		if _, err := w.Write(make([]byte, 2<<20)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ratio := 0.0
+		if _, err := decompress(codec, packed.Bytes(), &ratio, 1<<20); err == nil || !strings.Contains(err.Error(), "inflates past 1048576 bytes") {
+			t.Errorf("%s: 2 MiB with a 1 MiB limit: err = %v", codec, err)
+		}
+		out, err := decompress(codec, packed.Bytes(), &ratio, 4<<20)
+		if err != nil || len(out) != 2<<20 {
+			t.Errorf("%s: 2 MiB with a 4 MiB limit: %d bytes, %v", codec, len(out), err)
+		}
+	}
 }
