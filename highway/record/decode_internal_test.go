@@ -74,6 +74,23 @@ func TestPlainASCII8(t *testing.T) {
 // strconv (and the decoder's rule for whole numbers) on s.
 func checkNumberLikeStrconv(t *testing.T, s string) {
 	t.Helper()
+	// The parts gathered while scanning, when the scanner takes s whole.
+	var parts numberParts
+	p := scanner{data: []byte(s)}
+	if num, ok := p.number(&parts); ok && len(num) == len(s) {
+		if f, ok := parts.float(); ok {
+			want, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.Float64bits(f) != math.Float64bits(want) {
+				t.Fatalf("numberParts(%q).float() = %v; strconv: %v, %v", s, f, want, err)
+			}
+		}
+		if i, ok := parts.int(); ok {
+			want, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || i != want {
+				t.Fatalf("numberParts(%q).int() = %d; strconv: %d, %v", s, i, want, err)
+			}
+		}
+	}
 	f, ok := parseFloat([]byte(s))
 	want, err := strconv.ParseFloat(s, 64)
 	if ok != (err == nil) || (ok && math.Float64bits(f) != math.Float64bits(want)) {
@@ -121,7 +138,8 @@ func FuzzNumbers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		p := scanner{data: []byte(s)}
-		if num, ok := p.number(); !ok || len(num) != len(s) {
+		var parts numberParts
+		if num, ok := p.number(&parts); !ok || len(num) != len(s) {
 			return // not a JSON number: the decoder refuses it before converting
 		}
 		checkNumberLikeStrconv(t, s)

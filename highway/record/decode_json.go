@@ -405,22 +405,27 @@ func (d *Decoder) value(p *scanner, idx int) error {
 			return bad("must be " + typeWords(f.Type) + ", not a string")
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
-		num, ok := p.number()
+		var parts numberParts
+		num, ok := p.number(&parts)
 		s.raw = num
 		if !ok {
 			return bad("not a JSON number")
 		}
 		switch f.Type {
 		case catalog.Float64:
-			v, ok := parseFloat(num)
+			v, ok := parts.float()
 			if !ok {
-				return bad("not a number")
+				if v, ok = parseFloat(num); !ok {
+					return bad("not a number")
+				}
 			}
 			s.num = v
 		case catalog.Int64, catalog.Time:
-			v, ok := parseInt(num)
+			v, ok := parts.int()
 			if !ok {
-				return bad("must be a whole number")
+				if v, ok = parseInt(num); !ok {
+					return bad("must be a whole number")
+				}
 			}
 			s.i, s.num = v, float64(v)
 		default:
@@ -554,22 +559,65 @@ func (p *scanner) literal(word string) bool {
 	return false
 }
 
+// numberParts are the digits of a JSON number, gathered while reading it,
+// so that the common numbers need no second pass: mant holds all its digits
+// (integer and fraction) as one integer while there are at most 19.
+type numberParts struct {
+	mant   uint64
+	digits int // all digits, integer and fraction
+	frac   int // digits after the point
+	neg    bool
+	exp    bool // an exponent follows
+}
+
+// float is the number as a float64 when it is simple (at most 15 digits,
+// no exponent: both the digits and the power of ten are exact float64s, so
+// one division rounds correctly, as strconv.ParseFloat's own fast path).
+func (n *numberParts) float() (float64, bool) {
+	if n.exp || n.digits > 15 {
+		return 0, false
+	}
+	f := float64(n.mant) / pow10[n.frac]
+	if n.neg {
+		f = -f
+	}
+	return f, true
+}
+
+// int is the number as an int64 when it is written as one of at most 18
+// digits.
+func (n *numberParts) int() (int64, bool) {
+	if n.exp || n.frac > 0 || n.digits > 18 {
+		return 0, false
+	}
+	if n.neg {
+		return -int64(n.mant), true
+	}
+	return int64(n.mant), true
+}
+
 // number reads a JSON number at p and says whether it follows JSON's
 // grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. On false the
 // scanner has consumed the characters a number could be made of.
-func (p *scanner) number() ([]byte, bool) {
+func (p *scanner) number(n *numberParts) ([]byte, bool) {
 	start := p.pos
 	ok := true
-	p.eat('-')
+	*n = numberParts{neg: p.eat('-')}
 	switch {
 	case p.eat('0'):
-	case p.digits() == 0:
+		n.digits = 1
+	case p.mantissa(n) == 0:
 		ok = false
 	}
-	if p.eat('.') && p.digits() == 0 {
-		ok = false
+	if p.eat('.') {
+		k := p.mantissa(n)
+		if k == 0 {
+			ok = false
+		}
+		n.frac = k
 	}
 	if p.eat('e') || p.eat('E') {
+		n.exp = true
 		if !p.eat('+') {
 			p.eat('-')
 		}
@@ -587,6 +635,17 @@ func (p *scanner) number() ([]byte, bool) {
 		ok = false
 	}
 	return p.data[start:p.pos], ok
+}
+
+// mantissa reads a run of digits into n and returns its length.
+func (p *scanner) mantissa(n *numberParts) int {
+	start := p.pos
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		n.mant = n.mant*10 + uint64(p.data[p.pos]-'0')
+		p.pos++
+	}
+	n.digits += p.pos - start
+	return p.pos - start
 }
 
 // digits skips a run of ASCII digits and returns its length.
