@@ -356,6 +356,10 @@ func (w *XMLWalker) chars() error {
 			return w.syntax(w.pos-len(t), "text before the root element")
 		}
 	}
+	if i := bytes.Index(w.src[start:w.pos], []byte("]]>")); i >= 0 {
+		// XML reserves "]]>" for the end of a CDATA section.
+		return w.syntax(start+i, "\"]]>\" outside a CDATA section; escape '>' as &gt;")
+	}
 	var err error
 	w.text, err = w.decode(w.text, w.src[start:w.pos], start)
 	return err
