@@ -476,8 +476,9 @@ func firstAssignmentAfter(ctx context.Context, nodes []*node, t time.Time, timeo
 	return time.Time{}, fmt.Errorf("no slot assigned within %s of the leader's death", timeout)
 }
 
-// settle waits until no slot that ended by end is running or waiting for
-// a retry, and returns the leader's record of every slot.
+// settle waits until every slot that ended by end has a record and none is
+// running or waiting for a retry, and returns the leader's record of every
+// slot; after timeout it fails.
 func settle(ctx context.Context, nodes []*node, end time.Time, timeout time.Duration) (map[int64]scheduler.RunView, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -501,12 +502,26 @@ func settle(ctx context.Context, nodes []*node, end time.Time, timeout time.Dura
 				busy = true
 			}
 		}
+		// A slot that ended by end but has no record yet is still to be
+		// assigned (the leader assigns a slot once it has ended, and may
+		// just have been elected): wait for it too.
+		var first int64
+		for st := range slots {
+			if first == 0 || st < first {
+				first = st
+			}
+		}
+		for st := first; first != 0 && st+1 <= end.Unix() && !busy; st++ {
+			if _, ok := slots[st]; !ok {
+				busy = true
+			}
+		}
 		if !busy && len(slots) > 0 {
 			return slots, nil
 		}
 		sleep(ctx, 200*time.Millisecond)
 	}
-	return nil, fmt.Errorf("slots still running %s after the end", timeout)
+	return nil, fmt.Errorf("slots not settled %s after the end: still running, waiting for a retry, or never assigned (a missed slot)", timeout)
 }
 
 func sleep(ctx context.Context, d time.Duration) {
