@@ -139,7 +139,7 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 			claim := &Claim{Topic: topic, Partition: a.ID, Committed: a.Offset, gen: gen}
 			gen.Start(func(gctx context.Context) {
 				claim.reader = newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, claim.Partition, b.logf)
-				defer claim.reader.close()
+				defer claim.reader.drop()
 				if claim.Committed >= 0 {
 					claim.reader.seek(claim.Committed)
 				}

@@ -211,6 +211,3 @@ func (r *partitionReader) drop() {
 		r.conn = nil
 	}
 }
-
-// close releases the connection.
-func (r *partitionReader) close() { r.drop() }

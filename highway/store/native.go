@@ -272,17 +272,7 @@ var errProtocol = errors.New("unexpected reply from ClickHouse")
 // is closed, which makes ClickHouse cancel it, and marked broken.
 func (c *nativeConn) query(ctx context.Context, sql string, settings []setting, res *resultSet, onBlock func() error) (err error) {
 	c.sendQuery(sql, settings)
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		if !stop() || ctx.Err() != nil {
-			c.broken = true
-			if err != nil {
-				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-			} else {
-				err = ctx.Err()
-			}
-		}
-	}()
+	defer c.cancelOn(ctx)(&err)
 	if err := c.flush(); err != nil {
 		c.broken = true
 		return err
@@ -312,30 +302,57 @@ func (c *nativeConn) query(ctx context.Context, sql string, settings []setting, 
 			return c.exception()
 		case proto.ServerCodeEndOfStream:
 			return nil
-		case proto.ServerCodeProgress:
-			var p proto.Progress
-			err = p.DecodeAware(c.r, c.version)
-		case proto.ServerCodeProfile:
-			var p proto.Profile
-			err = p.DecodeAware(c.r, c.version)
-		case proto.ServerCodeTableColumns:
-			var t proto.TableColumns
-			err = t.DecodeAware(c.r, c.version)
-		case proto.ServerCodeTotals, proto.ServerCodeExtremes:
-			// WITH TOTALS and extremes are not part of the formats.
-			var skip resultSet
-			_, err = c.readBlock(&skip)
-		case proto.ServerCodeLog, proto.ServerProfileEvents:
-			var skip proto.Results
-			err = c.skipBlock(skip.Auto())
 		default:
-			err = fmt.Errorf("%w: packet %d", errProtocol, code)
+			err = c.skipPacket(code)
 		}
 		if err != nil {
 			c.broken = true
 			return fmt.Errorf("reading from ClickHouse: %w", err)
 		}
 	}
+}
+
+// cancelOn makes the end of ctx cut the connection, which makes ClickHouse
+// cancel the statement running on it. The function it returns, deferred
+// with the statement's error, marks the connection broken when ctx ended
+// (or the cut came too late to undo) and reports ctx's error.
+func (c *nativeConn) cancelOn(ctx context.Context) func(err *error) {
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
+	return func(err *error) {
+		if !stop() || ctx.Err() != nil {
+			c.broken = true
+			if *err != nil {
+				*err = fmt.Errorf("%w (%v)", ctx.Err(), *err)
+			} else {
+				*err = ctx.Err()
+			}
+		}
+	}
+}
+
+// skipPacket reads a packet that is neither data, an exception nor the end
+// of the stream: progress, profile information, table columns, logs, and
+// the totals and extremes blocks, which no format carries.
+func (c *nativeConn) skipPacket(code uint64) error {
+	switch proto.ServerCode(code) {
+	case proto.ServerCodeProgress:
+		var p proto.Progress
+		return p.DecodeAware(c.r, c.version)
+	case proto.ServerCodeProfile:
+		var p proto.Profile
+		return p.DecodeAware(c.r, c.version)
+	case proto.ServerCodeTableColumns:
+		var t proto.TableColumns
+		return t.DecodeAware(c.r, c.version)
+	case proto.ServerCodeTotals, proto.ServerCodeExtremes:
+		var skip resultSet
+		_, err := c.readBlock(&skip)
+		return err
+	case proto.ServerCodeLog, proto.ServerProfileEvents:
+		var skip proto.Results
+		return c.skipBlock(skip.Auto())
+	}
+	return fmt.Errorf("%w: packet %d", errProtocol, code)
 }
 
 // readBlock reads a data block into res and returns its rows.

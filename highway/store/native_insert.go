@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,17 +27,7 @@ import (
 // atomically per table partition).
 func (c *nativeConn) insert(ctx context.Context, sql string, names, types []string, rows int, encode func(b *proto.Buffer, version int)) (err error) {
 	c.sendQuery(sql, nil)
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		if !stop() || ctx.Err() != nil {
-			c.broken = true
-			if err != nil {
-				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-			} else {
-				err = ctx.Err()
-			}
-		}
-	}()
+	defer c.cancelOn(ctx)(&err)
 	if err := c.flush(); err != nil {
 		c.broken = true
 		return err
@@ -101,7 +90,7 @@ func (c *nativeConn) insertHeader(names, types []string) error {
 		default:
 			if err := c.skipPacket(code); err != nil {
 				c.broken = true
-				return err
+				return fmt.Errorf("reading from ClickHouse: %w", err)
 			}
 		}
 	}
@@ -123,36 +112,10 @@ func (c *nativeConn) readUntilEnd() error {
 		default:
 			if err := c.skipPacket(code); err != nil {
 				c.broken = true
-				return err
+				return fmt.Errorf("reading from ClickHouse: %w", err)
 			}
 		}
 	}
-}
-
-// skipPacket reads a packet that is neither data, an exception nor the end
-// of the stream: progress, profile information, logs.
-func (c *nativeConn) skipPacket(code uint64) error {
-	var err error
-	switch proto.ServerCode(code) {
-	case proto.ServerCodeProgress:
-		var p proto.Progress
-		err = p.DecodeAware(c.r, c.version)
-	case proto.ServerCodeProfile:
-		var p proto.Profile
-		err = p.DecodeAware(c.r, c.version)
-	case proto.ServerCodeTableColumns:
-		var t proto.TableColumns
-		err = t.DecodeAware(c.r, c.version)
-	case proto.ServerCodeLog, proto.ServerProfileEvents, proto.ServerCodeTotals, proto.ServerCodeExtremes:
-		var skip proto.Results
-		err = c.skipBlock(skip.Auto())
-	default:
-		err = fmt.Errorf("%w: packet %d", errProtocol, code)
-	}
-	if err != nil {
-		return fmt.Errorf("reading from ClickHouse: %w", err)
-	}
-	return nil
 }
 
 // putColumnStart writes a column's name and type, which precede its data.
