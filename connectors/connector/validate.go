@@ -41,7 +41,7 @@ func (v *Validator) Validate(rec Record) error {
 		if f == nil {
 			return errors.New("feed " + rec.Feed + " is not in the catalogue")
 		}
-		d = record.NewDecoder(f, nil)
+		d = record.NewDecoder(f)
 		v.decoders[rec.Feed] = d
 	}
 	if err := d.Append(rec.Value); err != nil {

@@ -22,7 +22,7 @@ func TestSnapshotsFitTheirSpecs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	for _, feed := range cat.Feeds() {
-		dec := record.NewDecoder(feed, nil)
+		dec := record.NewDecoder(feed)
 		for h := 0; h < 24; h++ {
 			at := day.Add(time.Duration(h) * time.Hour)
 			msgs := good.Snapshot(feed, at, rng)
@@ -58,7 +58,7 @@ func TestDailyPatterns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	mean := func(feed, field string, hkHour int) float64 {
 		at := time.Date(2026, 11, 26, hkHour, 30, 0, 0, time.FixedZone("HKT", 8*3600))
-		dec := record.NewDecoder(cat.Feed(feed), nil)
+		dec := record.NewDecoder(cat.Feed(feed))
 		for _, m := range s.Snapshot(cat.Feed(feed), at, rng) {
 			if err := dec.Append(m.Value); err != nil {
 				t.Fatal(err)

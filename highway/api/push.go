@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
@@ -92,7 +90,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 		writeError(w, status, err.Error(), "send a JSON array of records, or one JSON object per line")
 		return
 	}
-	dec := record.NewDecoder(f, memory.NewGoAllocator())
+	dec := record.NewDecoder(f)
 	defer dec.Release()
 	rep := PushReport{Feed: f.Name, Results: make([]RecordResult, len(recs))}
 	var good, bad []bus.Message

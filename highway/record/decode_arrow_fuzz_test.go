@@ -4,8 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 )
@@ -19,7 +17,7 @@ func FuzzAppendIPC(f *testing.F) {
 		f.Fatal(err)
 	}
 	feed := c.Feeds()[0]
-	src := record.NewDecoder(feed, memory.NewGoAllocator())
+	src := record.NewDecoder(feed)
 	for _, v := range []string{
 		`{"station":"A","value":1,"at":"2026-11-26T09:00:00Z"}`,
 		`{"station":"B","at":1795651200000}`,
@@ -39,7 +37,7 @@ func FuzzAppendIPC(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\xff\xff\xff\xff\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dec := record.NewDecoder(feed, memory.NewGoAllocator())
+		dec := record.NewDecoder(feed)
 		defer dec.Release()
 		n, rejects, err := dec.AppendIPC(data)
 		if err != nil && !errors.Is(err, record.ErrRejected) {

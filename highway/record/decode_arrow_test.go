@@ -62,7 +62,7 @@ func TestAppendIPC(t *testing.T) {
 			b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(at.Unix() + int64(i)))
 		}
 	})
-	dec := record.NewDecoder(feed, memory.NewGoAllocator())
+	dec := record.NewDecoder(feed)
 	defer dec.Release()
 	n, rejects, err := dec.AppendIPC(data)
 	if err != nil || n != 2 || len(rejects) != 1 {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/catalog"
 )
@@ -27,12 +26,13 @@ import (
 // The hot path allocates nothing per record but the strings it keeps: no
 // maps, no reflection. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	feed    *catalog.Feed
-	schema  *arrow.Schema
-	builder *array.RecordBuilder
-	index   map[string]int
-	slots   []slot
-	keyBuf  []byte
+	feed   *catalog.Feed
+	schema *arrow.Schema
+	cols   []column // the batch under construction
+	rows   int      // its length
+	index  map[string]int
+	slots  []slot
+	keyBuf []byte
 	// after[i+1] is the field whose key followed field i's in the last
 	// record (after[0]: the first key): records of one producer keep their
 	// key order, so one comparison usually finds the field without the map.
@@ -84,22 +84,21 @@ type slot struct {
 	raw []byte // the value as written, for messages
 }
 
-// NewDecoder returns a decoder for feed's records that allocates from mem
-// (memory.DefaultAllocator when nil).
-func NewDecoder(feed *catalog.Feed, mem memory.Allocator) *Decoder {
-	if mem == nil {
-		mem = memory.DefaultAllocator
-	}
+// NewDecoder returns a decoder for feed's records. Its batches live in Go
+// memory, which the garbage collector frees once they are released and
+// unreachable.
+func NewDecoder(feed *catalog.Feed) *Decoder {
 	schema := Schema(feed)
 	d := &Decoder{
-		feed:    feed,
-		schema:  schema,
-		builder: array.NewRecordBuilder(mem, schema),
-		index:   make(map[string]int, len(feed.Fields)),
-		slots:   make([]slot, len(feed.Fields)),
-		after:   make([]int, len(feed.Fields)+1),
+		feed:   feed,
+		schema: schema,
+		cols:   make([]column, len(feed.Fields)),
+		index:  make(map[string]int, len(feed.Fields)),
+		slots:  make([]slot, len(feed.Fields)),
+		after:  make([]int, len(feed.Fields)+1),
 	}
 	for i, f := range feed.Fields {
+		d.cols[i] = newColumn(schema.Field(i).Type)
 		d.index[f.Name] = i
 		d.after[i] = i // until seen otherwise: the spec's order
 	}
@@ -199,44 +198,47 @@ func fnvAdd(h uint64, b []byte) uint64 {
 func (d *Decoder) Schema() *arrow.Schema { return d.schema }
 
 // Len is the number of records appended since the last NewRecordBatch.
-func (d *Decoder) Len() int {
-	if len(d.builder.Fields()) == 0 {
-		return 0
-	}
-	return d.builder.Field(0).Len()
-}
+func (d *Decoder) Len() int { return d.rows }
 
 // NewRecordBatch returns the records appended so far as a batch (which the
 // caller must Release) and starts a new one.
 func (d *Decoder) NewRecordBatch() arrow.RecordBatch {
-	rec := d.builder.NewRecordBatch()
-	d.lastRows = int(rec.NumRows())
+	n := d.rows
+	arrays := make([]arrow.Array, len(d.cols))
+	d.lastRows = n
 	d.lastData = d.lastData[:0]
-	for i := range int(rec.NumCols()) {
-		n := 0
-		if s, ok := rec.Column(i).(*array.String); ok {
-			n = len(s.ValueBytes())
-		}
-		d.lastData = append(d.lastData, n)
+	for i := range d.cols {
+		d.lastData = append(d.lastData, len(d.cols[i].data))
+		arrays[i] = d.cols[i].array(n)
+	}
+	d.rows = 0
+	rec := array.NewRecordBatch(d.schema, arrays, int64(n))
+	for _, a := range arrays {
+		a.Release()
 	}
 	return rec
 }
 
 // Reserve makes room for n more records in the batch under construction,
-// so its buffers are allocated once at their size rather than doubled
-// record by record. String data is reserved at the previous batch's bytes
-// per row.
+// so its buffers are allocated once at their size rather than grown record
+// by record. String data is reserved at the previous batch's bytes per row.
 func (d *Decoder) Reserve(n int) {
-	for i, b := range d.builder.Fields() {
-		b.Reserve(n)
-		if sb, ok := b.(*array.StringBuilder); ok && d.lastRows > 0 && i < len(d.lastData) {
-			sb.ReserveData(d.lastData[i] * n / d.lastRows)
+	for i := range d.cols {
+		data := 0
+		if d.lastRows > 0 && i < len(d.lastData) {
+			data = d.lastData[i] * n / d.lastRows
 		}
+		d.cols[i].reserve(d.rows, n, data)
 	}
 }
 
-// Release frees the builders.
-func (d *Decoder) Release() { d.builder.Release() }
+// Release drops the batch under construction.
+func (d *Decoder) Release() {
+	for i := range d.cols {
+		d.cols[i] = newColumn(d.cols[i].typ)
+	}
+	d.rows = 0
+}
 
 // Append decodes one JSON record and appends it, or returns a *Reject and
 // appends nothing.
@@ -480,26 +482,28 @@ func inEnum(enum []string, v []byte) bool {
 }
 
 func (d *Decoder) appendSlots() {
-	for i := range d.feed.Fields {
+	n := d.rows
+	for i := range d.cols {
 		s := &d.slots[i]
-		b := d.builder.Field(i)
+		c := &d.cols[i]
 		if !s.set || s.null {
-			b.AppendNull()
+			c.appendNull(n)
 			continue
 		}
-		switch b := b.(type) {
-		case *array.StringBuilder:
-			b.BinaryBuilder.Append(s.str)
-		case *array.Int64Builder:
-			b.Append(s.i)
-		case *array.Float64Builder:
-			b.Append(s.num)
-		case *array.BooleanBuilder:
-			b.Append(s.b)
-		case *array.TimestampBuilder:
-			b.Append(arrow.Timestamp(s.i))
+		c.setValid(n, true)
+		switch c.typ.ID() {
+		case arrow.STRING:
+			c.data = append(c.data, s.str...)
+			c.offsets = append(c.offsets, int32(len(c.data)))
+		case arrow.INT64, arrow.TIMESTAMP:
+			c.ints = append(c.ints, s.i)
+		case arrow.FLOAT64:
+			c.floats = append(c.floats, s.num)
+		case arrow.BOOL:
+			c.setBool(n, s.b)
 		}
 	}
+	d.rows++
 }
 
 func typeWords(t catalog.FieldType) string {

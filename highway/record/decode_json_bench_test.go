@@ -60,7 +60,7 @@ func BenchmarkDecoder(b *testing.B) {
 		size += len(r)
 	}
 	const batchRows = 4096
-	d := record.NewDecoder(c.Feed("td.traffic.detectors"), nil)
+	d := record.NewDecoder(c.Feed("td.traffic.detectors"))
 	defer d.Release()
 
 	b.SetBytes(int64(size / len(recs)))
@@ -85,7 +85,7 @@ func TestDetectorRecordsAreDistinctAndValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := record.NewDecoder(c.Feed("td.traffic.detectors"), nil)
+	d := record.NewDecoder(c.Feed("td.traffic.detectors"))
 	defer d.Release()
 	seen := map[string]bool{}
 	for i, r := range detectorRecords(10_000) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
@@ -46,9 +45,7 @@ func FuzzDecoder(f *testing.F) {
 		f.Add([]byte(strings.Join(seed, "\n")))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		defer mem.AssertSize(t, 0)
-		d := record.NewDecoder(feed, mem)
+		d := record.NewDecoder(feed)
 		defer d.Release()
 
 		accepted := 0

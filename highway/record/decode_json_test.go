@@ -8,7 +8,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
@@ -56,16 +55,11 @@ func parseFeed(t testing.TB, spec, name string) *catalog.Feed {
 	return f
 }
 
-// newDecoder returns a decoder of the readings feed whose allocator checks,
-// at the end of the test, that every buffer was released.
+// newDecoder returns a decoder of the readings feed.
 func newDecoder(t *testing.T) *record.Decoder {
 	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	d := record.NewDecoder(parseFeed(t, readingsSpec, "city.test.readings"), mem)
-	t.Cleanup(func() {
-		d.Release()
-		mem.AssertSize(t, 0)
-	})
+	d := record.NewDecoder(parseFeed(t, readingsSpec, "city.test.readings"))
+	t.Cleanup(d.Release)
 	return d
 }
 
@@ -484,7 +478,7 @@ func TestDecodeBuiltinFeeds(t *testing.T) {
 		{"hko.weather.warnings", `{"family":"WRAIN","code":"WRAINA","action":"ISSUE","update_time":"2026-11-26T08:00:00+08:00"}`},
 	}
 	for _, tt := range tests {
-		d := record.NewDecoder(c.Feed(tt.feed), nil)
+		d := record.NewDecoder(c.Feed(tt.feed))
 		if err := d.Append([]byte(tt.record)); err != nil {
 			t.Errorf("%s: %v", tt.feed, err)
 		}

@@ -56,7 +56,7 @@ func TestSchema(t *testing.T) {
 		t.Errorf("schema metadata %v, want only feed and version", md)
 	}
 
-	d := record.NewDecoder(feed, nil)
+	d := record.NewDecoder(feed)
 	defer d.Release()
 	if !d.Schema().Equal(s) {
 		t.Errorf("decoder schema %v, want %v", d.Schema(), s)

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
@@ -68,7 +66,7 @@ func TestNativeInsertMatchesClickhouseGo(t *testing.T) {
 		if err := st.EnsureFeedTable(ctx, feed); err != nil {
 			t.Fatal(err)
 		}
-		dec := record.NewDecoder(feed, memory.NewGoAllocator())
+		dec := record.NewDecoder(feed)
 		for _, r := range records {
 			if err := dec.Append([]byte(r)); err != nil {
 				t.Fatalf("%s: %v", r, err)
@@ -131,7 +129,7 @@ func TestNativeInsertRefusesATableChangedByHand(t *testing.T) {
 	if err := st.Exec(ctx, "ALTER TABLE "+feed.Table()+" MODIFY COLUMN y Float32"); err != nil {
 		t.Fatal(err)
 	}
-	dec := record.NewDecoder(feed, memory.NewGoAllocator())
+	dec := record.NewDecoder(feed)
 	defer dec.Release()
 	if err := dec.Append([]byte(`{"id":"a","m":1,"y":2,"sure":true,"at":0}`)); err != nil {
 		t.Fatal(err)
@@ -153,7 +151,7 @@ func TestNativeInsertRefusesATableChangedByHand(t *testing.T) {
 	if err := st.EnsureFeedTable(ctx, good); err != nil {
 		t.Fatal(err)
 	}
-	dec2 := record.NewDecoder(good, memory.NewGoAllocator())
+	dec2 := record.NewDecoder(good)
 	defer dec2.Release()
 	if err := dec2.Append([]byte(`{"id":"a","m":1,"y":2,"sure":true,"at":0}`)); err != nil {
 		t.Fatal(err)

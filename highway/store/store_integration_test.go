@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
@@ -57,7 +55,7 @@ func TestInsertRoundTrip(t *testing.T) {
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}
-	dec := record.NewDecoder(feed, memory.NewGoAllocator())
+	dec := record.NewDecoder(feed)
 	for _, r := range []string{
 		`{"station":"HKO","value":21.5,"count":3,"ok":true,"at":"2026-11-26T08:00:00+08:00"}`,
 		`{"station":"KP","value":null,"count":4,"at":1795651260000}`,

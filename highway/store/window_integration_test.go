@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
@@ -72,7 +70,7 @@ func TestWindowAggregates(t *testing.T) {
 		`{"detector":"B","district":"YTM","at":"2026-11-26T08:01:30Z"}`,
 		`{"detector":"D","district":"KT","speed":40,"at":"2026-11-26T08:02:10Z"}`,
 	}
-	dec := record.NewDecoder(feed, memory.NewGoAllocator())
+	dec := record.NewDecoder(feed)
 	prov := store.Provenance{Topic: feed.Topic(), IngestedAt: time.Now()}
 	for i, r := range rows {
 		if err := dec.Append([]byte(r)); err != nil {

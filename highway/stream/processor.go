@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
@@ -297,7 +296,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	p.lags.Store(c.Partition, lag)
 	defer p.lags.Delete(c.Partition)
 
-	dec := record.NewDecoder(p.cfg.Feed, memory.NewGoAllocator())
+	dec := record.NewDecoder(p.cfg.Feed)
 	defer dec.Release()
 	st := &partitionState{}
 	if err := p.preparePartition(ctx, c, dec, st); err != nil {

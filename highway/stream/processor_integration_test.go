@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
@@ -303,7 +302,7 @@ func TestProcessorArrowMessages(t *testing.T) {
 	r.produce(t, 10, nil, 0)
 	// Built from JSON records with the feed's own decoder: the same schema a
 	// department's Arrow client would send.
-	src := record.NewDecoder(r.feed, memory.NewGoAllocator())
+	src := record.NewDecoder(r.feed)
 	for _, v := range []string{
 		`{"station":"A1","value":1,"at":"2026-11-26T09:00:00Z"}`,
 		`{"station":"A2","value":2,"at":"2026-11-26T09:00:01Z"}`,
@@ -320,7 +319,7 @@ func TestProcessorArrowMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second message whose schema the feed does not have.
-	other := record.NewDecoder(mustOtherFeed(t), memory.NewGoAllocator())
+	other := record.NewDecoder(mustOtherFeed(t))
 	if err := other.Append([]byte(`{"colour":"red","at":"2026-11-26T09:00:00Z"}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func Valid(t testing.TB, res connector.Result) {
 		}
 		d := decoders[rec.Feed]
 		if d == nil {
-			d = record.NewDecoder(f, nil)
+			d = record.NewDecoder(f)
 			decoders[rec.Feed] = d
 		}
 		if err := d.Append(rec.Value); err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
@@ -181,7 +180,7 @@ func (e *env) arrowBatches(n int, feed *catalog.Feed) ([]arrow.RecordBatch, []st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dec := record.NewDecoder(feed, memory.NewGoAllocator())
+			dec := record.NewDecoder(feed)
 			defer dec.Release()
 			for {
 				j := int(next.Add(1)) - 1
