@@ -132,17 +132,27 @@ func (p *fakeProducer) SendDeadLetters(_ context.Context, msgs []bus.Message, re
 	return nil
 }
 
-// fakeTail sends msgs, then waits for the end.
+// fakeTail sends msgs every 10 ms until the end: a feed that keeps
+// publishing. (Sent once, a client that joined a tail still running for
+// the client before it, whose disconnect the server had not yet seen,
+// would wait for nothing.)
 type fakeTail struct{ msgs []bus.Message }
 
 func (t fakeTail) Tail(ctx context.Context, _ string, fn func(bus.Message) error) error {
-	for _, m := range t.msgs {
-		if err := fn(m); err != nil {
-			return err
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, m := range t.msgs {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
 		}
 	}
-	<-ctx.Done()
-	return nil
 }
 
 type fakeAudit struct {
