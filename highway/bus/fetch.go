@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/klauspost/compress/snappy"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
 )
@@ -25,8 +26,10 @@ import (
 // of it; record batches are decompressed with kafka-go's codecs. kafka-go
 // still finds the leader, coordinates the group and produces.
 //
-// The buffers are never reused: messages handed out stay valid for as long
-// as the caller keeps them.
+// Messages handed out stay valid for as long as the caller keeps them: a
+// response buffer is reused for the next response only when no message
+// points into it (every batch in it was compressed, so messages point into
+// the inflated copies, which are never reused).
 
 const (
 	apiKeyFetch     = 1
@@ -45,6 +48,8 @@ type fetchConn struct {
 	req  []byte
 	// ratio is the last record batch's inflated-to-compressed size.
 	ratio float64
+	// spare is the last response's buffer when no message points into it.
+	spare []byte
 }
 
 // dialFetch connects to the broker at addr.
@@ -66,6 +71,9 @@ type fetchResult struct {
 	// next is the offset to fetch next: past the last message decoded, or
 	// past batches that held none for us (control batches, compacted ones).
 	next int64
+	// viewsResponse says some message points into the response buffer
+	// (it came in an uncompressed batch).
+	viewsResponse bool
 }
 
 // kafkaError is an error code a broker answered a fetch with.
@@ -115,11 +123,21 @@ func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait tim
 	if size < 4 || size > maxBytes+(1<<20) {
 		return fetchResult{}, fmt.Errorf("a fetch response of %d bytes", size)
 	}
-	body := make([]byte, size-4)
+	var body []byte
+	if cap(c.spare) >= size-4 {
+		body = c.spare[:size-4]
+	} else {
+		body = make([]byte, size-4)
+	}
+	c.spare = nil
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return fetchResult{}, fmt.Errorf("reading a fetch response: %w", err)
 	}
-	return parseFetchResponse(body, topic, partition, offset, &c.ratio)
+	res, err := parseFetchResponse(body, topic, partition, offset, &c.ratio)
+	if err == nil && !res.viewsResponse {
+		c.spare = body
+	}
+	return res, err
 }
 
 func appendString(b []byte, s string) []byte {
@@ -209,6 +227,8 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 			if data, err = decompress(codec, data, ratio, maxInflated); err != nil {
 				return fmt.Errorf("%w: record batch at offset %d: %v", errMalformed, base, err)
 			}
+		} else {
+			res.viewsResponse = true
 		}
 		if count < 0 || count > len(data) {
 			return fmt.Errorf("%w: record batch at offset %d claims %d records in %d bytes", errMalformed, base, count, len(data))
@@ -249,6 +269,9 @@ func countRecords(records []byte) int {
 // (updated), so it is allocated once rather than grown; more than limit
 // bytes is an error.
 func decompress(codec compress.Compression, data []byte, ratio *float64, limit int) ([]byte, error) {
+	if codec == compress.Snappy {
+		return inflateSnappy(data, limit)
+	}
 	c := codec.Codec()
 	if c == nil {
 		return nil, fmt.Errorf("unknown compression codec %d", codec)
@@ -267,6 +290,77 @@ func decompress(codec compress.Compression, data []byte, ratio *float64, limit i
 		*ratio = float64(out.Len()) / float64(len(data))
 	}
 	return out.Bytes(), nil
+}
+
+// xerialMagic starts snappy data in the xerial framing Kafka's clients
+// write: the magic, a version and a compatible version (4 bytes each), then
+// blocks, each a big-endian 4-byte length and a snappy block.
+var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+// inflateSnappy decodes a snappy record batch, framed (xerial) or one bare
+// block, straight into one buffer of the inflated size: each block's
+// header gives its size, so there is no growing and no copying.
+func inflateSnappy(data []byte, limit int) ([]byte, error) {
+	if !bytes.HasPrefix(data, xerialMagic) {
+		n, err := snappy.DecodedLen(data)
+		if err != nil {
+			return nil, fmt.Errorf("decompressing (snappy): %w", err)
+		}
+		if n > limit {
+			return nil, fmt.Errorf("decompressing (snappy): a record batch of %d bytes inflates past %d bytes", len(data), limit)
+		}
+		out, err := snappy.Decode(make([]byte, n), data)
+		if err != nil {
+			return nil, fmt.Errorf("decompressing (snappy): %w", err)
+		}
+		return out, nil
+	}
+	if len(data) < 16 {
+		return nil, errors.New("decompressing (snappy): the xerial header is cut off")
+	}
+	total := 0
+	for rest := data[16:]; len(rest) > 0; {
+		block, after, err := xerialBlock(rest)
+		if err != nil {
+			return nil, err
+		}
+		n, err := snappy.DecodedLen(block)
+		if err != nil {
+			return nil, fmt.Errorf("decompressing (snappy): %w", err)
+		}
+		if total += n; total > limit {
+			return nil, fmt.Errorf("decompressing (snappy): a record batch of %d bytes inflates past %d bytes", len(data), limit)
+		}
+		rest = after
+	}
+	out := make([]byte, total)
+	pos := 0
+	for rest := data[16:]; len(rest) > 0; {
+		block, after, _ := xerialBlock(rest)
+		n, _ := snappy.DecodedLen(block)
+		got, err := snappy.Decode(out[pos:pos+n], block)
+		if err != nil {
+			return nil, fmt.Errorf("decompressing (snappy): %w", err)
+		}
+		if len(got) != n {
+			return nil, fmt.Errorf("decompressing (snappy): a block inflated to %d bytes, its header says %d", len(got), n)
+		}
+		pos += n
+		rest = after
+	}
+	return out, nil
+}
+
+// xerialBlock splits the first length-prefixed block off rest.
+func xerialBlock(rest []byte) (block, after []byte, err error) {
+	if len(rest) < 4 {
+		return nil, nil, errors.New("decompressing (snappy): a xerial block length is cut off")
+	}
+	n := int(binary.BigEndian.Uint32(rest))
+	if n > len(rest)-4 {
+		return nil, nil, fmt.Errorf("decompressing (snappy): a xerial block of %d bytes has only %d", n, len(rest)-4)
+	}
+	return rest[4 : 4+n], rest[4+n:], nil
 }
 
 // decodeRecords reads count records of a batch into res.

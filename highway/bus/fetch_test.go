@@ -1,16 +1,21 @@
 package bus
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/snappy"
 	"github.com/segmentio/kafka-go/compress"
+	kafkasnappy "github.com/segmentio/kafka-go/compress/snappy"
 )
 
 // testRecord is one record for encodeBatch.
@@ -204,6 +209,153 @@ func TestDecompressRefusesABomb(t *testing.T) {
 		out, err := decompress(codec, packed.Bytes(), &ratio, 4<<20)
 		if err != nil || len(out) != 2<<20 {
 			t.Errorf("%s: 2 MiB with a 4 MiB limit: %d bytes, %v", codec, len(out), err)
+		}
+	}
+}
+
+// TestInflateSnappy checks the snappy path against kafka-go's reader on
+// what kafka-go's writer makes, framed and bare, and refuses broken framing
+// with a message that names it.
+func TestInflateSnappy(t *testing.T) {
+	text := bytes.Repeat([]byte(`{"detector_id":"AID01101","lane_id":"Fast Lane","speed":67.5},`), 3000) // ~190 KB: several xerial blocks
+	pack := func(framing kafkasnappy.Framing, data []byte) []byte {
+		var b bytes.Buffer
+		w := (&kafkasnappy.Codec{Framing: framing}).NewWriter(&b)
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	framed := pack(kafkasnappy.Framed, text)
+	if !bytes.HasPrefix(framed, xerialMagic) {
+		t.Fatalf("kafka-go's framed snappy does not start with the xerial magic: % x", framed[:8])
+	}
+	header := framed[:16]
+	block := snappy.Encode(nil, []byte("hello"))
+	frame := func(blocks ...[]byte) []byte {
+		out := append([]byte{}, header...)
+		for _, b := range blocks {
+			out = binary.BigEndian.AppendUint32(out, uint32(len(b)))
+			out = append(out, b...)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want []byte // nil: err must contain wantErr
+		err  string
+	}{
+		{"framed, several blocks", framed, text, ""},
+		{"bare block", pack(kafkasnappy.Unframed, text), text, ""},
+		{"framed, two hand-made blocks", frame(block, block), []byte("hellohello"), ""},
+		{"framed, no blocks", frame(), []byte{}, ""},
+		{"header cut off", framed[:12], nil, "xerial header is cut off"},
+		{"block length cut off", append(frame(block), 0, 0), nil, "block length is cut off"},
+		{"block longer than the data", frame(block)[:16+4+len(block)-1], nil, "has only"},
+		{"corrupt block", frame([]byte{0x05, 0xff, 0xff}), nil, "snappy"},
+		{"bare corrupt block", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, nil, "snappy"},
+		{"past the limit", frame(snappy.Encode(nil, make([]byte, 2<<20))), nil, "inflates past 1048576 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := inflateSnappy(tt.in, 1<<20)
+			if tt.want == nil {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, tt.want) {
+				t.Fatalf("inflated %d bytes, want %d", len(got), len(tt.want))
+			}
+			// kafka-go's own reader agrees.
+			r := compress.Snappy.Codec().NewReader(bytes.NewReader(tt.in))
+			defer r.Close()
+			ref, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(ref, got) {
+				t.Fatalf("kafka-go's reader: %d bytes, %v", len(ref), err)
+			}
+		})
+	}
+}
+
+// compressBatch rewrites a batch made by encodeBatch with its records
+// compressed by codec.
+func compressBatch(t *testing.T, batch []byte, codec compress.Compression) []byte {
+	t.Helper()
+	var packed bytes.Buffer
+	w := codec.Codec().NewWriter(&packed)
+	if _, err := w.Write(batch[12+recordBatchHeader:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte{}, batch[:12+recordBatchHeader]...)
+	out = append(out, packed.Bytes()...)
+	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
+	attrs := binary.BigEndian.Uint16(out[21:]) | uint16(codec)
+	binary.BigEndian.PutUint16(out[21:], attrs)
+	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
+	return out
+}
+
+// TestFetchReusesOnlyUnviewedBuffers: a response buffer is read into again
+// only when every batch in it was compressed; messages from an
+// uncompressed batch keep their bytes through later fetches.
+func TestFetchReusesOnlyUnviewedBuffers(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	c := &fetchConn{conn: client, r: bufio.NewReader(client)}
+	batch := func(base int64, value string) []byte {
+		return encodeBatch(base, 1000, false, []testRecord{{key: []byte("k"), value: []byte(value)}})
+	}
+	// Each response is the same size, so a spare buffer would fit the next.
+	responses := [][]byte{
+		encodeResponse("t", 0, 0, 10, batch(0, "plain-AAAA")),
+		encodeResponse("t", 0, 0, 10, batch(1, "plain-BBBB")),
+		encodeResponse("t", 0, 0, 10, compressBatch(t, batch(2, "snap-CCCCC"), compress.Snappy)),
+		encodeResponse("t", 0, 0, 10, compressBatch(t, batch(3, "snap-DDDDD"), compress.Snappy)),
+	}
+	go func() {
+		for corr, body := range responses {
+			var size [4]byte
+			if _, err := io.ReadFull(server, size[:]); err != nil {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, server, int64(binary.BigEndian.Uint32(size[:]))); err != nil {
+				return
+			}
+			resp := binary.BigEndian.AppendUint32(nil, uint32(4+len(body)))
+			resp = binary.BigEndian.AppendUint32(resp, uint32(corr+1))
+			server.Write(append(resp, body...))
+		}
+	}()
+	var kept []Message
+	wantSpare := []bool{false, false, true, true}
+	for i := range responses {
+		res, err := c.fetch("t", 0, int64(i), time.Second, 1<<20)
+		if err != nil {
+			t.Fatalf("fetch %d: %v", i, err)
+		}
+		if len(res.messages) != 1 {
+			t.Fatalf("fetch %d: %d messages", i, len(res.messages))
+		}
+		kept = append(kept, res.messages[0])
+		if got := c.spare != nil; got != wantSpare[i] {
+			t.Errorf("fetch %d: kept a spare buffer = %v, want %v", i, got, wantSpare[i])
+		}
+	}
+	for i, want := range []string{"plain-AAAA", "plain-BBBB", "snap-CCCCC", "snap-DDDDD"} {
+		if string(kept[i].Value) != want || string(kept[i].Key) != "k" {
+			t.Errorf("message %d now reads %q/%q, want k/%q", i, kept[i].Key, kept[i].Value, want)
 		}
 	}
 }
