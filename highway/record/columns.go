@@ -4,6 +4,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/cityhighway/highway/highway/catalog"
 )
 
 // column is one field's values of the batch under construction, in plain
@@ -12,7 +14,8 @@ import (
 // (Arrow's builders cost an interface call, a capacity check and a bitmap
 // update per value; with ~11 fields per record that was 16 % of decoding.)
 type column struct {
-	typ arrow.DataType
+	kind catalog.FieldType
+	typ  arrow.DataType
 	// valid is the validity bitmap, nil while no value is null.
 	valid []byte
 	nulls int
@@ -26,9 +29,9 @@ type column struct {
 	data    []byte
 }
 
-func newColumn(t arrow.DataType) column {
-	c := column{typ: t}
-	if t.ID() == arrow.STRING {
+func newColumn(kind catalog.FieldType) column {
+	c := column{kind: kind, typ: ArrowType(kind)}
+	if kind == catalog.String {
 		c.offsets = []int32{0}
 	}
 	return c
@@ -44,14 +47,14 @@ func (c *column) appendNull(n int) {
 	}
 	c.setValid(n, false)
 	c.nulls++
-	switch c.typ.ID() {
-	case arrow.STRING:
+	switch c.kind {
+	case catalog.String:
 		c.offsets = append(c.offsets, int32(len(c.data)))
-	case arrow.INT64, arrow.TIMESTAMP:
+	case catalog.Int64, catalog.Time:
 		c.ints = append(c.ints, 0)
-	case arrow.FLOAT64:
+	case catalog.Float64:
 		c.floats = append(c.floats, 0)
-	case arrow.BOOL:
+	case catalog.Bool:
 		c.setBool(n, false)
 	}
 }
@@ -81,15 +84,15 @@ func (c *column) setBool(n int, v bool) {
 
 // reserve makes room for n more rows and dataBytes more string bytes.
 func (c *column) reserve(rows, n, dataBytes int) {
-	switch c.typ.ID() {
-	case arrow.STRING:
+	switch c.kind {
+	case catalog.String:
 		c.offsets = grow(c.offsets, n)
 		c.data = grow(c.data, dataBytes)
-	case arrow.INT64, arrow.TIMESTAMP:
+	case catalog.Int64, catalog.Time:
 		c.ints = grow(c.ints, n)
-	case arrow.FLOAT64:
+	case catalog.Float64:
 		c.floats = grow(c.floats, n)
-	case arrow.BOOL:
+	case catalog.Bool:
 		c.bools = grow(c.bools, (rows+n)/8+1-len(c.bools))
 	}
 }
@@ -112,16 +115,16 @@ func (c *column) array(n int) arrow.Array {
 		validity = memory.NewBufferBytes(c.valid)
 	}
 	var buffers []*memory.Buffer
-	switch c.typ.ID() {
-	case arrow.STRING:
+	switch c.kind {
+	case catalog.String:
 		buffers = []*memory.Buffer{validity,
 			memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offsets)),
 			memory.NewBufferBytes(c.data)}
-	case arrow.INT64, arrow.TIMESTAMP:
+	case catalog.Int64, catalog.Time:
 		buffers = []*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(c.ints))}
-	case arrow.FLOAT64:
+	case catalog.Float64:
 		buffers = []*memory.Buffer{validity, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(c.floats))}
-	case arrow.BOOL:
+	case catalog.Bool:
 		bools := c.bools
 		if bools == nil {
 			bools = []byte{}
@@ -130,6 +133,6 @@ func (c *column) array(n int) arrow.Array {
 	}
 	data := array.NewData(c.typ, n, buffers, nil, c.nulls, 0)
 	defer data.Release()
-	*c = newColumn(c.typ)
+	*c = newColumn(c.kind)
 	return array.MakeFromData(data)
 }
