@@ -492,6 +492,13 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
+	// Most varints in a record (lengths, deltas, header counts) are one
+	// byte: zig-zag values -64..63.
+	if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
+		u := int64(d.b[d.pos])
+		d.pos++
+		return u>>1 ^ -(u & 1)
+	}
 	v, n := binary.Varint(d.b[min(d.pos, len(d.b)):])
 	if n <= 0 {
 		d.err = fmt.Errorf("%w: bad varint at byte %d", errMalformed, d.pos)

@@ -359,3 +359,31 @@ func TestFetchReusesOnlyUnviewedBuffers(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderVarint agrees with binary.Varint on one-byte values (the fast
+// path), longer ones, and says where a cut-off varint is.
+func TestDecoderVarint(t *testing.T) {
+	var in []byte
+	var want []int64
+	for v := int64(-70); v <= 70; v++ {
+		in = binary.AppendVarint(in, v)
+		want = append(want, v)
+	}
+	for _, v := range []int64{300, -300, 1 << 40, -(1 << 62), 1<<63 - 1} {
+		in = binary.AppendVarint(in, v)
+		want = append(want, v)
+	}
+	d := decoder{b: in}
+	for i, w := range want {
+		if got := d.varint(); got != w || d.err != nil {
+			t.Fatalf("varint %d = %d (%v), want %d", i, got, d.err, w)
+		}
+	}
+	if d.pos != len(in) {
+		t.Fatalf("read %d of %d bytes", d.pos, len(in))
+	}
+	cut := decoder{b: []byte{0x80, 0x80}}
+	if cut.varint(); cut.err == nil || !strings.Contains(cut.err.Error(), "bad varint at byte 0") {
+		t.Fatalf("cut-off varint: err = %v", cut.err)
+	}
+}

@@ -41,6 +41,8 @@ type Decoder struct {
 	filter  Filter
 	event   int // index of the event-time field
 	keyIdx  []int
+	// lastTimes[i] is field i's last time text and its value.
+	lastTimes []parsedTime
 	// lastRows and lastData (string bytes per column) describe the last
 	// batch made, to size the next one's buffers.
 	lastRows int
@@ -67,6 +69,13 @@ type lookup struct {
 	values   map[string]string
 }
 
+// parsedTime is a time text and the milliseconds it stands for.
+type parsedTime struct {
+	text []byte
+	ms   int64
+	ok   bool
+}
+
 // slot holds one field's value of the record being decoded.
 type slot struct {
 	set  bool
@@ -90,12 +99,13 @@ type slot struct {
 func NewDecoder(feed *catalog.Feed) *Decoder {
 	schema := Schema(feed)
 	d := &Decoder{
-		feed:   feed,
-		schema: schema,
-		cols:   make([]column, len(feed.Fields)),
-		index:  make(map[string]int, len(feed.Fields)),
-		slots:  make([]slot, len(feed.Fields)),
-		after:  make([]int, len(feed.Fields)+1),
+		feed:      feed,
+		schema:    schema,
+		cols:      make([]column, len(feed.Fields)),
+		index:     make(map[string]int, len(feed.Fields)),
+		slots:     make([]slot, len(feed.Fields)),
+		after:     make([]int, len(feed.Fields)+1),
+		lastTimes: make([]parsedTime, len(feed.Fields)),
 	}
 	for i, f := range feed.Fields {
 		d.cols[i] = newColumn(f.Type)
@@ -398,11 +408,17 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		switch f.Type {
 		case catalog.String:
 		case catalog.Time:
-			ms, ok := parseTimeMillis(s.str)
-			if !ok {
-				return bad("not a time: write RFC 3339 with an offset, like \"2026-11-26T08:30:00+08:00\", or milliseconds since 1970")
+			// Records of one snapshot share their times: parse a time
+			// only when it differs from this field's last one.
+			last := &d.lastTimes[idx]
+			if !last.ok || string(last.text) != string(s.str) {
+				ms, ok := parseTimeMillis(s.str)
+				if !ok {
+					return bad("not a time: write RFC 3339 with an offset, like \"2026-11-26T08:30:00+08:00\", or milliseconds since 1970")
+				}
+				last.text, last.ms, last.ok = append(last.text[:0], s.str...), ms, true
 			}
-			s.i = ms
+			s.i = last.ms
 		default:
 			return bad("must be " + typeWords(f.Type) + ", not a string")
 		}

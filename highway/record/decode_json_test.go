@@ -490,3 +490,45 @@ func TestDecodeBuiltinFeeds(t *testing.T) {
 		d.Release()
 	}
 }
+
+// TestTimesParsedOncePerText: one decoder sees the same time text again and
+// again (records of one snapshot), a new one, a broken one after a good one,
+// and the old text back; each record gets its own time, the broken one is
+// rejected.
+func TestTimesParsedOncePerText(t *testing.T) {
+	d := newDecoder(t)
+	tests := []struct {
+		at   string
+		want time.Time // zero: rejected
+	}{
+		{"2026-11-26T08:00:00+08:00", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-26T08:00:00+08:00", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-26T08:00:30+08:00", time.Date(2026, 11, 26, 0, 0, 30, 0, time.UTC)},
+		{"2026-11-26T08:00:30+08:0X", time.Time{}},
+		{"2026-11-26T08:00:30+08:00", time.Date(2026, 11, 26, 0, 0, 30, 0, time.UTC)},
+		{"2026-11-26T08:00:00Z", time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)},
+		{"2026-11-26T08:00:00+08:00", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
+	}
+	var want []time.Time
+	for i, tt := range tests {
+		err := d.Append([]byte(`{"station":"S","at":"` + tt.at + `"}`))
+		if tt.want.IsZero() {
+			if err == nil || !strings.Contains(err.Error(), "not a time") {
+				t.Errorf("record %d (%s): err = %v, want a rejected time", i, tt.at, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("record %d (%s): %v", i, tt.at, err)
+		}
+		want = append(want, tt.want)
+	}
+	b := d.NewRecordBatch()
+	defer b.Release()
+	got := rows(t, b)
+	for i := range want {
+		if at := got[i][colAt].(time.Time); !at.Equal(want[i]) {
+			t.Errorf("row %d at = %v, want %v", i, at, want[i])
+		}
+	}
+}
