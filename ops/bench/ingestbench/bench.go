@@ -22,6 +22,7 @@ type throughput struct {
 	Rate     int64         // Rows / Took
 	Usage    usage         // highway's child only
 	CHCPU    time.Duration // clickhouse-server's CPU time meanwhile (0 when unknown)
+	KafkaCPU time.Duration // the Kafka broker's CPU time meanwhile (0 when unknown)
 	Load     string        // 1-minute load average at the end
 }
 
@@ -210,7 +211,7 @@ func (e *env) measureHighway(ctx context.Context, feed *catalog.Feed, n int64, a
 	if err := e.dropTable(ctx, feed.Table()); err != nil {
 		return throughput{}, err
 	}
-	meter := newCPUMeter(e.o.chPIDFile)
+	meter, kafkaMeter := newCPUMeter(e.o.chPIDFile), newCPUMeter(e.o.kafkaPIDFile)
 	c, err := startHighway(e.o.highway, e.highwayArgs(feed, attempt), filepath.Join(e.o.work, fmt.Sprintf("highway-throughput-%d.log", attempt)))
 	if err != nil {
 		return throughput{}, err
@@ -222,7 +223,7 @@ func (e *env) measureHighway(ctx context.Context, feed *catalog.Feed, n int64, a
 		return nil
 	})
 	t.Usage = c.stop()
-	t.CHCPU = meter.since()
+	t.CHCPU, t.KafkaCPU = meter.since(), kafkaMeter.since()
 	return t, err
 }
 

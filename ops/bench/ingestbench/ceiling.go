@@ -28,6 +28,7 @@ type ceiling struct {
 	Took      time.Duration // of Rate
 	ArrowTook time.Duration
 	CHCPU     time.Duration // clickhouse-server's CPU time during the InsertColumns run
+	ClientCPU time.Duration // this process's CPU time then (clickhouse-go's encoding)
 	Load      string
 }
 
@@ -93,13 +94,13 @@ func (e *env) measureCeiling(ctx context.Context, d *ceilingData) (ceiling, erro
 	// The data stays live throughout; keep the collector out of the timings.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	runtime.GC()
-	meter := newCPUMeter(e.o.chPIDFile)
+	meter, self := newCPUMeter(e.o.chPIDFile), selfCPUMeter()
 	var err error
 	c.Took, err = insertAll(ctx, len(d.cols), func(i int) error { return e.store.InsertColumns(ctx, feedCols, d.cols[i]) })
 	if err != nil {
 		return c, err
 	}
-	c.CHCPU = meter.since()
+	c.CHCPU, c.ClientCPU = meter.since(), self.since()
 	c.Rate = rate(int64(d.rows), c.Took)
 	c.Load = loadavg()
 	e.log.Info("ceiling: prepared columns inserted", "rows", d.rows, "took", c.Took.Round(time.Millisecond), "rate", c.Rate, "clickhouse_cpu", c.CHCPU.Round(time.Millisecond), "load", c.Load)

@@ -199,6 +199,13 @@ func newCPUMeter(pidFile string) *cpuMeter {
 	return m
 }
 
+// selfCPUMeter measures this process's own CPU time.
+func selfCPUMeter() *cpuMeter {
+	m := &cpuMeter{pid: os.Getpid()}
+	m.begin, _ = procCPU(m.pid)
+	return m
+}
+
 // since returns the CPU time spent since the meter was made.
 func (m *cpuMeter) since() time.Duration {
 	if m.pid <= 0 {

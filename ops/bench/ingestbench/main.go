@@ -40,25 +40,26 @@ import (
 
 // options are the command-line flags.
 type options struct {
-	mode        string
-	kafka       string
-	clickhouse  string
-	highway     string
-	childFlags  string
-	ceilBatch   int
-	run         string
-	work        string
-	rows        int
-	partitions  int
-	latencyFor  time.Duration
-	latencyRate int
-	engine      bool
-	repeat      int
-	engineCons  int
-	chPIDFile   string
-	chLog       string
-	keep        bool
-	built       string
+	mode         string
+	kafka        string
+	clickhouse   string
+	highway      string
+	childFlags   string
+	ceilBatch    int
+	run          string
+	work         string
+	rows         int
+	partitions   int
+	latencyFor   time.Duration
+	latencyRate  int
+	engine       bool
+	repeat       int
+	engineCons   int
+	chPIDFile    string
+	kafkaPIDFile string
+	chLog        string
+	keep         bool
+	built        string
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	fs.IntVar(&o.repeat, "repeat", 1, "attempts of each throughput measurement, in rotation; the best counts")
 	fs.IntVar(&o.engineCons, "engine-consumers", 1, "kafka_num_consumers of the Kafka engine table")
 	fs.StringVar(&o.chPIDFile, "clickhouse-pid-file", "", "pid file of clickhouse-server, to report its CPU time per phase (optional)")
+	fs.StringVar(&o.kafkaPIDFile, "kafka-pid-file", "", "pid file of the Kafka broker, to report its CPU time while highway drains (optional)")
 	fs.StringVar(&o.chLog, "clickhouse-log", "", "clickhouse-server's error log, quoted when the Kafka engine cannot consume (optional)")
 	fs.StringVar(&o.built, "built", "", "what the highway binary was built from, for the report")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database when done")

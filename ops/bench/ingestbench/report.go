@@ -44,21 +44,22 @@ func report(w io.Writer, o options, e *env, r results) {
 		}
 		return fmt.Sprintf("%.2f", d.Seconds()/float64(rows)*1e6)
 	}
-	fmt.Fprintf(w, "%-36s %7s %10s %8s %9s %9s %6s\n", "", "attempt", "rows/s", "wall s", "CPU s/M", "CH CPU/M", "load")
+	fmt.Fprintf(w, "%-36s %7s %10s %8s %9s %9s %9s %6s\n", "", "attempt", "rows/s", "wall s", "CPU s/M", "CH CPU/M", "Kafka/M", "load")
 	for i, t := range r.highway {
-		fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %6s\n", "highway process (child)", i+1, t.Rate, t.Took.Seconds(), perM(t.Usage.CPU, t.Rows), perM(t.CHCPU, t.Rows), t.Load)
+		fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %9s %6s\n", "highway process (child)", i+1, t.Rate, t.Took.Seconds(), perM(t.Usage.CPU, t.Rows), perM(t.CHCPU, t.Rows), perM(t.KafkaCPU, t.Rows), t.Load)
 	}
 	if r.engineWhy == "" {
 		for i, t := range r.engine {
-			fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %6s\n", "ClickHouse Kafka engine + MV", i+1, t.Rate, t.Took.Seconds(), "(in CH)", perM(t.CHCPU, t.Rows), t.Load)
+			fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %9s %6s\n", "ClickHouse Kafka engine + MV", i+1, t.Rate, t.Took.Seconds(), "(in CH)", perM(t.CHCPU, t.Rows), "", t.Load)
 		}
 	} else {
 		fmt.Fprintf(w, "%-36s %7s %10d   kafka_engine=0: %s\n", "ClickHouse Kafka engine + MV", "-", 0, r.engineWhy)
 	}
 	for i, x := range r.ceiling {
-		fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %6s\n", "ceiling: InsertColumns from memory", i+1, x.Rate, x.Took.Seconds(), "", perM(x.CHCPU, hw.Rows), x.Load)
+		fmt.Fprintf(w, "%-36s %7d %10d %8.1f %9s %9s %9s %6s\n", "ceiling: InsertColumns from memory", i+1, x.Rate, x.Took.Seconds(), perM(x.ClientCPU, hw.Rows), perM(x.CHCPU, hw.Rows), "", x.Load)
 		fmt.Fprintf(w, "%-36s %7d %10d %8.1f\n", "  (store.Insert, native, from memory)", i+1, x.ArrowRate, x.ArrowTook.Seconds())
 	}
+	fmt.Fprintf(w, "(CPU s/M: highway's child, or for the ceiling this benchmark process, i.e. clickhouse-go's encoding; CH and Kafka: the servers' CPU meanwhile)\n")
 	fmt.Fprintf(w, "ceiling = best clickhouse-go columnar batch from memory (the issue's definition): %d rows/s\n", ceil)
 	fmt.Fprintf(w, "stricter: best of highway's own native insert from memory %d rows/s; highway / that = %.2f\n", native, float64(hw.Rate)/float64(max(native, 1)))
 	fmt.Fprintf(w, "\nhighway (best attempt): first row visible after %.1f s; %.1f CPU s for %d rows = %s CPU s per million rows; peak RSS %d MiB (VmHWM, highest of all attempts); exit: %s\n",
