@@ -199,6 +199,30 @@ func (b *Bus) EndOffsets(ctx context.Context, topic string) (map[int]int64, erro
 	return out, nil
 }
 
+// CommittedOffsets returns, per partition of topic, the offset group has
+// committed (-1 where it has none).
+func (b *Bus) CommittedOffsets(ctx context.Context, group, topic string) (map[int]int64, error) {
+	ids, err := b.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	if err != nil {
+		return nil, fmt.Errorf("fetching group %s's offsets of %s: %w", group, topic, err)
+	}
+	if resp.Error != nil {
+		return nil, fmt.Errorf("fetching group %s's offsets of %s: %w", group, topic, resp.Error)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("fetching group %s's offset of %s/%d: %w", group, topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out, nil
+}
+
 func toKafka(m Message) kafka.Message {
 	km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Time: m.Time}
 	if len(m.Headers) > 0 {

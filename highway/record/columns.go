@@ -14,7 +14,7 @@ import (
 // (Arrow's builders cost an interface call, a capacity check and a bitmap
 // update per value; with ~11 fields per record that was 16 % of decoding.)
 type column struct {
-	kind catalog.FieldType
+	kind kind
 	typ  arrow.DataType
 	// valid is the validity bitmap, nil while no value is null.
 	valid []byte
@@ -29,9 +29,40 @@ type column struct {
 	data    []byte
 }
 
-func newColumn(kind catalog.FieldType) column {
-	c := column{kind: kind, typ: ArrowType(kind)}
-	if kind == catalog.String {
+// kind is a field type as a small integer for the hot path's switches
+// (catalog.FieldType is a string, and a switch on it compares strings).
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindInt64
+	kindFloat64
+	kindBool
+	kindTime
+)
+
+var kinds = map[catalog.FieldType]kind{
+	catalog.String: kindString, catalog.Int64: kindInt64, catalog.Float64: kindFloat64,
+	catalog.Bool: kindBool, catalog.Time: kindTime,
+}
+
+// arrowTypes are the Arrow types of the kinds, as ArrowType gives them.
+var arrowTypes = [...]arrow.DataType{
+	kindString: ArrowType(catalog.String), kindInt64: ArrowType(catalog.Int64),
+	kindFloat64: ArrowType(catalog.Float64), kindBool: ArrowType(catalog.Bool), kindTime: ArrowType(catalog.Time),
+}
+
+func kindOf(t catalog.FieldType) kind {
+	k, ok := kinds[t]
+	if !ok {
+		panic("record: unknown field type " + string(t) + " (the catalog validates types, so this is a bug)")
+	}
+	return k
+}
+
+func newColumn(k kind) column {
+	c := column{kind: k, typ: arrowTypes[k]}
+	if k == kindString {
 		c.offsets = []int32{0}
 	}
 	return c
@@ -48,13 +79,13 @@ func (c *column) appendNull(n int) {
 	c.setValid(n, false)
 	c.nulls++
 	switch c.kind {
-	case catalog.String:
+	case kindString:
 		c.offsets = append(c.offsets, int32(len(c.data)))
-	case catalog.Int64, catalog.Time:
+	case kindInt64, kindTime:
 		c.ints = append(c.ints, 0)
-	case catalog.Float64:
+	case kindFloat64:
 		c.floats = append(c.floats, 0)
-	case catalog.Bool:
+	case kindBool:
 		c.setBool(n, false)
 	}
 }
@@ -85,14 +116,14 @@ func (c *column) setBool(n int, v bool) {
 // reserve makes room for n more rows and dataBytes more string bytes.
 func (c *column) reserve(rows, n, dataBytes int) {
 	switch c.kind {
-	case catalog.String:
+	case kindString:
 		c.offsets = grow(c.offsets, n)
 		c.data = grow(c.data, dataBytes)
-	case catalog.Int64, catalog.Time:
+	case kindInt64, kindTime:
 		c.ints = grow(c.ints, n)
-	case catalog.Float64:
+	case kindFloat64:
 		c.floats = grow(c.floats, n)
-	case catalog.Bool:
+	case kindBool:
 		c.bools = grow(c.bools, (rows+n)/8+1-len(c.bools))
 	}
 }
@@ -116,15 +147,15 @@ func (c *column) array(n int) arrow.Array {
 	}
 	var buffers []*memory.Buffer
 	switch c.kind {
-	case catalog.String:
+	case kindString:
 		buffers = []*memory.Buffer{validity,
 			memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offsets)),
 			memory.NewBufferBytes(c.data)}
-	case catalog.Int64, catalog.Time:
+	case kindInt64, kindTime:
 		buffers = []*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(c.ints))}
-	case catalog.Float64:
+	case kindFloat64:
 		buffers = []*memory.Buffer{validity, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(c.floats))}
-	case catalog.Bool:
+	case kindBool:
 		bools := c.bools
 		if bools == nil {
 			bools = []byte{}

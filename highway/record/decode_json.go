@@ -29,6 +29,7 @@ type Decoder struct {
 	feed   *catalog.Feed
 	schema *arrow.Schema
 	cols   []column // the batch under construction
+	kinds  []kind   // the fields' types
 	rows   int      // its length
 	index  map[string]int
 	slots  []slot
@@ -102,13 +103,15 @@ func NewDecoder(feed *catalog.Feed) *Decoder {
 		feed:      feed,
 		schema:    schema,
 		cols:      make([]column, len(feed.Fields)),
+		kinds:     make([]kind, len(feed.Fields)),
 		index:     make(map[string]int, len(feed.Fields)),
 		slots:     make([]slot, len(feed.Fields)),
 		after:     make([]int, len(feed.Fields)+1),
 		lastTimes: make([]parsedTime, len(feed.Fields)),
 	}
 	for i, f := range feed.Fields {
-		d.cols[i] = newColumn(f.Type)
+		d.kinds[i] = kindOf(f.Type)
+		d.cols[i] = newColumn(d.kinds[i])
 		d.index[f.Name] = i
 		d.after[i] = i // until seen otherwise: the spec's order
 	}
@@ -393,7 +396,7 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		if !p.literal(word) {
 			return bad("not a JSON value")
 		}
-		if f.Type != catalog.Bool {
+		if d.kinds[idx] != kindBool {
 			return bad("must be " + typeWords(f.Type) + ", not true or false")
 		}
 		s.b = v
@@ -405,9 +408,9 @@ func (d *Decoder) value(p *scanner, idx int) error {
 			return err
 		}
 		s.raw = p.data[start:p.pos]
-		switch f.Type {
-		case catalog.String:
-		case catalog.Time:
+		switch d.kinds[idx] {
+		case kindString:
+		case kindTime:
 			// Records of one snapshot share their times: parse a time
 			// only when it differs from this field's last one.
 			last := &d.lastTimes[idx]
@@ -429,8 +432,8 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		if !ok {
 			return bad("not a JSON number")
 		}
-		switch f.Type {
-		case catalog.Float64:
+		switch d.kinds[idx] {
+		case kindFloat64:
 			v, ok := parts.float()
 			if !ok {
 				if v, ok = parseFloat(num); !ok {
@@ -438,7 +441,7 @@ func (d *Decoder) value(p *scanner, idx int) error {
 				}
 			}
 			s.num = v
-		case catalog.Int64, catalog.Time:
+		case kindInt64, kindTime:
 			v, ok := parts.int()
 			if !ok {
 				if v, ok = parseInt(num); !ok {
@@ -468,15 +471,15 @@ func (d *Decoder) check() error {
 			}
 			continue
 		}
-		switch f.Type {
-		case catalog.Int64, catalog.Float64:
+		switch d.kinds[i] {
+		case kindInt64, kindFloat64:
 			if f.Min != nil && s.num < *f.Min {
 				return &Reject{Field: f.Name, Value: shorten(s.raw), Reason: fmt.Sprintf("below the minimum %v", *f.Min)}
 			}
 			if f.Max != nil && s.num > *f.Max {
 				return &Reject{Field: f.Name, Value: shorten(s.raw), Reason: fmt.Sprintf("above the maximum %v", *f.Max)}
 			}
-		case catalog.String:
+		case kindString:
 			if !s.ascii && !utf8.Valid(s.str) {
 				return &Reject{Field: f.Name, Reason: "not valid UTF-8"}
 			}
@@ -508,14 +511,14 @@ func (d *Decoder) appendSlots() {
 		}
 		c.setValid(n, true)
 		switch c.kind {
-		case catalog.String:
+		case kindString:
 			c.data = append(c.data, s.str...)
 			c.offsets = append(c.offsets, int32(len(c.data)))
-		case catalog.Int64, catalog.Time:
+		case kindInt64, kindTime:
 			c.ints = append(c.ints, s.i)
-		case catalog.Float64:
+		case kindFloat64:
 			c.floats = append(c.floats, s.num)
-		case catalog.Bool:
+		case kindBool:
 			c.setBool(n, s.b)
 		}
 	}

@@ -356,6 +356,22 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 		}
 		return nilIfDone(ctx, err)
 	}
+	// The commit is a convenience (ClickHouse's offsets are the truth):
+	// at most one a second, and the last one when the claim ends, rather
+	// than a round trip to the group coordinator after every batch.
+	var lastCommit time.Time
+	uncommitted := int64(-1)
+	commit := func(next int64) {
+		if err := c.Commit(next); err != nil && ctx.Err() == nil {
+			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", next, "err", err)
+		}
+		lastCommit, uncommitted = time.Now(), -1
+	}
+	defer func() {
+		if uncommitted >= 0 {
+			commit(uncommitted)
+		}
+	}()
 	for b := range decoded {
 		if err := p.persist(gctx, b); err != nil {
 			return fail(err)
@@ -369,9 +385,9 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				return fail(err)
 			}
 		}
-		// The commit is a convenience: ClickHouse's offsets are the truth.
-		if err := c.Commit(b.next); err != nil && ctx.Err() == nil {
-			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", b.next, "err", err)
+		uncommitted = b.next
+		if time.Since(lastCommit) >= commitInterval {
+			commit(b.next)
 		}
 	}
 	select {
@@ -381,6 +397,9 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 		return nil
 	}
 }
+
+// commitInterval spaces a partition's Kafka commits.
+const commitInterval = time.Second
 
 // partitionState is what the decoding of one claimed partition keeps:
 // where Observe notes the batch being decoded, one Pending per window.

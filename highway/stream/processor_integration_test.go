@@ -179,7 +179,8 @@ func TestProcessorDeliversEveryGoodRecordAndDeadLettersBadOnes(t *testing.T) {
 	}
 	const n = 5000
 	r.produce(t, n, bad, 500) // 10 bad records among 5000 good ones
-	stop := run(t, r.processor(t, nil))
+	p := r.processor(t, nil)
+	stop := run(t, p)
 	r.waitRows(t, n)
 	time.Sleep(time.Second) // nothing more may arrive
 	stop()
@@ -187,6 +188,22 @@ func TestProcessorDeliversEveryGoodRecordAndDeadLettersBadOnes(t *testing.T) {
 	rows, distinct := r.count(t)
 	if rows != n || distinct != n {
 		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
+	}
+	// Commits are spaced a second apart, and the last one is made when the
+	// claim ends: the group has committed everything.
+	ctx := context.Background()
+	ends, err := r.bus.EndOffsets(ctx, r.feed.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := r.bus.CommittedOffsets(ctx, "highway."+r.feed.Name, r.feed.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, end := range ends {
+		if committed[part] != end {
+			t.Errorf("partition %d: committed %d, want the end %d", part, committed[part], end)
+		}
 	}
 	var sum float64
 	var stations uint64
