@@ -9,6 +9,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,21 @@ type Message struct {
 	Value     []byte
 	Headers   []Header
 	Time      time.Time
+}
+
+// Clone returns a copy of m that shares no memory with it (a fetched
+// message's bytes are reused by the next Fetch on its claim).
+func (m Message) Clone() Message {
+	m.Key = bytes.Clone(m.Key)
+	m.Value = bytes.Clone(m.Value)
+	if m.Headers != nil {
+		hs := make([]Header, len(m.Headers))
+		for i, h := range m.Headers {
+			hs[i] = Header{Key: strings.Clone(h.Key), Value: bytes.Clone(h.Value)}
+		}
+		m.Headers = hs
+	}
+	return m
 }
 
 // Header is one Kafka record header: Key string and Value []byte. It is

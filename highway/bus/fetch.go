@@ -26,10 +26,11 @@ import (
 // of it; record batches are decompressed with kafka-go's codecs. kafka-go
 // still finds the leader, coordinates the group and produces.
 //
-// Messages handed out stay valid for as long as the caller keeps them: a
-// response buffer is reused for the next response only when no message
-// points into it (every batch in it was compressed, so messages point into
-// the inflated copies, which are never reused).
+// Messages point into the buffers they were read from. A response buffer is
+// read into again only when no message points into it (every batch in it
+// was compressed). Snappy batches, the bus's default, are inflated into
+// buffers an inflater recycles once their messages are done with (see
+// Claim.Fetch); other codecs get new buffers.
 
 const (
 	apiKeyFetch     = 1
@@ -46,8 +47,6 @@ type fetchConn struct {
 	r    *bufio.Reader
 	corr int32
 	req  []byte
-	// ratio is the last record batch's inflated-to-compressed size.
-	ratio float64
 	// spare is the last response's buffer when no message points into it.
 	spare []byte
 }
@@ -87,7 +86,7 @@ func (e kafkaError) Unwrap() error { return kafka.Error(e) }
 
 // fetch asks for topic/partition from offset, waiting at most maxWait for
 // at least one byte, and decodes the messages at or after offset.
-func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait time.Duration, maxBytes int) (fetchResult, error) {
+func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait time.Duration, maxBytes int, inf *inflater) (fetchResult, error) {
 	c.corr++
 	req := c.req[:0]
 	req = append(req, 0, 0, 0, 0) // size, filled below
@@ -133,7 +132,7 @@ func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait tim
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return fetchResult{}, fmt.Errorf("reading a fetch response: %w", err)
 	}
-	res, err := parseFetchResponse(body, topic, partition, offset, &c.ratio)
+	res, err := parseFetchResponse(body, topic, partition, offset, inf)
 	if err == nil && !res.viewsResponse {
 		c.spare = body
 	}
@@ -150,7 +149,7 @@ var errMalformed = errors.New("malformed fetch response")
 
 // parseFetchResponse decodes a Fetch v4 response body (after the
 // correlation id) for one topic and partition.
-func parseFetchResponse(body []byte, topic string, partition int, offset int64, ratio *float64) (fetchResult, error) {
+func parseFetchResponse(body []byte, topic string, partition int, offset int64, inf *inflater) (fetchResult, error) {
 	d := decoder{b: body}
 	d.int32() // throttle time
 	res := fetchResult{next: offset, highWatermark: -1}
@@ -183,14 +182,14 @@ func parseFetchResponse(body []byte, topic string, partition int, offset int64, 
 	if !found {
 		return res, fmt.Errorf("%w: no partition %s/%d in it", errMalformed, topic, partition)
 	}
-	err := decodeRecordBatches(records, topic, partition, offset, ratio, &res)
+	err := decodeRecordBatches(records, topic, partition, offset, inf, &res)
 	return res, err
 }
 
 // decodeRecordBatches appends the messages at or after offset in the
 // record batches of records to res. A batch cut off at the end (the broker
 // stops at the byte limit) is left for the next fetch.
-func decodeRecordBatches(records []byte, topic string, partition int, offset int64, ratio *float64, res *fetchResult) error {
+func decodeRecordBatches(records []byte, topic string, partition int, offset int64, inf *inflater, res *fetchResult) error {
 	res.messages = make([]Message, 0, countRecords(records))
 	for len(records) >= 12 {
 		base := int64(binary.BigEndian.Uint64(records))
@@ -224,7 +223,7 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 		data := batch[recordBatchHeader:]
 		if codec := compress.Compression(attributes & 7); codec != compress.None {
 			var err error
-			if data, err = decompress(codec, data, ratio, maxInflated); err != nil {
+			if data, err = inf.inflate(codec, data, maxInflated); err != nil {
 				return fmt.Errorf("%w: record batch at offset %d: %v", errMalformed, base, err)
 			}
 		} else {
@@ -264,14 +263,61 @@ func countRecords(records []byte) int {
 	return min(n, 1<<20)
 }
 
-// decompress inflates a record batch's records with kafka-go's codec into
-// a buffer sized by *ratio, the last batch's inflated-to-compressed ratio
-// (updated), so it is allocated once rather than grown; more than limit
-// bytes is an error.
-func decompress(codec compress.Compression, data []byte, ratio *float64, limit int) ([]byte, error) {
-	if codec == compress.Snappy {
-		return inflateSnappy(data, limit)
+// inflater decompresses record batches. Snappy batches go into buffers it
+// hands out and takes back: used are the buffers handed out since the
+// last takeUsed, free those given back with recycle.
+type inflater struct {
+	// ratio is the last record batch's inflated-to-compressed size.
+	ratio float64
+	free  [][]byte
+	used  [][]byte
+}
+
+// maxFreeBuffers bounds the buffers an inflater keeps for reuse.
+const maxFreeBuffers = 256
+
+// buffer returns n bytes, recycled when one given back is large enough
+// (their content is whatever it was).
+func (f *inflater) buffer(n int) []byte {
+	var b []byte
+	for len(f.free) > 0 && b == nil {
+		last := f.free[len(f.free)-1]
+		f.free[len(f.free)-1] = nil
+		f.free = f.free[:len(f.free)-1]
+		if cap(last) >= n {
+			b = last[:n]
+		}
 	}
+	if b == nil {
+		b = make([]byte, n)
+	}
+	f.used = append(f.used, b)
+	return b
+}
+
+// takeUsed returns the buffers handed out since the last call.
+func (f *inflater) takeUsed() [][]byte {
+	used := f.used
+	f.used = nil
+	return used
+}
+
+// recycle makes bufs available again: nothing points into them any more.
+func (f *inflater) recycle(bufs [][]byte) {
+	room := maxFreeBuffers - len(f.free)
+	f.free = append(f.free, bufs[:max(min(len(bufs), room), 0)]...)
+}
+
+// inflate decompresses a record batch's records; more than limit bytes is
+// an error. Snappy has a path of its own (inflateSnappy). Other codecs use
+// kafka-go's, into a new buffer sized by the last batch's
+// inflated-to-compressed ratio (updated), so it is allocated once rather
+// than grown.
+func (f *inflater) inflate(codec compress.Compression, data []byte, limit int) ([]byte, error) {
+	if codec == compress.Snappy {
+		return inflateSnappy(data, limit, f.buffer)
+	}
+	ratio := &f.ratio
 	c := codec.Codec()
 	if c == nil {
 		return nil, fmt.Errorf("unknown compression codec %d", codec)
@@ -298,9 +344,9 @@ func decompress(codec compress.Compression, data []byte, ratio *float64, limit i
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
 // inflateSnappy decodes a snappy record batch, framed (xerial) or one bare
-// block, straight into one buffer of the inflated size: each block's
-// header gives its size, so there is no growing and no copying.
-func inflateSnappy(data []byte, limit int) ([]byte, error) {
+// block, straight into one buffer of the inflated size from buffer: each
+// block's header gives its size, so there is no growing and no copying.
+func inflateSnappy(data []byte, limit int, buffer func(n int) []byte) ([]byte, error) {
 	if !bytes.HasPrefix(data, xerialMagic) {
 		n, err := snappy.DecodedLen(data)
 		if err != nil {
@@ -309,7 +355,7 @@ func inflateSnappy(data []byte, limit int) ([]byte, error) {
 		if n > limit {
 			return nil, fmt.Errorf("decompressing (snappy): a record batch of %d bytes inflates past %d bytes", len(data), limit)
 		}
-		out, err := snappy.Decode(make([]byte, n), data)
+		out, err := snappy.Decode(buffer(n), data)
 		if err != nil {
 			return nil, fmt.Errorf("decompressing (snappy): %w", err)
 		}
@@ -333,7 +379,7 @@ func inflateSnappy(data []byte, limit int) ([]byte, error) {
 		}
 		rest = after
 	}
-	out := make([]byte, total)
+	out := buffer(total)
 	pos := 0
 	for rest := data[16:]; len(rest) > 0; {
 		block, after, _ := xerialBlock(rest)

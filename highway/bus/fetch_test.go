@@ -3,6 +3,7 @@ package bus
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/segmentio/kafka-go/compress"
@@ -124,8 +126,7 @@ func TestParseFetchResponse(t *testing.T) {
 		{name: "a broken CRC", records: bad, from: 100, wantErrMsg: "fails its CRC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ratio := 0.0
-			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &ratio)
+			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &inflater{})
 			switch {
 			case tc.wantErr != nil || tc.wantErrMsg != "":
 				if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || (tc.wantErrMsg != "" && !strings.Contains(err.Error(), tc.wantErrMsg)) {
@@ -145,8 +146,7 @@ func TestParseFetchResponse(t *testing.T) {
 		})
 	}
 
-	ratio := 0.0
-	res, err := parseFetchResponse(encodeResponse("t", 3, 0, 200, batch), "t", 3, 100, &ratio)
+	res, err := parseFetchResponse(encodeResponse("t", 3, 0, 200, batch), "t", 3, 100, &inflater{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +177,7 @@ func FuzzParseFetchResponse(f *testing.F) {
 	f.Add(encodeResponse("t", 3, 0, 200, concat(batch, encodeBatch(103, 0, true, nil))), int64(101))
 	f.Add(encodeResponse("t", 3, 6, -1, nil), int64(0))
 	f.Fuzz(func(t *testing.T, body []byte, from int64) {
-		ratio := 0.0
-		res, err := parseFetchResponse(body, "t", 3, from, &ratio)
+		res, err := parseFetchResponse(body, "t", 3, from, &inflater{})
 		if err != nil {
 			return
 		}
@@ -202,11 +201,11 @@ func TestDecompressRefusesABomb(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		ratio := 0.0
-		if _, err := decompress(codec, packed.Bytes(), &ratio, 1<<20); err == nil || !strings.Contains(err.Error(), "inflates past 1048576 bytes") {
+		inf := &inflater{}
+		if _, err := inf.inflate(codec, packed.Bytes(), 1<<20); err == nil || !strings.Contains(err.Error(), "inflates past 1048576 bytes") {
 			t.Errorf("%s: 2 MiB with a 1 MiB limit: err = %v", codec, err)
 		}
-		out, err := decompress(codec, packed.Bytes(), &ratio, 4<<20)
+		out, err := inf.inflate(codec, packed.Bytes(), 4<<20)
 		if err != nil || len(out) != 2<<20 {
 			t.Errorf("%s: 2 MiB with a 4 MiB limit: %d bytes, %v", codec, len(out), err)
 		}
@@ -262,7 +261,7 @@ func TestInflateSnappy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := inflateSnappy(tt.in, 1<<20)
+			got, err := inflateSnappy(tt.in, 1<<20, func(n int) []byte { return make([]byte, n) })
 			if tt.want == nil {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.err)
@@ -311,37 +310,21 @@ func compressBatch(t *testing.T, batch []byte, codec compress.Compression) []byt
 // only when every batch in it was compressed; messages from an
 // uncompressed batch keep their bytes through later fetches.
 func TestFetchReusesOnlyUnviewedBuffers(t *testing.T) {
-	client, server := net.Pipe()
-	defer client.Close()
-	c := &fetchConn{conn: client, r: bufio.NewReader(client)}
 	batch := func(base int64, value string) []byte {
 		return encodeBatch(base, 1000, false, []testRecord{{key: []byte("k"), value: []byte(value)}})
 	}
 	// Each response is the same size, so a spare buffer would fit the next.
-	responses := [][]byte{
+	c := fakeBroker(t,
 		encodeResponse("t", 0, 0, 10, batch(0, "plain-AAAA")),
 		encodeResponse("t", 0, 0, 10, batch(1, "plain-BBBB")),
 		encodeResponse("t", 0, 0, 10, compressBatch(t, batch(2, "snap-CCCCC"), compress.Snappy)),
 		encodeResponse("t", 0, 0, 10, compressBatch(t, batch(3, "snap-DDDDD"), compress.Snappy)),
-	}
-	go func() {
-		for corr, body := range responses {
-			var size [4]byte
-			if _, err := io.ReadFull(server, size[:]); err != nil {
-				return
-			}
-			if _, err := io.CopyN(io.Discard, server, int64(binary.BigEndian.Uint32(size[:]))); err != nil {
-				return
-			}
-			resp := binary.BigEndian.AppendUint32(nil, uint32(4+len(body)))
-			resp = binary.BigEndian.AppendUint32(resp, uint32(corr+1))
-			server.Write(append(resp, body...))
-		}
-	}()
+	)
+	responses := 4
 	var kept []Message
 	wantSpare := []bool{false, false, true, true}
 	for i := range responses {
-		res, err := c.fetch("t", 0, int64(i), time.Second, 1<<20)
+		res, err := c.fetch("t", 0, int64(i), time.Second, 1<<20, &inflater{})
 		if err != nil {
 			t.Fatalf("fetch %d: %v", i, err)
 		}
@@ -385,5 +368,70 @@ func TestDecoderVarint(t *testing.T) {
 	cut := decoder{b: []byte{0x80, 0x80}}
 	if cut.varint(); cut.err == nil || !strings.Contains(cut.err.Error(), "bad varint at byte 0") {
 		t.Fatalf("cut-off varint: err = %v", cut.err)
+	}
+}
+
+// fakeBroker returns a connection to a broker that answers each request
+// with the next of responses (Fetch response bodies).
+func fakeBroker(t *testing.T, responses ...[]byte) *fetchConn {
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close() })
+	go func() {
+		for corr, body := range responses {
+			var size [4]byte
+			if _, err := io.ReadFull(server, size[:]); err != nil {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, server, int64(binary.BigEndian.Uint32(size[:]))); err != nil {
+				return
+			}
+			resp := binary.BigEndian.AppendUint32(nil, uint32(4+len(body)))
+			resp = binary.BigEndian.AppendUint32(resp, uint32(corr+1))
+			server.Write(append(resp, body...))
+		}
+	}()
+	return &fetchConn{conn: client, r: bufio.NewReader(client)}
+}
+
+// TestInflatedBuffersRecycledOnlyWhenDone drives a partition reader as
+// Claim.Fetch does (release, then messages) over responses of two snappy
+// batches each, taking three messages per round: a message stays intact
+// until the round after the one that handed it out, and buffers are reused.
+func TestInflatedBuffersRecycledOnlyWhenDone(t *testing.T) {
+	value := func(off int) string { return fmt.Sprintf("value-%03d", off) } // one length: every buffer fits every batch
+	batch := func(base int) []byte {
+		return compressBatch(t, encodeBatch(int64(base), 1000, false, []testRecord{{key: []byte("k"), value: []byte(value(base))}}), compress.Snappy)
+	}
+	const responses = 8
+	var bodies [][]byte
+	for i := range responses {
+		bodies = append(bodies, encodeResponse("t", 0, 0, 2*responses, append(batch(2*i), batch(2*i+1)...)))
+	}
+	r := &partitionReader{topic: "t", partition: 0, offset: 0, hwm: -1, conn: fakeBroker(t, bodies...)}
+	var previous, current []Message
+	reused := false
+	for round := 0; round*3 < 2*responses; round++ {
+		r.release()
+		previous, current = current, nil
+		for range min(3, 2*responses-round*3) {
+			m, err := r.next(context.Background(), time.Second)
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			current = append(current, m)
+			for _, p := range previous {
+				if unsafe.SliceData(p.Value) == unsafe.SliceData(m.Value) {
+					reused = true
+				}
+			}
+		}
+		for _, m := range current { // the whole round is intact at its end
+			if string(m.Value) != value(int(m.Offset)) || string(m.Key) != "k" {
+				t.Fatalf("round %d: message %d reads %q/%q, want k/%q", round, m.Offset, m.Key, m.Value, value(int(m.Offset)))
+			}
+		}
+	}
+	if !reused {
+		t.Error("no inflated buffer was reused")
 	}
 }

@@ -39,7 +39,12 @@ const firstMessageWait = 500 * time.Millisecond
 // maxRows messages, maxBytes bytes of values, or wait has passed since the
 // first one arrived. It returns what it has when ctx ends after the first
 // message.
+//
+// The keys, values and headers of the messages returned are valid until
+// the next Fetch on the claim, which reuses their memory: keep a Clone of a
+// message needed longer.
 func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait time.Duration) ([]Message, error) {
+	c.reader.release()
 	stop := context.AfterFunc(ctx, c.reader.interrupt)
 	defer stop()
 	var first Message

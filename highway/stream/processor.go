@@ -507,14 +507,14 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 				srcs.add(&b.prov, &h)
 			}
 			for _, rr := range rowRejects {
-				row := m
+				row := m.Clone() // the message's bytes are reused by the next fetch
 				row.Value = rr.JSON
 				row.Headers = []bus.Header{{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)}}
 				b.bad = append(b.bad, row)
 				b.reasons = append(b.reasons, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
 			}
 			if err != nil {
-				b.bad = append(b.bad, m)
+				b.bad = append(b.bad, m.Clone())
 				b.reasons = append(b.reasons, err.Error())
 			}
 			continue
@@ -525,7 +525,7 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 				p.cfg.Metrics.duplicate(feed.Name)
 				continue
 			}
-			b.bad = append(b.bad, m)
+			b.bad = append(b.bad, m.Clone())
 			b.reasons = append(b.reasons, err.Error())
 			continue
 		}
