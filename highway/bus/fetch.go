@@ -268,13 +268,15 @@ func countRecords(records []byte) int {
 // last takeUsed, free those given back with recycle.
 type inflater struct {
 	// ratio is the last record batch's inflated-to-compressed size.
-	ratio float64
-	free  [][]byte
-	used  [][]byte
+	ratio     float64
+	free      [][]byte
+	freeBytes int // the capacity of free
+	used      [][]byte
 }
 
-// maxFreeBuffers bounds the buffers an inflater keeps for reuse.
-const maxFreeBuffers = 256
+// maxFreeBytes bounds the buffers an inflater keeps for reuse: enough for
+// the inflated responses of a micro-batch or two.
+const maxFreeBytes = 16 << 20
 
 // buffer returns n bytes, recycled when one given back is large enough
 // (their content is whatever it was).
@@ -284,6 +286,7 @@ func (f *inflater) buffer(n int) []byte {
 		last := f.free[len(f.free)-1]
 		f.free[len(f.free)-1] = nil
 		f.free = f.free[:len(f.free)-1]
+		f.freeBytes -= cap(last)
 		if cap(last) >= n {
 			b = last[:n]
 		}
@@ -304,8 +307,13 @@ func (f *inflater) takeUsed() [][]byte {
 
 // recycle makes bufs available again: nothing points into them any more.
 func (f *inflater) recycle(bufs [][]byte) {
-	room := maxFreeBuffers - len(f.free)
-	f.free = append(f.free, bufs[:max(min(len(bufs), room), 0)]...)
+	for _, b := range bufs {
+		if f.freeBytes+cap(b) > maxFreeBytes {
+			return
+		}
+		f.free = append(f.free, b)
+		f.freeBytes += cap(b)
+	}
 }
 
 // inflate decompresses a record batch's records; more than limit bytes is
