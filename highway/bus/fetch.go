@@ -29,8 +29,9 @@ import (
 // Messages point into the buffers they were read from. A response buffer is
 // read into again only when no message points into it (every batch in it
 // was compressed). Snappy batches, the bus's default, are inflated into
-// buffers an inflater recycles once their messages are done with (see
-// Claim.Fetch); other codecs get new buffers.
+// buffers a partition reader's fetchMemory recycles once their messages
+// are done with (see Claim.Fetch), and so are the slices of messages and
+// headers; other codecs get new buffers.
 
 const (
 	apiKeyFetch     = 1
@@ -86,7 +87,7 @@ func (e kafkaError) Unwrap() error { return kafka.Error(e) }
 
 // fetch asks for topic/partition from offset, waiting at most maxWait for
 // at least one byte, and decodes the messages at or after offset.
-func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait time.Duration, maxBytes int, inf *inflater) (fetchResult, error) {
+func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait time.Duration, maxBytes int, mem *fetchMemory) (fetchResult, error) {
 	c.corr++
 	req := c.req[:0]
 	req = append(req, 0, 0, 0, 0) // size, filled below
@@ -132,7 +133,7 @@ func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait tim
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return fetchResult{}, fmt.Errorf("reading a fetch response: %w", err)
 	}
-	res, err := parseFetchResponse(body, topic, partition, offset, inf)
+	res, err := parseFetchResponse(body, topic, partition, offset, mem)
 	if err == nil && !res.viewsResponse {
 		c.spare = body
 	}
@@ -149,7 +150,7 @@ var errMalformed = errors.New("malformed fetch response")
 
 // parseFetchResponse decodes a Fetch v4 response body (after the
 // correlation id) for one topic and partition.
-func parseFetchResponse(body []byte, topic string, partition int, offset int64, inf *inflater) (fetchResult, error) {
+func parseFetchResponse(body []byte, topic string, partition int, offset int64, mem *fetchMemory) (fetchResult, error) {
 	d := decoder{b: body}
 	d.int32() // throttle time
 	res := fetchResult{next: offset, highWatermark: -1}
@@ -182,15 +183,15 @@ func parseFetchResponse(body []byte, topic string, partition int, offset int64, 
 	if !found {
 		return res, fmt.Errorf("%w: no partition %s/%d in it", errMalformed, topic, partition)
 	}
-	err := decodeRecordBatches(records, topic, partition, offset, inf, &res)
+	err := decodeRecordBatches(records, topic, partition, offset, mem, &res)
 	return res, err
 }
 
 // decodeRecordBatches appends the messages at or after offset in the
 // record batches of records to res. A batch cut off at the end (the broker
 // stops at the byte limit) is left for the next fetch.
-func decodeRecordBatches(records []byte, topic string, partition int, offset int64, inf *inflater, res *fetchResult) error {
-	res.messages = make([]Message, 0, countRecords(records))
+func decodeRecordBatches(records []byte, topic string, partition int, offset int64, mem *fetchMemory, res *fetchResult) error {
+	res.messages = mem.messageSlice(countRecords(records))
 	for len(records) >= 12 {
 		base := int64(binary.BigEndian.Uint64(records))
 		size := int(int32(binary.BigEndian.Uint32(records[8:])))
@@ -223,7 +224,7 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 		data := batch[recordBatchHeader:]
 		if codec := compress.Compression(attributes & 7); codec != compress.None {
 			var err error
-			if data, err = inf.inflate(codec, data, maxInflated); err != nil {
+			if data, err = mem.inflate(codec, data, maxInflated); err != nil {
 				return fmt.Errorf("%w: record batch at offset %d: %v", errMalformed, base, err)
 			}
 		} else {
@@ -232,7 +233,7 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 		if count < 0 || count > len(data) {
 			return fmt.Errorf("%w: record batch at offset %d claims %d records in %d bytes", errMalformed, base, count, len(data))
 		}
-		if err := decodeRecords(data, count, base, baseTime, topic, partition, offset, res); err != nil {
+		if err := decodeRecords(data, count, base, baseTime, topic, partition, offset, mem, res); err != nil {
 			return fmt.Errorf("record batch at offset %d: %w", base, err)
 		}
 		res.next = max(res.next, end)
@@ -263,24 +264,43 @@ func countRecords(records []byte) int {
 	return min(n, 1<<20)
 }
 
-// inflater decompresses record batches. Snappy batches go into buffers it
-// hands out and takes back: used are the buffers handed out since the
-// last takeUsed, free those given back with recycle.
-type inflater struct {
+// fetchMemory is the memory a partition reader's fetches reuse: buffers
+// that snappy batches inflate into, slabs of headers and the slice of a
+// response's messages. What it hands out is noted in used until takeUsed;
+// recycle gives it back once no message points into it.
+type fetchMemory struct {
 	// ratio is the last record batch's inflated-to-compressed size.
-	ratio     float64
-	free      [][]byte
-	freeBytes int // the capacity of free
-	used      [][]byte
+	ratio       float64
+	free        [][]byte
+	freeBytes   int // the capacity of free
+	freeHeaders [][]kafka.Header
+	used        usedMemory
+	// messages is the last response's message slice; messages are handed
+	// out by value, so it is free once they all are.
+	messages []Message
 }
 
-// maxFreeBytes bounds the buffers an inflater keeps for reuse: enough for
-// the inflated responses of a micro-batch or two.
-const maxFreeBytes = 16 << 20
+// usedMemory is memory fetched messages point into.
+type usedMemory struct {
+	bufs    [][]byte
+	headers [][]kafka.Header
+}
+
+func (u *usedMemory) add(v usedMemory) {
+	u.bufs = append(u.bufs, v.bufs...)
+	u.headers = append(u.headers, v.headers...)
+}
+
+// maxFreeBytes bounds the buffers kept for reuse: enough for the inflated
+// responses of a micro-batch or two. maxFreeHeaders bounds header slabs.
+const (
+	maxFreeBytes   = 16 << 20
+	maxFreeHeaders = 64
+)
 
 // buffer returns n bytes, recycled when one given back is large enough
 // (their content is whatever it was).
-func (f *inflater) buffer(n int) []byte {
+func (f *fetchMemory) buffer(n int) []byte {
 	var b []byte
 	for len(f.free) > 0 && b == nil {
 		last := f.free[len(f.free)-1]
@@ -294,26 +314,54 @@ func (f *inflater) buffer(n int) []byte {
 	if b == nil {
 		b = make([]byte, n)
 	}
-	f.used = append(f.used, b)
+	f.used.bufs = append(f.used.bufs, b)
 	return b
 }
 
-// takeUsed returns the buffers handed out since the last call.
-func (f *inflater) takeUsed() [][]byte {
+// headerSlab returns an empty slice of headers with room for n.
+func (f *fetchMemory) headerSlab(n int) []kafka.Header {
+	var h []kafka.Header
+	for len(f.freeHeaders) > 0 && h == nil {
+		last := f.freeHeaders[len(f.freeHeaders)-1]
+		f.freeHeaders[len(f.freeHeaders)-1] = nil
+		f.freeHeaders = f.freeHeaders[:len(f.freeHeaders)-1]
+		if cap(last) >= n {
+			h = last[:0]
+		}
+	}
+	if h == nil {
+		h = make([]kafka.Header, 0, n)
+	}
+	f.used.headers = append(f.used.headers, h)
+	return h
+}
+
+// messageSlice returns an empty slice of messages with room for n, the
+// last response's when that is large enough.
+func (f *fetchMemory) messageSlice(n int) []Message {
+	if cap(f.messages) < n {
+		f.messages = make([]Message, 0, n)
+	}
+	return f.messages[:0]
+}
+
+// takeUsed returns what was handed out since the last call.
+func (f *fetchMemory) takeUsed() usedMemory {
 	used := f.used
-	f.used = nil
+	f.used = usedMemory{}
 	return used
 }
 
-// recycle makes bufs available again: nothing points into them any more.
-func (f *inflater) recycle(bufs [][]byte) {
-	for _, b := range bufs {
+// recycle makes u available again: nothing points into it any more.
+func (f *fetchMemory) recycle(u usedMemory) {
+	for _, b := range u.bufs {
 		if f.freeBytes+cap(b) > maxFreeBytes {
-			return
+			break
 		}
 		f.free = append(f.free, b)
 		f.freeBytes += cap(b)
 	}
+	f.freeHeaders = append(f.freeHeaders, u.headers[:min(len(u.headers), max(maxFreeHeaders-len(f.freeHeaders), 0))]...)
 }
 
 // inflate decompresses a record batch's records; more than limit bytes is
@@ -321,7 +369,7 @@ func (f *inflater) recycle(bufs [][]byte) {
 // kafka-go's, into a new buffer sized by the last batch's
 // inflated-to-compressed ratio (updated), so it is allocated once rather
 // than grown.
-func (f *inflater) inflate(codec compress.Compression, data []byte, limit int) ([]byte, error) {
+func (f *fetchMemory) inflate(codec compress.Compression, data []byte, limit int) ([]byte, error) {
 	if codec == compress.Snappy {
 		return inflateSnappy(data, limit, f.buffer)
 	}
@@ -418,7 +466,7 @@ func xerialBlock(rest []byte) (block, after []byte, err error) {
 }
 
 // decodeRecords reads count records of a batch into res.
-func decodeRecords(data []byte, count int, base, baseTime int64, topic string, partition int, offset int64, res *fetchResult) error {
+func decodeRecords(data []byte, count int, base, baseTime int64, topic string, partition int, offset int64, mem *fetchMemory, res *fetchResult) error {
 	d := decoder{b: data}
 	var headers []kafka.Header // one slab for the batch's headers
 	for range count {
@@ -436,7 +484,7 @@ func decodeRecords(data []byte, count int, base, baseTime int64, topic string, p
 		var hs []kafka.Header
 		if nh > 0 {
 			if cap(headers)-len(headers) < int(nh) {
-				headers = make([]kafka.Header, 0, max(int(nh)*count, 64))
+				headers = mem.headerSlab(max(int(nh)*count, 64))
 			}
 			for range nh {
 				k := d.varBytes()

@@ -126,7 +126,7 @@ func TestParseFetchResponse(t *testing.T) {
 		{name: "a broken CRC", records: bad, from: 100, wantErrMsg: "fails its CRC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &inflater{})
+			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &fetchMemory{})
 			switch {
 			case tc.wantErr != nil || tc.wantErrMsg != "":
 				if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || (tc.wantErrMsg != "" && !strings.Contains(err.Error(), tc.wantErrMsg)) {
@@ -146,7 +146,7 @@ func TestParseFetchResponse(t *testing.T) {
 		})
 	}
 
-	res, err := parseFetchResponse(encodeResponse("t", 3, 0, 200, batch), "t", 3, 100, &inflater{})
+	res, err := parseFetchResponse(encodeResponse("t", 3, 0, 200, batch), "t", 3, 100, &fetchMemory{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func FuzzParseFetchResponse(f *testing.F) {
 	f.Add(encodeResponse("t", 3, 0, 200, concat(batch, encodeBatch(103, 0, true, nil))), int64(101))
 	f.Add(encodeResponse("t", 3, 6, -1, nil), int64(0))
 	f.Fuzz(func(t *testing.T, body []byte, from int64) {
-		res, err := parseFetchResponse(body, "t", 3, from, &inflater{})
+		res, err := parseFetchResponse(body, "t", 3, from, &fetchMemory{})
 		if err != nil {
 			return
 		}
@@ -201,7 +201,7 @@ func TestDecompressRefusesABomb(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		inf := &inflater{}
+		inf := &fetchMemory{}
 		if _, err := inf.inflate(codec, packed.Bytes(), 1<<20); err == nil || !strings.Contains(err.Error(), "inflates past 1048576 bytes") {
 			t.Errorf("%s: 2 MiB with a 1 MiB limit: err = %v", codec, err)
 		}
@@ -324,7 +324,7 @@ func TestFetchReusesOnlyUnviewedBuffers(t *testing.T) {
 	var kept []Message
 	wantSpare := []bool{false, false, true, true}
 	for i := range responses {
-		res, err := c.fetch("t", 0, int64(i), time.Second, 1<<20, &inflater{})
+		res, err := c.fetch("t", 0, int64(i), time.Second, 1<<20, &fetchMemory{})
 		if err != nil {
 			t.Fatalf("fetch %d: %v", i, err)
 		}
@@ -395,12 +395,14 @@ func fakeBroker(t *testing.T, responses ...[]byte) *fetchConn {
 
 // TestInflatedBuffersRecycledOnlyWhenDone drives a partition reader as
 // Claim.Fetch does (release, then messages) over responses of two snappy
-// batches each, taking three messages per round: a message stays intact
-// until the round after the one that handed it out, and buffers are reused.
+// batches each, taking three messages per round: a message (key, value,
+// headers) stays intact until the round after the one that handed it out,
+// and buffers are reused.
 func TestInflatedBuffersRecycledOnlyWhenDone(t *testing.T) {
 	value := func(off int) string { return fmt.Sprintf("value-%03d", off) } // one length: every buffer fits every batch
 	batch := func(base int) []byte {
-		return compressBatch(t, encodeBatch(int64(base), 1000, false, []testRecord{{key: []byte("k"), value: []byte(value(base))}}), compress.Snappy)
+		rec := testRecord{key: []byte("k"), value: []byte(value(base)), headers: [][2]string{{"h", value(base)}}}
+		return compressBatch(t, encodeBatch(int64(base), 1000, false, []testRecord{rec}), compress.Snappy)
 	}
 	const responses = 8
 	var bodies [][]byte
@@ -426,8 +428,8 @@ func TestInflatedBuffersRecycledOnlyWhenDone(t *testing.T) {
 			}
 		}
 		for _, m := range current { // the whole round is intact at its end
-			if string(m.Value) != value(int(m.Offset)) || string(m.Key) != "k" {
-				t.Fatalf("round %d: message %d reads %q/%q, want k/%q", round, m.Offset, m.Key, m.Value, value(int(m.Offset)))
+			if want := value(int(m.Offset)); string(m.Value) != want || string(m.Key) != "k" || string(m.Header("h")) != want {
+				t.Fatalf("round %d: message %d reads %q/%q, header h %q, want k/%q", round, m.Offset, m.Key, m.Value, m.Header("h"), want)
 			}
 		}
 	}

@@ -23,6 +23,7 @@ type Claim struct {
 
 	gen    *kafka.Generation
 	reader *partitionReader
+	batch  []Message // the last Fetch's, reused by the next
 }
 
 // SeekTo makes the next Fetch start at offset.
@@ -59,8 +60,11 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 		first = m
 		break
 	}
-	msgs := make([]Message, 1, max(maxRows, 1)) // one allocation; appends never grow it
-	msgs[0] = first
+	// The last batch's slice is free now: reuse it when it is large enough.
+	if cap(c.batch) < maxRows {
+		c.batch = make([]Message, 0, max(maxRows, 1)) // appends never grow it
+	}
+	msgs := append(c.batch[:0], first)
 	size := int64(len(first.Value))
 	deadline := time.Now().Add(wait)
 	for len(msgs) < maxRows && size < maxBytes {
@@ -75,6 +79,7 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 		msgs = append(msgs, m)
 		size += int64(len(m.Value))
 	}
+	c.batch = msgs
 	return msgs, nil
 }
 

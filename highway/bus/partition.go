@@ -36,12 +36,12 @@ type partitionReader struct {
 	after   int64
 	// hwm is the partition's high watermark at the last fetch, -1 before.
 	hwm int64
-	// inflate decompresses fetched batches. current are its buffers that
-	// pending point into; retired are those of responses whose messages
-	// have all been handed out, which release gives back to it.
-	inflate inflater
-	current [][]byte
-	retired [][]byte
+	// mem is the memory fetches reuse. current is what of it pending point
+	// into; retired is that of responses whose messages have all been
+	// handed out, which release gives back to mem.
+	mem     fetchMemory
+	current usedMemory
+	retired usedMemory
 }
 
 // errEmptyFetch says a fetch came back without messages: nothing arrived
@@ -59,7 +59,8 @@ func newPartitionReader(dialer *kafka.Dialer, brokers []string, topic string, pa
 // seek makes the next message the one at offset.
 func (r *partitionReader) seek(offset int64) {
 	r.pending, r.after = nil, 0
-	r.retired, r.current = append(r.retired, r.current...), nil
+	r.retired.add(r.current)
+	r.current = usedMemory{}
 	r.offset = offset
 }
 
@@ -101,10 +102,11 @@ func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Mess
 			return Message{}, err
 		}
 		res, err := r.fetch(ctx, maxWait)
-		if used := r.inflate.takeUsed(); err == nil && len(res.messages) > 0 {
-			r.retired, r.current = append(r.retired, r.current...), used
+		if used := r.mem.takeUsed(); err == nil && len(res.messages) > 0 {
+			r.retired.add(r.current)
+			r.current = used
 		} else {
-			r.retired = append(r.retired, used...) // no message points into them
+			r.retired.add(used) // no message points into it
 		}
 		switch {
 		case err == nil:
@@ -144,15 +146,16 @@ func (r *partitionReader) fetch(ctx context.Context, maxWait time.Duration) (fet
 	// The broker answers within maxWait; the deadline only catches a dead
 	// connection.
 	_ = r.conn.conn.SetDeadline(time.Now().Add(maxWait + 10*time.Second))
-	return r.conn.fetch(r.topic, r.partition, r.offset, maxWait, fetchMaxBytes, &r.inflate)
+	return r.conn.fetch(r.topic, r.partition, r.offset, maxWait, fetchMaxBytes, &r.mem)
 }
 
 // release says the messages handed out so far are done with: the buffers
 // of responses whose messages have all been handed out are reused.
 func (r *partitionReader) release() {
-	r.inflate.recycle(r.retired)
-	clear(r.retired)
-	r.retired = r.retired[:0]
+	r.mem.recycle(r.retired)
+	clear(r.retired.bufs)
+	clear(r.retired.headers)
+	r.retired = usedMemory{bufs: r.retired.bufs[:0], headers: r.retired.headers[:0]}
 }
 
 // connect finds the partition's leader, resolves kafka.FirstOffset (or an
