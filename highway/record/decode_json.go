@@ -37,11 +37,13 @@ type Decoder struct {
 	// after[i+1] is the field whose key followed field i's in the last
 	// record (after[0]: the first key): records of one producer keep their
 	// key order, so one comparison usually finds the field without the map.
-	after   []int
-	lookups []lookup
-	filter  Filter
-	event   int // index of the event-time field
-	keyIdx  []int
+	after []int
+	// keyColons[i] is field i's key as most records write it: `"name":`.
+	keyColons []string
+	lookups   []lookup
+	filter    Filter
+	event     int // index of the event-time field
+	keyIdx    []int
 	// lastTimes[i] is field i's last time text and its value.
 	lastTimes []parsedTime
 	// lastRows and lastData (string bytes per column) describe the last
@@ -110,6 +112,7 @@ func NewDecoder(feed *catalog.Feed) *Decoder {
 		lastTimes: make([]parsedTime, len(feed.Fields)),
 	}
 	for i, f := range feed.Fields {
+		d.keyColons = append(d.keyColons, strconv.Quote(f.Name)+":")
 		d.kinds[i] = kindOf(f.Type)
 		d.cols[i] = newColumn(d.kinds[i])
 		d.index[f.Name] = i
@@ -301,19 +304,21 @@ func (d *Decoder) scan(data []byte) error {
 	prev := -1 // the field of the previous key
 	if !p.eat('}') {
 		for {
-			p.skipSpace()
+			if p.pos >= len(data) || data[p.pos] != '"' {
+				p.skipSpace()
+			}
 			start := p.pos
 			if p.peek() != '"' {
 				return &Reject{Offset: p.pos, Reason: "expected a field name in double quotes"}
 			}
 			// Most keys are the one that followed the previous key last
-			// time, written plainly: compare in place. (Field names are
-			// [a-z][a-z0-9_]*, so "name" followed by a quote is that key.)
+			// time, written plainly and followed by the colon: compare
+			// `"name":` in place. (Field names are [a-z][a-z0-9_]*, so
+			// that is the key.)
 			idx := d.after[prev+1]
-			name := d.feed.Fields[idx].Name
 			var key []byte
-			if end := start + 1 + len(name); end < len(data) && data[end] == '"' && string(data[start+1:end]) == name {
-				key, p.pos = data[start+1:end], end+1
+			if k := d.keyColons[idx]; len(data)-start > len(k) && string(data[start:start+len(k)]) == k {
+				key, p.pos = data[start+1:start+len(k)-2], start+len(k)
 			} else {
 				var buf []byte
 				var err error
@@ -331,18 +336,24 @@ func (d *Decoder) scan(data []byte) error {
 					return &Reject{Field: string(key), Offset: start, Reason: "unknown field; the feed " + d.feed.Name + " has " + d.fieldList()}
 				}
 				d.after[prev+1] = idx
+				p.skipSpace()
+				if !p.eat(':') {
+					return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(key))}
+				}
 			}
-			p.skipSpace()
-			if !p.eat(':') {
-				return &Reject{Offset: p.pos, Reason: "expected ':' after field name " + strconv.Quote(string(key))}
+			if p.pos >= len(data) || data[p.pos] <= ' ' {
+				p.skipSpace()
 			}
-			p.skipSpace()
 			prev = idx
 			if d.slots[idx].set {
 				return &Reject{Field: string(key), Offset: start, Reason: "appears twice in the record"}
 			}
 			if err := d.value(&p, idx); err != nil {
 				return err
+			}
+			if p.pos < len(data) && data[p.pos] == ',' {
+				p.pos++
+				continue
 			}
 			p.skipSpace()
 			if p.eat(',') {
@@ -663,22 +674,31 @@ func (p *scanner) number(n *numberParts) ([]byte, bool) {
 
 // mantissa reads a run of digits into n and returns its length.
 func (p *scanner) mantissa(n *numberParts) int {
-	start := p.pos
-	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
-		n.mant = n.mant*10 + uint64(p.data[p.pos]-'0')
-		p.pos++
+	// Locals, so the loop runs in registers rather than through p and n.
+	data, pos, mant := p.data, p.pos, n.mant
+	start := pos
+	for pos < len(data) {
+		c := data[pos] - '0'
+		if c > 9 {
+			break
+		}
+		mant = mant*10 + uint64(c)
+		pos++
 	}
-	n.digits += p.pos - start
-	return p.pos - start
+	p.pos, n.mant = pos, mant
+	n.digits += pos - start
+	return pos - start
 }
 
 // digits skips a run of ASCII digits and returns its length.
 func (p *scanner) digits() int {
-	start := p.pos
-	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
-		p.pos++
+	data, pos := p.data, p.pos
+	for pos < len(data) && data[pos]-'0' <= 9 {
+		pos++
 	}
-	return p.pos - start
+	n := pos - p.pos
+	p.pos = pos
+	return n
 }
 
 // stringClass sorts the bytes of a JSON string: 0 for plain ASCII, 1 for
@@ -716,20 +736,25 @@ func (p *scanner) stringValue(dst []byte) (val, buf []byte, ascii bool, err erro
 	ascii = true
 	escaped := false
 	for {
-		// The run up to the next quote, backslash or control character.
+		// The run up to the next quote, backslash or control character:
+		// eight plain ASCII bytes at a time, then byte by byte (in locals,
+		// so the loops run in registers).
 		run := p.pos
-		// Eight plain ASCII bytes at a time, then byte by byte.
-		for p.pos+8 <= len(p.data) && plainASCII8(binary.LittleEndian.Uint64(p.data[p.pos:])) {
-			p.pos += 8
+		data, pos := p.data, p.pos
+		for pos+8 <= len(data) && plainASCII8(binary.LittleEndian.Uint64(data[pos:])) {
+			pos += 8
 		}
-		for p.pos < len(p.data) {
-			k := stringClass[p.data[p.pos]]
+		for pos < len(data) {
+			k := stringClass[data[pos]]
 			if k == 1 {
 				break
 			}
-			ascii = ascii && k == 0
-			p.pos++
+			if k != 0 {
+				ascii = false
+			}
+			pos++
 		}
+		p.pos = pos
 		if escaped {
 			dst = append(dst, p.data[run:p.pos]...)
 		}
