@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -147,6 +149,7 @@ func putArrowColumn(b *proto.Buffer, col arrow.Array, nullable bool) error {
 	}
 	switch a := col.(type) {
 	case *array.String:
+		b.Buf = slices.Grow(b.Buf, len(a.ValueBytes())+2*n)
 		for i := range n {
 			v := a.Value(i) // a view, no copy
 			if a.IsNull(i) {
@@ -156,19 +159,9 @@ func putArrowColumn(b *proto.Buffer, col arrow.Array, nullable bool) error {
 			b.Buf = append(b.Buf, v...)
 		}
 	case *array.Int64:
-		for i, v := range a.Int64Values() {
-			if a.IsNull(i) {
-				v = 0
-			}
-			b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(v))
-		}
+		putFixed(b, arrow.Int64Traits.CastToBytes(a.Int64Values()), 8, a)
 	case *array.Float64:
-		for i, v := range a.Float64Values() {
-			if a.IsNull(i) {
-				v = 0
-			}
-			b.Buf = binary.LittleEndian.AppendUint64(b.Buf, math.Float64bits(v))
-		}
+		putFixed(b, arrow.Float64Traits.CastToBytes(a.Float64Values()), 8, a)
 	case *array.Boolean:
 		for i := range n {
 			if a.IsValid(i) && a.Value(i) {
@@ -193,6 +186,36 @@ func putArrowColumn(b *proto.Buffer, col arrow.Array, nullable bool) error {
 
 // dateTime clamps Unix seconds to ClickHouse's DateTime range (what
 // clickhouse-go does too).
+// littleEndian says this machine stores numbers as ClickHouse's native
+// format does, so fixed-size columns go out as their bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// putRaw appends fixed-size values (size bytes each) whose bytes in this
+// machine's order are raw, little-endian, and returns where they start.
+func putRaw(b *proto.Buffer, raw []byte, size int) int {
+	start := len(b.Buf)
+	b.Buf = append(b.Buf, raw...)
+	if !littleEndian {
+		for i := start; i < len(b.Buf); i += size {
+			slices.Reverse(b.Buf[i : i+size])
+		}
+	}
+	return start
+}
+
+// putFixed appends the values of a fixed-size column (raw as putRaw
+// takes them) with null values as zeros.
+func putFixed(b *proto.Buffer, raw []byte, size int, a arrow.Array) {
+	start := putRaw(b, raw, size)
+	if a.NullN() > 0 {
+		for i := range a.Len() {
+			if a.IsNull(i) {
+				clear(b.Buf[start+i*size : start+(i+1)*size])
+			}
+		}
+	}
+}
+
 func dateTime(secs int64) uint32 {
 	return uint32(min(max(secs, 0), math.MaxUint32))
 }
@@ -200,11 +223,28 @@ func dateTime(secs int64) uint32 {
 // putStrings writes n strings: vals[i], or the same s for every row when
 // vals is nil.
 func putStrings(b *proto.Buffer, vals []string, s string, n int) {
-	for i := range n {
-		if vals != nil {
-			s = vals[i]
+	if vals == nil { // one value n times: encode it once
+		if n == 0 {
+			return
 		}
+		start := len(b.Buf)
+		b.Buf = binary.AppendUvarint(b.Buf, uint64(len(s)))
+		b.Buf = append(b.Buf, s...)
+		one := len(b.Buf) - start
+		b.Buf = slices.Grow(b.Buf, one*(n-1))
+		for range n - 1 {
+			b.Buf = append(b.Buf, b.Buf[start:start+one]...)
+		}
+		return
+	}
+	for _, s := range vals[:n] {
 		b.Buf = binary.AppendUvarint(b.Buf, uint64(len(s)))
 		b.Buf = append(b.Buf, s...)
 	}
+}
+
+// putInts appends integers, little-endian.
+func putInts[T int32 | int64](b *proto.Buffer, vals []T) {
+	size := int(unsafe.Sizeof(T(0)))
+	putRaw(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals)*size), size)
 }

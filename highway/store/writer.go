@@ -119,13 +119,9 @@ func encodeRows(b *proto.Buffer, version int, feed *catalog.Feed, cols []column,
 		case ColTopic:
 			putStrings(b, nil, prov.Topic, n)
 		case ColPartition:
-			for _, p := range prov.Partitions {
-				b.PutInt32(p)
-			}
+			putInts(b, prov.Partitions)
 		case ColOffset:
-			for _, o := range prov.Offsets {
-				b.PutInt64(o)
-			}
+			putInts(b, prov.Offsets)
 		case ColIngestedAt:
 			at := dateTime(prov.IngestedAt.Unix())
 			for range n {
