@@ -119,7 +119,7 @@ Apache Kafka (see ops/).`, stderr)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p, err := startProcessing(ctx, b, st, cat, feeds, processorOptions{groupPrefix: "highway", maxRows: 10000, maxWait: 500 * time.Millisecond, partitions: 2}, reg, log)
+	p, err := startProcessing(ctx, b, st, cat, feeds, processorOptions{groupPrefix: "highway", maxRows: catalog.DefaultBatch.Rows, maxWait: catalog.DefaultBatch.MaxWait, partitions: 2}, reg, log)
 	if err != nil {
 		return err
 	}

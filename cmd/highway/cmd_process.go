@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -34,7 +35,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
 	var opts processorOptions
 	fs.StringVar(&opts.groupPrefix, "group-prefix", "highway", "consumer groups are <prefix>.<feed>")
-	fs.IntVar(&opts.maxRows, "max-rows", 10000, "most records in one micro-batch")
+	fs.IntVar(&opts.maxRows, "max-rows", catalog.DefaultBatch.Rows, "most records in one micro-batch (one INSERT: ClickHouse prefers few large ones)")
 	fs.DurationVar(&opts.maxWait, "max-wait", 500*time.Millisecond, "longest a micro-batch waits to fill after its first record")
 	fs.IntVar(&opts.partitions, "partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")

@@ -57,7 +57,7 @@ type Config struct {
 	Pipeline *catalog.Pipeline
 	// Group is the consumer group. Default "highway.<feed>".
 	Group string
-	// MaxRows bounds a micro-batch. Default 10000.
+	// MaxRows bounds a micro-batch. Default catalog.DefaultBatch.Rows.
 	MaxRows int
 	// MaxBytes bounds the bytes of a micro-batch. Default 16 MiB.
 	MaxBytes int64

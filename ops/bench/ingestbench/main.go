@@ -36,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cityhighway/highway/highway/catalog"
 )
 
 // options are the command-line flags.
@@ -70,7 +72,7 @@ func main() {
 	fs.StringVar(&o.clickhouse, "clickhouse", os.Getenv("HIGHWAY_CLICKHOUSE"), "ClickHouse DSN of any database; the run creates its own (default $HIGHWAY_CLICKHOUSE)")
 	fs.StringVar(&o.highway, "highway", "bin/highway", "the highway binary to run as `highway process`")
 	fs.StringVar(&o.childFlags, "highway-flags", "", "extra flags for every `highway process` child, space-separated (e.g. \"--max-rows 50000\"), to try settings")
-	fs.IntVar(&o.ceilBatch, "ceiling-batch", 10000, "rows per insert of the ceiling (highway's default --max-rows)")
+	fs.IntVar(&o.ceilBatch, "ceiling-batch", catalog.DefaultBatch.Rows, "rows per insert of the ceiling, and per micro-batch of -mode profile (default highway's --max-rows default)")
 	fs.StringVar(&o.run, "run", "", "run id, lower-case letters and digits starting with a letter; names the database, topics and groups (required)")
 	fs.StringVar(&o.work, "work", "", "folder for specs, logs and profiles (required)")
 	fs.IntVar(&o.rows, "rows", 5_000_000, "records in the pre-filled topic")

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/stream"
 )
 
@@ -33,7 +34,7 @@ func writeProfile(name, path string) error {
 
 // runProfile fills a topic, then runs one stream.Processor in this process,
 // configured as `highway process` configures it (a Bus with default
-// settings, --max-rows 10000, --max-wait 500ms), under the CPU profiler
+// settings, --max-rows as -ceiling-batch, --max-wait 500ms), under the CPU profiler
 // until every row is in ClickHouse. It writes cpu.pprof, allocs.pprof and
 // heap.pprof (the live heap halfway through) to the work folder and prints the allocation and GC figures per row.
 func runProfile(ctx context.Context, o options, log *slog.Logger) error {
@@ -65,7 +66,7 @@ func runProfile(ctx context.Context, o options, log *slog.Logger) error {
 	defer prod.Close()
 	reg := prometheus.NewRegistry()
 	proc, err := stream.NewProcessor(stream.Config{
-		Feed: feed, Group: "bench." + o.run + ".profile", MaxRows: 10000, MaxWait: 500 * time.Millisecond, Logger: quiet,
+		Feed: feed, Group: "bench." + o.run + ".profile", MaxRows: o.ceilBatch, MaxWait: catalog.DefaultBatch.MaxWait, Logger: quiet,
 		Metrics: stream.NewMetrics(reg),
 	}, b, e.store, prod)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/highway/catalog"
 )
 
 // report prints the summary and, last, the one line the issue asks for.
@@ -30,7 +32,7 @@ func report(w io.Writer, o options, e *env, r results) {
 	if o.built != "" {
 		fmt.Fprintf(w, "highway built from: %s\n", o.built)
 	}
-	if o.ceilBatch != 10000 {
+	if o.ceilBatch != catalog.DefaultBatch.Rows {
 		fmt.Fprintf(w, "ceiling batches: %d rows\n", o.ceilBatch)
 	}
 	if o.childFlags != "" {
