@@ -86,14 +86,9 @@ func Database(t testing.TB) string {
 		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+store.RestrictedDatabase(db))
 		admin.Close()
 	})
-	i := strings.LastIndex(dsn, "/")
-	if i < len("clickhouse://") {
-		return dsn + "/" + db
+	out, err := store.WithDatabase(dsn, db)
+	if err != nil {
+		t.Fatal(err)
 	}
-	rest := dsn[i+1:]
-	query := ""
-	if q := strings.Index(rest, "?"); q >= 0 {
-		query = rest[q:]
-	}
-	return dsn[:i+1] + db + query
+	return out
 }

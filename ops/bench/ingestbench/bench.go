@@ -192,7 +192,7 @@ func (e *env) quiesce(ctx context.Context) {
 // attempt makes its consumer group new.
 func (e *env) highwayArgs(feed *catalog.Feed, attempt int) []string {
 	args := []string{
-		"--kafka", e.o.kafka, "--clickhouse", e.dsn(), "--specs", e.specs, "--feed", feed.Name,
+		"--kafka", e.o.kafka, "--clickhouse", e.dsn, "--specs", e.specs, "--feed", feed.Name,
 		"--group-prefix", fmt.Sprintf("bench.%s.%s%d", e.o.run, groupHighway, attempt), "--partitions", strconv.Itoa(e.o.partitions),
 		"--metrics-addr", "", "--log-level", "info",
 	}

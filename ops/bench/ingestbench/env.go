@@ -32,6 +32,7 @@ type env struct {
 	o     options
 	log   *slog.Logger
 	db    string
+	dsn   string // of the run's database
 	bus   *bus.Bus
 	admin *store.Store // the DSN's own database, for CREATE/DROP DATABASE
 	store *store.Store // the run's database
@@ -102,15 +103,15 @@ func newEnv(ctx context.Context, o options, log *slog.Logger) (*env, error) {
 	if err := e.admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+e.db); err != nil {
 		return nil, fmt.Errorf("creating database %s: %w", e.db, err)
 	}
-	if e.store, err = store.Open(ctx, e.dsn(), log); err != nil {
+	if e.dsn, err = store.WithDatabase(o.clickhouse, e.db); err != nil {
+		return nil, err
+	}
+	if e.store, err = store.Open(ctx, e.dsn, log); err != nil {
 		return nil, err
 	}
 	log.Info("run environment ready", "database", e.db, "specs", e.specs, "clickhouse", e.store.Version().String())
 	return e, nil
 }
-
-// dsn is the DSN of the run's database.
-func (e *env) dsn() string { return dsnFor(e.o.clickhouse, e.db) }
 
 // close drops the database unless -keep, and closes the connections.
 func (e *env) close() {

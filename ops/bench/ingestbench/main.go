@@ -33,7 +33,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -149,20 +148,4 @@ func validRun(s string) bool {
 		}
 	}
 	return true
-}
-
-// dsnFor returns dsn with its database replaced by db.
-func dsnFor(dsn, db string) string {
-	rest, ok := strings.CutPrefix(dsn, "clickhouse://")
-	if !ok {
-		return dsn
-	}
-	query := ""
-	if i := strings.Index(rest, "?"); i >= 0 {
-		rest, query = rest[:i], rest[i:]
-	}
-	if i := strings.Index(rest, "/"); i >= 0 {
-		rest = rest[:i]
-	}
-	return "clickhouse://" + rest + "/" + db + query
 }

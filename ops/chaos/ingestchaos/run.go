@@ -69,7 +69,10 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		return false, err
 	}
 	admin.Close()
-	dsn := dsnFor(o.clickhouse, db)
+	dsn, err := store.WithDatabase(o.clickhouse, db)
+	if err != nil {
+		return false, err
+	}
 
 	events := schedule(o, rng)
 	log.Info("chaos run", "run", o.run, "seed", o.seed, "rate", o.rate, "events", len(events), "kills", o.kills,
@@ -274,22 +277,6 @@ func (s services) script(ctx context.Context, name, verb string) error {
 		return fmt.Errorf("ops/%s/%s failed (%v); see %s", name, verb, err, logPath)
 	}
 	return nil
-}
-
-// dsnFor returns dsn with its database replaced by db.
-func dsnFor(dsn, db string) string {
-	rest, ok := strings.CutPrefix(dsn, "clickhouse://")
-	if !ok {
-		return dsn
-	}
-	query := ""
-	if i := strings.Index(rest, "?"); i >= 0 {
-		rest, query = rest[:i], rest[i:]
-	}
-	if i := strings.Index(rest, "/"); i >= 0 {
-		rest = rest[:i]
-	}
-	return "clickhouse://" + rest + "/" + db + query
 }
 
 // quietLogger drops the libraries' chatter below warnings.
