@@ -146,9 +146,13 @@ func (d *Decoder) fillFromArrow(rec arrow.RecordBatch, cols []int, i int) {
 		}
 		switch a := col.(type) {
 		case *array.String:
-			s.str = append(s.str[:0], a.Value(i)...)
+			// The slot's own storage, and not "plain ASCII": the UTF-8
+			// check must run.
+			s.buf = append(s.buf[:0], a.Value(i)...)
+			s.str, s.ascii = s.buf, false
 		case *array.LargeString:
-			s.str = append(s.str[:0], a.Value(i)...)
+			s.buf = append(s.buf[:0], a.Value(i)...)
+			s.str, s.ascii = s.buf, false
 		case *array.Int64:
 			s.i, s.num = a.Value(i), float64(a.Value(i))
 		case *array.Int32:

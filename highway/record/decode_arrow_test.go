@@ -95,3 +95,40 @@ func TestAppendIPC(t *testing.T) {
 		t.Errorf("garbage: %v", err)
 	}
 }
+
+// TestAppendIPCAfterJSONLeavesTheMessageAlone: an Arrow message decoded
+// after a JSON record checks its strings' UTF-8 (the slot's "plain ASCII"
+// flag left by the JSON record once skipped the check) and leaves that
+// record's message alone (its strings were views of it).
+func TestAppendIPCAfterJSONLeavesTheMessageAlone(t *testing.T) {
+	c, err := catalog.Parse("ipc.yaml", []byte(ipcSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := c.Feeds()[0]
+	dec := record.NewDecoder(feed)
+	defer dec.Release()
+	msg := []byte(`{"station":"JSON-STATION-WITH-A-LONG-NAME","value":1,"at":"2026-11-26T08:00:00Z"}`)
+	kept := string(msg)
+	if err := dec.Append(msg); err != nil {
+		t.Fatal(err)
+	}
+	at := arrow.Timestamp(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC).Unix())
+	ts := &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}
+	data := ipcStream(t, []arrow.Field{{Name: "station", Type: arrow.BinaryTypes.String}, {Name: "at", Type: ts}}, func(b *array.RecordBuilder) {
+		b.Field(0).(*array.StringBuilder).AppendValues([]string{"ARROW", "bad \xff"}, nil)
+		b.Field(1).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{at, at}, nil)
+	})
+	n, rejects, err := dec.AppendIPC(data)
+	if err != nil || n != 1 || len(rejects) != 1 || !strings.Contains(rejects[0].Err.Error(), "not valid UTF-8") {
+		t.Fatalf("AppendIPC = %d, %v, %v; want 1 row and the invalid UTF-8 rejected", n, rejects, err)
+	}
+	if string(msg) != kept {
+		t.Fatalf("the JSON message now reads %q", msg)
+	}
+	rec := dec.NewRecordBatch()
+	defer rec.Release()
+	if got := rec.Column(0).(*array.String); got.Value(0) != "JSON-STATION-WITH-A-LONG-NAME" || got.Value(1) != "ARROW" {
+		t.Errorf("stations = %v", got)
+	}
+}
