@@ -36,6 +36,10 @@ type Config struct {
 	BatchTimeout time.Duration
 	// ReplicationFactor of topics this package creates. Default 1.
 	ReplicationFactor int
+	// MaxBatchBytes bounds a fetched record batch once decompressed; a
+	// larger one is a *BadBatchError (a decompression bomb cannot exhaust
+	// memory). Default 256 MiB.
+	MaxBatchBytes int
 	// SessionTimeout of consumer-group members: how soon a dead member's
 	// partitions move to others. Default 10s (Kafka's session.timeout.ms).
 	SessionTimeout time.Duration

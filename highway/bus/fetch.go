@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"net"
 	"time"
 	"unsafe"
@@ -74,6 +75,26 @@ type fetchResult struct {
 	// viewsResponse says some message points into the response buffer
 	// (it came in an uncompressed batch).
 	viewsResponse bool
+	// bad is a record batch that cannot be read, after messages (and
+	// next) that come before it; nothing after it was decoded.
+	bad *BadBatchError
+}
+
+// BadBatchError says a record batch cannot be read: it fails its CRC, is in
+// an unknown format, does not inflate or inflates past the limit, or its
+// records do not parse. Its records cannot be handed out; reading resumes
+// at Next. Retrying the fetch cannot help: the broker stores the batch as
+// it is.
+type BadBatchError struct {
+	Topic     string
+	Partition int
+	First     int64 // the batch's first offset
+	Next      int64 // the offset after it
+	Reason    string
+}
+
+func (e *BadBatchError) Error() string {
+	return fmt.Sprintf("the record batch at offsets %d-%d of %s/%d cannot be read: %s", e.First, e.Next-1, e.Topic, e.Partition, e.Reason)
 }
 
 // kafkaError is an error code a broker answered a fetch with.
@@ -189,9 +210,32 @@ func parseFetchResponse(body []byte, topic string, partition int, offset int64, 
 
 // decodeRecordBatches appends the messages at or after offset in the
 // record batches of records to res. A batch cut off at the end (the broker
-// stops at the byte limit) is left for the next fetch.
+// stops at the byte limit) is left for the next fetch. A batch that cannot
+// be read ends the decoding: res.bad says which.
 func decodeRecordBatches(records []byte, topic string, partition int, offset int64, mem *fetchMemory, res *fetchResult) error {
 	res.messages = mem.messageSlice(countRecords(records))
+	// badBatch notes the batch at base as unreadable, drops what it had
+	// appended, and says where reading resumes: at end, the batch's end by
+	// its header, when that is trusted; else at the next batch in the
+	// response, else at end if it lies within the partition.
+	badBatch := func(base, end int64, trusted bool, rest []byte, kept int, reason string) {
+		if !trusted {
+			switch {
+			case len(rest) >= 8:
+				end = int64(binary.BigEndian.Uint64(rest))
+			case end > base && end <= res.highWatermark:
+			default:
+				end = base + 1
+			}
+		}
+		for _, at := range []int64{base, offset} { // never back
+			if at < math.MaxInt64 {
+				end = max(end, at+1)
+			}
+		}
+		res.messages = res.messages[:kept]
+		res.bad = &BadBatchError{Topic: topic, Partition: partition, First: base, Next: end, Reason: reason}
+	}
 	for len(records) >= 12 {
 		base := int64(binary.BigEndian.Uint64(records))
 		size := int(int32(binary.BigEndian.Uint32(records[8:])))
@@ -203,14 +247,17 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 		}
 		batch := records[12 : 12+size]
 		records = records[12+size:]
+		kept := len(res.messages)
+		lastDelta := int64(int32(binary.BigEndian.Uint32(batch[11:])))
 		if magic := batch[4]; magic != 2 {
-			return fmt.Errorf("%w: record batch format %d at offset %d (Kafka 4 writes only format 2)", errMalformed, magic, base)
+			badBatch(base, 0, false, records, kept, fmt.Sprintf("record batch format %d (Kafka 4 writes only format 2)", magic))
+			return nil
 		}
 		if crc32.Checksum(batch[9:], castagnoli) != binary.BigEndian.Uint32(batch[5:]) {
-			return fmt.Errorf("%w: record batch at offset %d fails its CRC", errMalformed, base)
+			badBatch(base, base+lastDelta+1, false, records, kept, "it fails its CRC")
+			return nil
 		}
 		attributes := binary.BigEndian.Uint16(batch[9:])
-		lastDelta := int64(int32(binary.BigEndian.Uint32(batch[11:])))
 		baseTime := int64(binary.BigEndian.Uint64(batch[15:]))
 		count := int(int32(binary.BigEndian.Uint32(batch[45:])))
 		end := base + lastDelta + 1
@@ -221,20 +268,27 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 			res.next = max(res.next, end)
 			continue
 		}
+		if lastDelta < 0 {
+			badBatch(base, 0, false, records, kept, fmt.Sprintf("its last offset delta is %d", lastDelta))
+			return nil
+		}
 		data := batch[recordBatchHeader:]
 		if codec := compress.Compression(attributes & 7); codec != compress.None {
 			var err error
-			if data, err = mem.inflate(codec, data, maxInflated); err != nil {
-				return fmt.Errorf("%w: record batch at offset %d: %v", errMalformed, base, err)
+			if data, err = mem.inflate(codec, data, mem.batchLimit()); err != nil {
+				badBatch(base, end, true, records, kept, err.Error())
+				return nil
 			}
 		} else {
 			res.viewsResponse = true
 		}
 		if count < 0 || count > len(data) {
-			return fmt.Errorf("%w: record batch at offset %d claims %d records in %d bytes", errMalformed, base, count, len(data))
+			badBatch(base, end, true, records, kept, fmt.Sprintf("it claims %d records in %d bytes", count, len(data)))
+			return nil
 		}
 		if err := decodeRecords(data, count, base, baseTime, topic, partition, offset, mem, res); err != nil {
-			return fmt.Errorf("record batch at offset %d: %w", base, err)
+			badBatch(base, end, true, records, kept, err.Error())
+			return nil
 		}
 		res.next = max(res.next, end)
 	}
@@ -243,10 +297,10 @@ func decodeRecordBatches(records []byte, topic string, partition int, offset int
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// maxInflated bounds one record batch once decompressed, so that a batch
-// crafted to inflate without end (a decompression bomb) is an error rather
-// than the end of the process. Kafka's own limit on a batch is
-// message.max.bytes (1 MiB by default) compressed.
+// maxInflated is the default bound of one record batch once decompressed,
+// so that a batch crafted to inflate without end (a decompression bomb) is
+// an error rather than the end of the process. Kafka's own limit on a
+// batch is message.max.bytes (1 MiB by default) compressed.
 const maxInflated = 256 << 20
 
 // countRecords adds up the record counts in the headers of the whole
@@ -278,6 +332,15 @@ type fetchMemory struct {
 	// messages is the last response's message slice; messages are handed
 	// out by value, so it is free once they all are.
 	messages []Message
+	// limit bounds a record batch once inflated; maxInflated when 0.
+	limit int
+}
+
+func (f *fetchMemory) batchLimit() int {
+	if f.limit > 0 {
+		return f.limit
+	}
+	return maxInflated
 }
 
 // usedMemory is memory fetched messages point into.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -105,6 +106,9 @@ func TestParseFetchResponse(t *testing.T) {
 	later := encodeBatch(104, 1_795_651_300_000, false, threeRecords()[:1])
 	bad := append([]byte(nil), batch...)
 	bad[len(bad)-1] ^= 1
+	// A batch of one record whose value inflates to 128 KiB, past the
+	// 64 KiB limit the cases run with.
+	bomb := compressBatch(t, encodeBatch(103, 0, false, []testRecord{{value: make([]byte, 128<<10)}}), compress.Zstd)
 	for _, tc := range []struct {
 		name       string
 		records    []byte
@@ -114,6 +118,7 @@ func TestParseFetchResponse(t *testing.T) {
 		next       int64
 		wantErr    error
 		wantErrMsg string
+		bad        string // the BadBatchError wanted, "" for none
 	}{
 		{name: "one batch", records: batch, from: 100, offsets: []int64{100, 101, 102}, next: 103},
 		{name: "from inside a batch", records: batch, from: 102, offsets: []int64{102}, next: 103},
@@ -123,10 +128,15 @@ func TestParseFetchResponse(t *testing.T) {
 		{name: "a cut-off batch is left for the next fetch", records: concat(batch, later[:len(later)-3]), from: 100, offsets: []int64{100, 101, 102}, next: 103},
 		{name: "no records", records: nil, from: 7, offsets: nil, next: 7},
 		{name: "a broker error", records: nil, code: 1, from: 7, wantErr: errOffsetOutOfRange()},
-		{name: "a broken CRC", records: bad, from: 100, wantErrMsg: "fails its CRC"},
+		{name: "a broken CRC", records: bad, from: 100, offsets: nil, next: 100,
+			bad: "the record batch at offsets 100-102 of t/3 cannot be read: it fails its CRC"},
+		{name: "a broken CRC between good batches: those before it, and resume at the next", records: concat(encodeBatch(90, 0, false, threeRecords()), bad, later), from: 90,
+			offsets: []int64{90, 91, 92}, next: 93, bad: "the record batch at offsets 100-103 of t/3 cannot be read: it fails its CRC"},
+		{name: "a batch that inflates past the limit", records: concat(batch, bomb), from: 100, offsets: []int64{100, 101, 102}, next: 103,
+			bad: "the record batch at offsets 103-103 of t/3 cannot be read: decompressing (zstd): a record batch of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &fetchMemory{})
+			res, err := parseFetchResponse(encodeResponse("t", 3, tc.code, 200, tc.records), "t", 3, tc.from, &fetchMemory{limit: 1 << 16})
 			switch {
 			case tc.wantErr != nil || tc.wantErrMsg != "":
 				if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || (tc.wantErrMsg != "" && !strings.Contains(err.Error(), tc.wantErrMsg)) {
@@ -142,6 +152,12 @@ func TestParseFetchResponse(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.offsets) || res.next != tc.next || res.highWatermark != 200 {
 				t.Fatalf("offsets %v, next %d, hwm %d; want %v, %d, 200", got, res.next, res.highWatermark, tc.offsets, tc.next)
+			}
+			switch {
+			case tc.bad == "" && res.bad != nil:
+				t.Fatalf("unexpected bad batch: %v", res.bad)
+			case tc.bad != "" && (res.bad == nil || !strings.HasPrefix(res.bad.Error(), tc.bad)):
+				t.Fatalf("bad batch %v, want %q", res.bad, tc.bad)
 			}
 		})
 	}
@@ -169,8 +185,9 @@ func concat(parts ...[]byte) []byte {
 }
 
 // FuzzParseFetchResponse: whatever a broker (or something pretending to be
-// one) sends, the parser returns messages or an error, never panics, and
-// hands out only messages at or after the offset asked for.
+// one) sends, the parser returns messages or an error, never panics, hands
+// out only messages at or after the offset asked for, and an unreadable
+// batch moves the reader on.
 func FuzzParseFetchResponse(f *testing.F) {
 	batch := encodeBatch(100, 1_795_651_200_000, false, threeRecords())
 	f.Add(encodeResponse("t", 3, 0, 200, batch), int64(100))
@@ -185,6 +202,9 @@ func FuzzParseFetchResponse(f *testing.F) {
 			if m.Offset < from {
 				t.Fatalf("message at offset %d handed out for a fetch from %d", m.Offset, from)
 			}
+		}
+		if b := res.bad; b != nil && (b.Next <= b.First && b.First < math.MaxInt64 || b.Next <= from && from < math.MaxInt64) {
+			t.Fatalf("a bad batch %d-%d for a fetch from %d would not move the reader on", b.First, b.Next, from)
 		}
 	})
 }
@@ -435,5 +455,46 @@ func TestInflatedBuffersRecycledOnlyWhenDone(t *testing.T) {
 	}
 	if !reused {
 		t.Error("no inflated buffer was reused")
+	}
+}
+
+// TestClaimFetchReportsABadBatchOnceAndGoesOn: a claim hands out the
+// messages before an unreadable batch, then the *BadBatchError alone, then
+// the messages after it: the partition is not stuck on it.
+func TestClaimFetchReportsABadBatchOnceAndGoesOn(t *testing.T) {
+	recs := func(n int) []testRecord {
+		out := make([]testRecord, n)
+		for i := range out {
+			out[i] = testRecord{key: []byte("k"), value: fmt.Appendf(nil, "v%d", i)}
+		}
+		return out
+	}
+	corrupt := encodeBatch(3, 0, false, recs(3))
+	corrupt[len(corrupt)-1] ^= 1
+	r := &partitionReader{topic: "t", partition: 0, offset: 0, hwm: -1, conn: fakeBroker(t,
+		encodeResponse("t", 0, 0, 9, concat(encodeBatch(0, 0, false, recs(3)), corrupt)),
+		encodeResponse("t", 0, 0, 9, encodeBatch(6, 0, false, recs(3))),
+	)}
+	c := &Claim{Topic: "t", Partition: 0, reader: r}
+	ctx := context.Background()
+	offsets := func(msgs []Message) []int64 {
+		var out []int64
+		for _, m := range msgs {
+			out = append(out, m.Offset)
+		}
+		return out
+	}
+	msgs, err := c.Fetch(ctx, 100, 1<<20, 50*time.Millisecond)
+	if err != nil || fmt.Sprint(offsets(msgs)) != "[0 1 2]" {
+		t.Fatalf("first Fetch = %v, %v; want [0 1 2]", offsets(msgs), err)
+	}
+	_, err = c.Fetch(ctx, 100, 1<<20, 50*time.Millisecond)
+	var bad *BadBatchError
+	if !errors.As(err, &bad) || bad.First != 3 || bad.Next != 6 {
+		t.Fatalf("second Fetch: err = %v, want the bad batch 3-5", err)
+	}
+	msgs, err = c.Fetch(ctx, 3, 1<<20, 50*time.Millisecond) // 3: the fake broker has nothing more to say
+	if err != nil || fmt.Sprint(offsets(msgs)) != "[6 7 8]" {
+		t.Fatalf("third Fetch = %v, %v; want [6 7 8]", offsets(msgs), err)
 	}
 }

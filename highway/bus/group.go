@@ -44,6 +44,11 @@ const firstMessageWait = 500 * time.Millisecond
 // The keys, values and headers of the messages returned are valid until
 // the next Fetch on the claim, which reuses their memory: keep a Clone of a
 // message needed longer.
+//
+// A record batch that cannot be read (see BadBatchError) ends the messages
+// before it; the next Fetch returns the *BadBatchError alone, and the one
+// after that goes on after the batch. What to do with its offsets (a
+// dead-letter note, an alert) is the caller's.
 func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait time.Duration) ([]Message, error) {
 	c.reader.release()
 	stop := context.AfterFunc(ctx, c.reader.interrupt)
@@ -53,6 +58,11 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 		m, err := c.reader.next(ctx, firstMessageWait)
 		if errors.Is(err, errEmptyFetch) {
 			continue
+		}
+		var bad *BadBatchError
+		if errors.As(err, &bad) {
+			c.reader.skipBad() // reported once; the next Fetch reads on after it
+			return nil, bad
 		}
 		if err != nil {
 			return nil, fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
@@ -149,6 +159,7 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 			claim := &Claim{Topic: topic, Partition: a.ID, Committed: a.Offset, gen: gen}
 			gen.Start(func(gctx context.Context) {
 				claim.reader = newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, claim.Partition, b.logf)
+				claim.reader.mem.limit = b.cfg.MaxBatchBytes
 				defer claim.reader.drop()
 				if claim.Committed >= 0 {
 					claim.reader.seek(claim.Committed)

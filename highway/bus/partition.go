@@ -31,9 +31,11 @@ type partitionReader struct {
 	mu   sync.Mutex
 	conn *fetchConn
 	// pending are the fetched messages not handed out yet; after them the
-	// next fetch starts at after.
+	// next fetch starts at after, unless bad says the batch there cannot
+	// be read.
 	pending []Message
 	after   int64
+	bad     *BadBatchError
 	// hwm is the partition's high watermark at the last fetch, -1 before.
 	hwm int64
 	// mem is the memory fetches reuse. current is what of it pending point
@@ -58,7 +60,7 @@ func newPartitionReader(dialer *kafka.Dialer, brokers []string, topic string, pa
 
 // seek makes the next message the one at offset.
 func (r *partitionReader) seek(offset int64) {
-	r.pending, r.after = nil, 0
+	r.pending, r.after, r.bad = nil, 0, nil
 	r.retired.add(r.current)
 	r.current = usedMemory{}
 	r.offset = offset
@@ -85,8 +87,10 @@ func (r *partitionReader) lag() int64 {
 
 // next returns the next message. When the fetched messages are used up it
 // makes another fetch that the broker answers within maxWait; errEmptyFetch
-// says that one brought nothing. Other errors close the connection (the
-// next call dials again) and are worth retrying with a backoff.
+// says that one brought nothing. A *BadBatchError says the next batch
+// cannot be read, and is returned until skipBad. Other errors close the
+// connection (the next call dials again) and are worth retrying with a
+// backoff.
 func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Message, error) {
 	for {
 		if len(r.pending) > 0 {
@@ -97,6 +101,9 @@ func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Mess
 				r.offset = max(r.offset, r.after)
 			}
 			return m, nil
+		}
+		if r.bad != nil {
+			return Message{}, r.bad
 		}
 		if err := ctx.Err(); err != nil {
 			return Message{}, err
@@ -113,7 +120,12 @@ func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Mess
 			if res.highWatermark >= 0 {
 				r.hwm = res.highWatermark
 			}
+			r.bad = res.bad
 			if len(res.messages) == 0 {
+				if r.bad != nil {
+					r.offset = max(r.offset, res.next)
+					continue
+				}
 				if res.next > r.offset { // only batches with nothing for us
 					r.offset = res.next
 					continue
@@ -147,6 +159,13 @@ func (r *partitionReader) fetch(ctx context.Context, maxWait time.Duration) (fet
 	// connection.
 	_ = r.conn.conn.SetDeadline(time.Now().Add(maxWait + 10*time.Second))
 	return r.conn.fetch(r.topic, r.partition, r.offset, maxWait, fetchMaxBytes, &r.mem)
+}
+
+// skipBad moves past the unreadable batch next reported.
+func (r *partitionReader) skipBad() {
+	if r.bad != nil {
+		r.offset, r.bad = r.bad.Next, nil
+	}
 }
 
 // release says the messages handed out so far are done with: the buffers

@@ -322,10 +322,21 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			var msgs []bus.Message
 			// A broker that restarts or moves the partition makes fetches
 			// fail for a while; wait for it rather than give the partition up.
+			var bad *bus.BadBatchError
 			err := retry(gctx, p, "fetching from Kafka", func() (err error) {
 				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
+				if errors.As(err, &bad) {
+					return permanent{err} // the broker holds it as it is: no retry helps
+				}
 				return err
 			})
+			if bad != nil {
+				if err := p.skipBadBatch(gctx, bad); err != nil {
+					fetchErr <- err
+					return
+				}
+				continue
+			}
 			if err != nil {
 				fetchErr <- err
 				return
@@ -463,6 +474,25 @@ func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *rec
 		}
 		return nil
 	})
+	return nil
+}
+
+// skipBadBatch records a record batch Kafka holds but no one can read
+// (see bus.BadBatchError) in the dead-letter topic, as one record without a
+// value whose headers say where the batch is and whose reason says why, so
+// that nothing goes missing unnoticed; the claim then reads on after it.
+func (p *Processor) skipBadBatch(ctx context.Context, bad *bus.BadBatchError) error {
+	feed := p.cfg.Feed
+	reason := bad.Error() + "; skipped, its records stay in Kafka until the topic's retention"
+	p.log.Error("skipping an unreadable record batch", "partition", bad.Partition, "first_offset", bad.First, "next_offset", bad.Next, "reason", bad.Reason)
+	note := bus.Message{Topic: bad.Topic, Partition: bad.Partition, Offset: bad.First, Time: time.Now()}
+	if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
+		return p.dlq.SendDeadLetters(ctx, []bus.Message{note}, []string{reason})
+	}); err != nil {
+		return err
+	}
+	p.rejected.Add(1)
+	p.cfg.Metrics.rejected(feed.Name, []string{reason})
 	return nil
 }
 

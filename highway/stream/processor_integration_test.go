@@ -3,6 +3,7 @@
 package stream_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -426,5 +427,51 @@ func TestProcessorKeepsProvenance(t *testing.T) {
 	want := []string{"  0 v1", `https://data.example/feed.json "abc" 1795651205 v3`}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("provenance:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestProcessorSkipsAnUnreadableBatch: a record batch Kafka holds but the
+// processor cannot read (here one that inflates past the bus's limit) does
+// not stop the partition: it becomes one dead-letter record saying where it
+// is and why, and the records after it arrive.
+func TestProcessorSkipsAnUnreadableBatch(t *testing.T) {
+	r := newRig(t)
+	small, err := bus.New(bus.Config{Brokers: testenv.Kafka(t), SessionTimeout: 6 * time.Second, MaxBatchBytes: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { small.Close() })
+	r.bus = small
+
+	const n = 1000
+	r.produce(t, n, nil, 0)
+	// One record alone in its batch that inflates to 600 KiB (snappy makes
+	// it a few KiB, so Kafka takes it).
+	big := bus.Message{Topic: r.feed.Topic(), Key: []byte("S1"), Value: bytes.Repeat([]byte("x"), 600<<10)}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.prod.Produce(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	r.produce(t, n, nil, 0)
+
+	stop := run(t, r.processor(t, nil))
+	r.waitRows(t, 2*n)
+	time.Sleep(time.Second)
+	stop()
+	if rows, distinct := r.count(t); rows != 2*n || distinct != 2*n {
+		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, 2*n)
+	}
+	dead, err := r.bus.ReadAll(ctx, r.feed.DLQTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 {
+		t.Fatalf("DLQ has %d records, want 1", len(dead))
+	}
+	reason := string(dead[0].Header(bus.HeaderReason))
+	if !strings.Contains(reason, "cannot be read: decompressing (snappy): a record batch of") || !strings.Contains(reason, "inflates past 262144 bytes; skipped") ||
+		string(dead[0].Header(bus.HeaderSourceTopic)) != r.feed.Topic() || dead[0].Header(bus.HeaderSourceOffset) == nil {
+		t.Errorf("DLQ record: reason %q, headers %v", reason, dead[0].Headers)
 	}
 }
