@@ -46,7 +46,11 @@ func FuzzGuard(f *testing.F) {
 			}
 			if tok.ident() && strings.EqualFold(tok.name, "police_cases") && i > 0 {
 				prev := toks[i-1].upper()
-				if prev == "FROM" || prev == "JOIN" || prev == "IN" {
+				// After IN, "police_cases(" is a call of a function of that
+				// name, which ClickHouse does not have ("Unknown function
+				// police_cases", checked on 18.16), not the table.
+				call := prev == "IN" && i+1 < len(toks) && toks[i+1].is("(")
+				if (prev == "FROM" || prev == "JOIN" || prev == "IN") && !call {
 					t.Fatalf("%q: accepted with police_cases after %s", sql, prev)
 				}
 			}
