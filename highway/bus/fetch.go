@@ -326,7 +326,6 @@ type fetchMemory struct {
 	// ratio is the last record batch's inflated-to-compressed size.
 	ratio       float64
 	free        [][]byte
-	freeBytes   int // the capacity of free
 	freeHeaders [][]kafka.Header
 	used        usedMemory
 	// messages is the last response's message slice; messages are handed
@@ -361,40 +360,39 @@ const (
 	maxFreeHeaders = 64
 )
 
+// takeFree pops slices off free until one has room for n and returns it
+// (nil when none has); the smaller ones popped on the way are dropped.
+func takeFree[T any](free *[][]T, n int) []T {
+	for len(*free) > 0 {
+		last := (*free)[len(*free)-1]
+		(*free)[len(*free)-1] = nil
+		*free = (*free)[:len(*free)-1]
+		if cap(last) >= n {
+			return last
+		}
+	}
+	return nil
+}
+
 // buffer returns n bytes, recycled when one given back is large enough
 // (their content is whatever it was).
 func (f *fetchMemory) buffer(n int) []byte {
-	var b []byte
-	for len(f.free) > 0 && b == nil {
-		last := f.free[len(f.free)-1]
-		f.free[len(f.free)-1] = nil
-		f.free = f.free[:len(f.free)-1]
-		f.freeBytes -= cap(last)
-		if cap(last) >= n {
-			b = last[:n]
-		}
-	}
+	b := takeFree(&f.free, n)
 	if b == nil {
 		b = make([]byte, n)
 	}
+	b = b[:n]
 	f.used.bufs = append(f.used.bufs, b)
 	return b
 }
 
 // headerSlab returns an empty slice of headers with room for n.
 func (f *fetchMemory) headerSlab(n int) []kafka.Header {
-	var h []kafka.Header
-	for len(f.freeHeaders) > 0 && h == nil {
-		last := f.freeHeaders[len(f.freeHeaders)-1]
-		f.freeHeaders[len(f.freeHeaders)-1] = nil
-		f.freeHeaders = f.freeHeaders[:len(f.freeHeaders)-1]
-		if cap(last) >= n {
-			h = last[:0]
-		}
-	}
+	h := takeFree(&f.freeHeaders, n)
 	if h == nil {
 		h = make([]kafka.Header, 0, n)
 	}
+	h = h[:0]
 	f.used.headers = append(f.used.headers, h)
 	return h
 }
@@ -417,12 +415,15 @@ func (f *fetchMemory) takeUsed() usedMemory {
 
 // recycle makes u available again: nothing points into it any more.
 func (f *fetchMemory) recycle(u usedMemory) {
+	kept := 0
+	for _, b := range f.free {
+		kept += cap(b)
+	}
 	for _, b := range u.bufs {
-		if f.freeBytes+cap(b) > maxFreeBytes {
+		if kept += cap(b); kept > maxFreeBytes {
 			break
 		}
 		f.free = append(f.free, b)
-		f.freeBytes += cap(b)
 	}
 	f.freeHeaders = append(f.freeHeaders, u.headers[:min(len(u.headers), max(maxFreeHeaders-len(f.freeHeaders), 0))]...)
 }
@@ -436,14 +437,13 @@ func (f *fetchMemory) inflate(codec compress.Compression, data []byte, limit int
 	if codec == compress.Snappy {
 		return inflateSnappy(data, limit, f.buffer)
 	}
-	ratio := &f.ratio
 	c := codec.Codec()
 	if c == nil {
 		return nil, fmt.Errorf("unknown compression codec %d", codec)
 	}
 	r := c.NewReader(bytes.NewReader(data))
 	defer r.Close()
-	guess := max(*ratio, 2) * float64(len(data)) * 1.05
+	guess := max(f.ratio, 2) * float64(len(data)) * 1.05
 	out := bytes.NewBuffer(make([]byte, 0, int(min(guess, float64(limit)))+bytes.MinRead))
 	if _, err := out.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
 		return nil, fmt.Errorf("decompressing (%s): %w", c.Name(), err)
@@ -452,7 +452,7 @@ func (f *fetchMemory) inflate(codec compress.Compression, data []byte, limit int
 		return nil, fmt.Errorf("decompressing (%s): a record batch of %d bytes inflates past %d bytes", c.Name(), len(data), limit)
 	}
 	if len(data) > 0 {
-		*ratio = float64(out.Len()) / float64(len(data))
+		f.ratio = float64(out.Len()) / float64(len(data))
 	}
 	return out.Bytes(), nil
 }

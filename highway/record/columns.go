@@ -1,6 +1,8 @@
 package record
 
 import (
+	"slices"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -93,49 +95,39 @@ func (c *column) appendNull(n int) {
 // setValid records whether row n holds a value, once the column has a
 // bitmap.
 func (c *column) setValid(n int, ok bool) {
-	if c.valid == nil {
-		return
-	}
-	if n%8 == 0 {
-		c.valid = append(c.valid[:n/8], 0)
-	}
-	if ok {
-		c.valid[n/8] |= 1 << (n % 8)
+	if c.valid != nil {
+		c.valid = setBit(c.valid, n, ok)
 	}
 }
 
-func (c *column) setBool(n int, v bool) {
+// setBool records row n's Bool value.
+func (c *column) setBool(n int, v bool) { c.bools = setBit(c.bools, n, v) }
+
+// setBit sets bit n of bits (whose length covers bits 0..n-1) to v, growing
+// it by a byte at each multiple of 8.
+func setBit(bits []byte, n int, v bool) []byte {
 	if n%8 == 0 {
-		c.bools = append(c.bools[:n/8], 0)
+		bits = append(bits[:n/8], 0)
 	}
 	if v {
-		c.bools[n/8] |= 1 << (n % 8)
+		bits[n/8] |= 1 << (n % 8)
 	}
+	return bits
 }
 
 // reserve makes room for n more rows and dataBytes more string bytes.
 func (c *column) reserve(rows, n, dataBytes int) {
 	switch c.kind {
 	case kindString:
-		c.offsets = grow(c.offsets, n)
-		c.data = grow(c.data, dataBytes)
+		c.offsets = slices.Grow(c.offsets, n)
+		c.data = slices.Grow(c.data, dataBytes)
 	case kindInt64, kindTime:
-		c.ints = grow(c.ints, n)
+		c.ints = slices.Grow(c.ints, n)
 	case kindFloat64:
-		c.floats = grow(c.floats, n)
+		c.floats = slices.Grow(c.floats, n)
 	case kindBool:
-		c.bools = grow(c.bools, (rows+n)/8+1-len(c.bools))
+		c.bools = slices.Grow(c.bools, max((rows+n)/8+1-len(c.bools), 0))
 	}
-}
-
-// grow returns s with room for n more elements.
-func grow[T any](s []T, n int) []T {
-	if n <= cap(s)-len(s) {
-		return s
-	}
-	out := make([]T, len(s), len(s)+n)
-	copy(out, s)
-	return out
 }
 
 // array hands the column's rows [0, n) to Arrow and starts the column

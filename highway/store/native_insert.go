@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -241,10 +240,4 @@ func putStrings(b *proto.Buffer, vals []string, s string, n int) {
 		b.Buf = binary.AppendUvarint(b.Buf, uint64(len(s)))
 		b.Buf = append(b.Buf, s...)
 	}
-}
-
-// putInts appends integers, little-endian.
-func putInts[T int32 | int64](b *proto.Buffer, vals []T) {
-	size := int(unsafe.Sizeof(T(0)))
-	putRaw(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals)*size), size)
 }

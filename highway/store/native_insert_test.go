@@ -56,8 +56,8 @@ func TestPutFixedColumns(t *testing.T) {
 // strings with their lengths, one value repeated or one per row.
 func TestPutIntsAndStrings(t *testing.T) {
 	var b proto.Buffer
-	putInts(&b, []int32{1, -2})
-	putInts(&b, []int64{1 << 33})
+	putRaw(&b, arrow.Int32Traits.CastToBytes([]int32{1, -2}), 4)
+	putRaw(&b, arrow.Int64Traits.CastToBytes([]int64{1 << 33}), 8)
 	putStrings(&b, nil, "ab", 3)
 	putStrings(&b, []string{"", "xyz"}, "", 2)
 	putStrings(&b, nil, "none", 0)

@@ -119,9 +119,9 @@ func encodeRows(b *proto.Buffer, version int, feed *catalog.Feed, cols []column,
 		case ColTopic:
 			putStrings(b, nil, prov.Topic, n)
 		case ColPartition:
-			putInts(b, prov.Partitions)
+			putRaw(b, arrow.Int32Traits.CastToBytes(prov.Partitions), 4)
 		case ColOffset:
-			putInts(b, prov.Offsets)
+			putRaw(b, arrow.Int64Traits.CastToBytes(prov.Offsets), 8)
 		case ColIngestedAt:
 			at := dateTime(prov.IngestedAt.Unix())
 			for range n {

@@ -482,17 +482,22 @@ func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *rec
 // value whose headers say where the batch is and whose reason says why, so
 // that nothing goes missing unnoticed; the claim then reads on after it.
 func (p *Processor) skipBadBatch(ctx context.Context, bad *bus.BadBatchError) error {
-	feed := p.cfg.Feed
 	reason := bad.Error() + "; skipped, its records stay in Kafka until the topic's retention"
 	p.log.Error("skipping an unreadable record batch", "partition", bad.Partition, "first_offset", bad.First, "next_offset", bad.Next, "reason", bad.Reason)
 	note := bus.Message{Topic: bad.Topic, Partition: bad.Partition, Offset: bad.First, Time: time.Now()}
+	return p.deadLetter(ctx, []bus.Message{note}, []string{reason})
+}
+
+// deadLetter sends rejected messages to the dead-letter topic, retrying
+// until Kafka takes them, and counts them.
+func (p *Processor) deadLetter(ctx context.Context, msgs []bus.Message, reasons []string) error {
 	if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
-		return p.dlq.SendDeadLetters(ctx, []bus.Message{note}, []string{reason})
+		return p.dlq.SendDeadLetters(ctx, msgs, reasons)
 	}); err != nil {
 		return err
 	}
-	p.rejected.Add(1)
-	p.cfg.Metrics.rejected(feed.Name, []string{reason})
+	p.rejected.Add(int64(len(msgs)))
+	p.cfg.Metrics.rejected(p.cfg.Feed.Name, reasons)
 	return nil
 }
 
@@ -576,13 +581,9 @@ func (p *Processor) persist(ctx context.Context, b *batch) error {
 	defer b.rec.Release()
 	feed := p.cfg.Feed
 	if len(b.bad) > 0 {
-		if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
-			return p.dlq.SendDeadLetters(ctx, b.bad, b.reasons)
-		}); err != nil {
+		if err := p.deadLetter(ctx, b.bad, b.reasons); err != nil {
 			return err
 		}
-		p.rejected.Add(int64(len(b.bad)))
-		p.cfg.Metrics.rejected(feed.Name, b.reasons)
 		p.log.Debug("rejected records", "count", len(b.bad), "first_offset", b.bad[0].Offset, "first_reason", b.reasons[0])
 	}
 	if b.rec.NumRows() > 0 {
