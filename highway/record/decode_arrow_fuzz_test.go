@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 )
 
@@ -12,11 +11,7 @@ import (
 // accepts rows or rejects them with a reason; it never panics, and the batch
 // holds exactly the accepted rows.
 func FuzzAppendIPC(f *testing.F) {
-	c, err := catalog.Parse("ipc.yaml", []byte(ipcSpec))
-	if err != nil {
-		f.Fatal(err)
-	}
-	feed := c.Feeds()[0]
+	feed := parseFeed(f, ipcSpec, "test.ipc")
 	src := record.NewDecoder(feed)
 	for _, v := range []string{
 		`{"station":"A","value":1,"at":"2026-11-26T09:00:00Z"}`,

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 )
 
@@ -44,11 +43,7 @@ func ipcStream(t *testing.T, fields []arrow.Field, fill func(b *array.RecordBuil
 }
 
 func TestAppendIPC(t *testing.T) {
-	c, err := catalog.Parse("ipc.yaml", []byte(ipcSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed := c.Feeds()[0]
+	feed := parseFeed(t, ipcSpec, "test.ipc")
 	at := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 	ts := &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}
 	data := ipcStream(t, []arrow.Field{
@@ -101,11 +96,7 @@ func TestAppendIPC(t *testing.T) {
 // flag left by the JSON record once skipped the check) and leaves that
 // record's message alone (its strings were views of it).
 func TestAppendIPCAfterJSONLeavesTheMessageAlone(t *testing.T) {
-	c, err := catalog.Parse("ipc.yaml", []byte(ipcSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed := c.Feeds()[0]
+	feed := parseFeed(t, ipcSpec, "test.ipc")
 	dec := record.NewDecoder(feed)
 	defer dec.Release()
 	msg := []byte(`{"station":"JSON-STATION-WITH-A-LONG-NAME","value":1,"at":"2026-11-26T08:00:00Z"}`)
