@@ -75,6 +75,8 @@ type Feed struct {
 	Access   Access
 	// Retention is how long rows are kept; zero keeps them forever.
 	Retention time.Duration
+	// Expected is what the publisher promises beyond Interval (nil: nothing).
+	Expected *Expected
 	// File and Line locate the spec, for messages.
 	File string
 	Line int

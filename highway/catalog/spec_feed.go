@@ -35,6 +35,7 @@ func feedKeys(d *decoder, f *Feed) []key {
 			f.Access = Access(s)
 		}},
 		{name: "retention", doc: "how long rows are kept, e.g. 365d; 0 keeps them forever", decode: d.duration(&f.Retention, false)},
+		{name: "expected", doc: "optional promises the quality ledger measures: keys, drift_mean, drift_nulls", decode: decodeExpected(d, f)},
 	}
 }
 
@@ -84,6 +85,7 @@ func validateFeed(p *problems, f *Feed) {
 	if f.Retention < 0 {
 		p.add(f.Line, "retention", "must not be negative")
 	}
+	validateExpected(p, f.Expected)
 	if len(f.Fields) == 0 {
 		p.add(f.Line, "fields", "a feed needs at least one field")
 	}
