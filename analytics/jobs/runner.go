@@ -13,13 +13,15 @@ import (
 
 	"github.com/cityhighway/highway/analytics/scheduler"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 )
 
 // Runner runs job slots on ClickHouse. It is safe for concurrent use.
 type Runner struct {
-	store *store.Store
-	log   *slog.Logger
+	store  *store.Store
+	log    *slog.Logger
+	ledger *quality.Ledger // runs QualityJob's slots (WithLedger)
 }
 
 // NewRunner returns a Runner writing through st.
@@ -35,6 +37,13 @@ func NewRunner(st *store.Store, log *slog.Logger) *Runner {
 // the earlier attempts' rows (in the background; the <table>_latest view
 // hides them meanwhile).
 func (r *Runner) Run(ctx context.Context, job *catalog.Job, run scheduler.Run) (int64, error) {
+	if job.Name == QualityJobName && r.ledger != nil {
+		rows, err := r.ledger.Run(ctx, run.Start, run.End, run.Attempt, run.Node)
+		if err != nil {
+			return rows, fmt.Errorf("job %s: %w", job.Name, err)
+		}
+		return rows, nil
+	}
 	rows, err := r.store.WriteSlot(ctx, job.Table, job.Render(run.Start, run.End), run.Start, run.Attempt, run.Node)
 	if err != nil {
 		return 0, fmt.Errorf("job %s: %w", job.Name, err)

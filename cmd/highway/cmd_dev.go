@@ -131,7 +131,16 @@ Apache Kafka (see ops/).`, stderr)
 		return err
 	}
 
-	srv, token, closeAPI, err := devAPI(ctx, cat, st, open, reader, b, producer, reg, log, *dataDir)
+	// The scheduler with the built-in jobs and the quality ledger (dev_quality.go).
+	startDeadLetterCopy(ctx, b, st, feeds, log)
+	schedURL, stopScheduler, err := startDevScheduler(ctx, cat, st, b, *speed, *dataDir, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopScheduler()
+	reg.MustRegister(qualityCollector(cat, st, log))
+
+	srv, token, closeAPI, err := devAPI(ctx, cat, st, open, reader, b, producer, reg, log, *dataDir, schedURL)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	fs.IntVar(&opts.partitions, "partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")
 	memLimit := fs.Int64("memory-limit", 160<<20, "soft limit of the Go heap in bytes (GOMEMLIMIT wins); the backlog stays in Kafka, so this bounds memory whatever the lag")
+	copyDLQ := fs.Bool("copy-dead-letters", true, "also copy the where, when and why of each <feed>.dlq message into ClickHouse, for the quality ledger (one consumer group per DLQ, highway.quality.<feed>.dlq)")
 	pprof := fs.Bool("pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (for profiling; keep the address private)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,6 +95,9 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	p, err := startProcessing(ctx, b, st, cat, feeds, opts, reg, log)
 	if err != nil {
 		return err
+	}
+	if *copyDLQ {
+		startDeadLetterCopy(ctx, b, st, feeds, log)
 	}
 	go statusLoop(ctx, 10*time.Second, log, func() []any {
 		t := p.totals()

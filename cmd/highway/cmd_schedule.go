@@ -19,7 +19,9 @@ import (
 
 	"github.com/cityhighway/highway/analytics/jobs"
 	"github.com/cityhighway/highway/analytics/scheduler"
+	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -48,6 +50,8 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
 	election := fs.Duration("election-timeout", time.Second, "raft heartbeat and election timeout")
 	lease := fs.Duration("lease", 15*time.Second, "how long an assigned slot's lease lasts without renewal")
+	bucket := fs.Duration("quality-bucket", quality.DefaultBucket, "bucket of the quality ledger job ("+jobs.QualityJobName+", run with all the catalogue's jobs, not with --jobs); 0 leaves the job out")
+	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, for the quality ledger's reconciliation of topics against tables (default $HIGHWAY_KAFKA); without it the ledger has no reconciliation")
 	var only listFlag
 	fs.Var(&only, "jobs", "catalogue jobs to put into the cluster (repeatable or comma-separated; default all, \"none\" for none)")
 	if err := fs.Parse(args); err != nil {
@@ -84,9 +88,23 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	runner := jobs.NewRunner(st, log)
+	if *bucket > 0 && len(only) == 0 {
+		lc := quality.Config{Store: st, Catalog: cat, Bucket: *bucket, Logger: log}
+		if *kafka != "" {
+			b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			lc.Offsets = b
+		}
+		runner.WithLedger(quality.NewLedger(lc))
+		catJobs = append(catJobs, jobs.QualityJob(*bucket, qualityDelay(*bucket)))
+	}
 	node, err := scheduler.New(scheduler.Config{
 		ID: *id, RaftAddr: *raftAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Bootstrap: *bootstrap,
-		Runner: jobs.NewRunner(st, log), Watermarks: jobs.NewWatermarks(st, cat), Catalog: cat, Jobs: catJobs,
+		Runner: runner, Watermarks: jobs.NewWatermarks(st, cat), Catalog: cat, Jobs: catJobs,
 		ElectionTimeout: *election, Lease: *lease, Logger: log, RaftLog: stderr, Registerer: reg,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/cityhighway/highway/highway/api"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -114,9 +116,9 @@ leaves the split to the SQL guard alone.`, stderr)
 		defer openQuerier.Close()
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), qualityCollector(cat, st, log))
 	cfg := api.Config{
-		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens,
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens, Ledger: &quality.Reader{Store: st},
 		Querier: openQuerier, RestrictedQuerier: querier, Database: st.Database(),
 		QueryLimits:       store.Limits{MaxExecutionTime: *queryTimeout, MaxResultRows: *queryRows, MaxResultBytes: 512 << 20, MaxMemory: *queryMemory},
 		TokenRate:         api.Rate{PerSecond: *tokenRate, Burst: int(2 * *tokenRate)},
@@ -252,7 +254,7 @@ const demoDepartment = "DEMO"
 // earlier demo tokens revoked) it returns for printing. open and reader
 // run the queries as `highway serve` runs them with --open-clickhouse and
 // --query-clickhouse.
-func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string) (*api.Server, string, func(), error) {
+func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string, scheduler *url.URL) (*api.Server, string, func(), error) {
 	demo := &catalog.Department{Name: demoDepartment, Description: "the demo department of highway dev: reads every feed"}
 	for _, f := range cat.Feeds() {
 		if f.Access == catalog.Restricted {
@@ -285,7 +287,8 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.S
 	srv := api.New(api.Config{
 		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: tokens,
 		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(),
-		Ready: []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},
+		Ready:     []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},
+		Scheduler: scheduler, Ledger: &quality.Reader{Store: st},
 	})
 	cleanup := func() {
 		srv.Close()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/quality"
 )
 
 // FieldInfo is a field in the catalogue.
@@ -56,6 +57,12 @@ type FeedInfo struct {
 	// Quality is what the processors in this process saw of the feed, when
 	// they run here (highway dev); absent otherwise.
 	Quality *Quality `json:"quality,omitempty"`
+	// Score is the feed's quality score from the ledger, with its parts
+	// (GET /api/v1/feeds/{feed}/quality has the buckets); absent before the
+	// ledger's first bucket, with ScoreError saying why if it could not be
+	// read.
+	Score      *quality.Summary `json:"score,omitempty"`
+	ScoreError string           `json:"score_error,omitempty"`
 }
 
 func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*Quality) FeedInfo {
@@ -77,6 +84,7 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*
 	for _, fld := range f.Fields {
 		fi.Fields = append(fi.Fields, fieldInfo(fld))
 	}
+	fi.Score, fi.ScoreError = s.score(ctx, f)
 	if s.cfg.Stats == nil {
 		fi.Freshness, fi.StatsError = "unknown", "no ClickHouse configured"
 		return fi
@@ -101,18 +109,10 @@ func fieldInfo(fld catalog.Field) FieldInfo {
 		Required: fld.Required, Min: fld.Min, Max: fld.Max, Enum: fld.Enum, Personal: fld.Personal}
 }
 
-// Freshness judges the latest event time against a feed's interval.
+// Freshness judges the latest event time against a feed's interval
+// (quality.Freshness).
 func Freshness(latest time.Time, interval time.Duration, now time.Time) string {
-	switch age := now.Sub(latest); {
-	case latest.IsZero():
-		return "empty"
-	case age <= 2*interval:
-		return "fresh"
-	case age <= 5*interval:
-		return "late"
-	default:
-		return "stale"
-	}
+	return quality.Freshness(latest, interval, now)
 }
 
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, who *principal) {

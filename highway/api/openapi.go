@@ -12,15 +12,16 @@ import (
 // schemaTypes are the Go types behind the named schemas of the OpenAPI
 // document; their JSON Schemas are derived from the types, so they stay true.
 var schemaTypes = map[string]any{
-	"Error":        errorBody{},
-	"FeedInfo":     FeedInfo{},
-	"FeedList":     []FeedInfo{},
-	"PushReport":   PushReport{},
-	"QueryRequest": QueryRequest{},
-	"Me":           Me{},
-	"OpenFeed":     OpenFeed{},
-	"OpenFeedList": []OpenFeed{},
-	"Ready":        Ready{},
+	"Error":          errorBody{},
+	"FeedInfo":       FeedInfo{},
+	"FeedList":       []FeedInfo{},
+	"PushReport":     PushReport{},
+	"QueryRequest":   QueryRequest{},
+	"Me":             Me{},
+	"OpenFeed":       OpenFeed{},
+	"OpenFeedList":   []OpenFeed{},
+	"Ready":          Ready{},
+	"QualityBuckets": QualityBuckets{},
 }
 
 // OpenAPI returns the OpenAPI 3 document of every route, rendered from the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -26,6 +27,10 @@ type OpenFeed struct {
 	Rows            uint64     `json:"rows"`
 	LatestEventTime *time.Time `json:"latest_event_time"`
 	Freshness       string     `json:"freshness"`
+	// Score is the feed's quality score with its parts (FeedInfo.Score);
+	// Quality is the path of its ledger.
+	Score   *quality.Summary `json:"score,omitempty"`
+	Quality string           `json:"quality"`
 }
 
 // openFeed returns the open feed called name, or nil: restricted feeds do
@@ -56,7 +61,8 @@ func (s *Server) openInfo(r *http.Request, f *catalog.Feed) OpenFeed {
 	fi := s.info(r.Context(), f, nil)
 	o := OpenFeed{Name: f.Name, Publisher: f.Department, Description: f.Description, Licence: f.Licence,
 		IntervalSeconds: f.Interval.Seconds(), Key: f.Key, EventTime: f.EventTime, Fields: []FieldInfo{},
-		Data: "/open/v1/feeds/" + f.Name + "/data", Rows: fi.Rows, LatestEventTime: fi.LatestEventTime, Freshness: fi.Freshness}
+		Data: "/open/v1/feeds/" + f.Name + "/data", Rows: fi.Rows, LatestEventTime: fi.LatestEventTime, Freshness: fi.Freshness,
+		Score: fi.Score, Quality: "/open/v1/feeds/" + f.Name + "/quality"}
 	for _, fld := range publicFields(f) {
 		o.Fields = append(o.Fields, fieldInfo(fld))
 	}
@@ -106,61 +112,7 @@ func (s *Server) openData(w http.ResponseWriter, r *http.Request, _ *principal) 
 		openNotFound(w, r.PathValue("feed"))
 		return
 	}
-	q := r.URL.Query()
-	format := store.FormatCSV
-	if v := q.Get("format"); v != "" {
-		var err error
-		if format, err = store.ParseFormat(v); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error(), "format is csv (default), json, ndjson or arrow")
-			return
-		}
-	}
-	now := s.cfg.Now()
-	to, err := parseTimeParam(q.Get("to"), now)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "to: "+err.Error(), "give RFC 3339 (2026-11-26T08:00:00+08:00) or milliseconds since 1970")
-		return
-	}
-	from, err := parseTimeParam(q.Get("from"), to.Add(-24*time.Hour))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "from: "+err.Error(), "give RFC 3339 (2026-11-26T08:00:00+08:00) or milliseconds since 1970")
-		return
-	}
-	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339)),
-			"from defaults to 24 hours before to; to defaults to now")
-		return
-	}
-	var limit uint64
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.ParseUint(v, 10, 64); err != nil || limit == 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q is not a positive whole number", v), "leave limit out for every row in the range")
-			return
-		}
-	}
-	if s.cfg.Querier == nil {
-		writeError(w, http.StatusServiceUnavailable, "open data is not available: this server has no ClickHouse", "try again later")
-		return
-	}
-	var cols []string
-	for _, fld := range publicFields(f) {
-		cols = append(cols, fld.Name)
-	}
-	start := time.Now()
-	entry := store.AuditEntry{At: now, Client: client, Action: "download", Route: "GET /open/v1/feeds/{feed}/data", Feed: f.Name,
-		Detail: fmt.Sprintf("from=%s to=%s format=%s limit=%d", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), format, limit)}
-	lw := &lazyWriter{w: w, contentType: format.ContentType(),
-		disposition: fmt.Sprintf(`attachment; filename="%s_%s_%s.%s"`, f.Name, from.UTC().Format("20060102T150405Z"), to.UTC().Format("20060102T150405Z"), extension(format))}
-	st, err := s.cfg.Querier.QueryFeed(r.Context(), f, cols, from, to, limit, s.cfg.OpenLimits, format, lw)
-	entry.Rows, entry.Bytes, entry.Duration = st.Rows, uint64(max(st.Written, 0)), time.Since(start)
-	entry.Status = s.queryFailed(w, lw, err)
-	if err != nil {
-		entry.Error = err.Error()
-	}
-	s.audit(entry)
-	if lw.mustCutOff(format, err) {
-		cutOff(lw)
-	}
+	s.download(w, r, f, s.cfg.Querier, store.AuditEntry{Client: client, Action: "download", Route: "GET /open/v1/feeds/{feed}/data", Feed: f.Name})
 }
 
 func extension(f store.Format) string {

@@ -82,15 +82,10 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/open/v1/feeds/{feed}/data", auth: authNone, tag: "open data",
 			summary:     "Download an open feed's rows in a time range (no token)",
 			description: "Streams every row whose event time is in [from, to), in storage order, without personal fields. If the download fails after the first rows went out (a limit reached, a runtime error), the status is already 200: json ends with an \"error\" member beside \"rows\", ndjson with a last line {\"error\": \"...\"}, and csv and arrow responses are cut off without their end (the connection closes before the last chunk), so clients see an incomplete transfer, never a result that looks complete.",
-			params: []param{feedParam,
-				{name: "from", in: "query", desc: "start, RFC 3339 or milliseconds since 1970 (default: 24 hours before to)"},
-				{name: "to", in: "query", desc: "end, exclusive (default: now)"},
-				{name: "format", in: "query", desc: "csv (default), json, ndjson or arrow", enum: []string{"csv", "json", "ndjson", "arrow"}},
-				{name: "limit", in: "query", desc: "at most this many rows (default: all)"},
-			},
-			ok: okResponse{status: 200, types: streamed, desc: "the rows"},
+			params:      append([]param{feedParam}, downloadParams...),
+			ok:          okResponse{status: 200, types: streamed, desc: "the rows"},
 			errors: merge(errRate, map[int]string{400: "a bad parameter", 404: "no open feed of that name",
-				502: "ClickHouse is not answering", 503: "no ClickHouse configured"}), handle: s.openData},
+				501: "as_of or changed_since on a server without them", 502: "ClickHouse is not answering", 503: "no ClickHouse configured"}), handle: s.openData},
 		{method: "GET", path: "/healthz", auth: authNone, tag: "operations",
 			summary: "The process is up", ok: jsonOK("", "up"), handle: s.healthz},
 		{method: "GET", path: "/readyz", auth: authNone, tag: "operations",
@@ -98,7 +93,7 @@ func (s *Server) routeTable() []route {
 			errors: map[int]string{503: "a dependency does not answer (the body says which)"}, handle: s.readyz},
 		{method: "GET", path: "/metrics", auth: authNone, tag: "operations",
 			summary: "Prometheus metrics", ok: okResponse{status: 200, types: []string{"text/plain"}, desc: "metrics"}, handle: s.promMetrics},
-	}, s.jobRoutes()...)
+	}, append(s.jobRoutes(), s.qualityRoutes()...)...)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *principal) {

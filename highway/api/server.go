@@ -146,6 +146,10 @@ type Config struct {
 	// 2 GiB of memory, no row limit (results stream).
 	OpenLimits store.Limits
 
+	// Ledger reads the quality ledger for the catalogue's scores and the
+	// quality routes. Without it they have no score and answer 503.
+	Ledger Ledger
+
 	Producer Producer
 	// Scheduler is the HTTP address of a scheduler node (highway schedule
 	// --http-addr); the jobs and cluster routes are proxied there. Without
