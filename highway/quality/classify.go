@@ -43,8 +43,8 @@ func Classify(reason string) (class, field string) {
 		class = ClassRequired
 	case strings.Contains(r, "unknown field"):
 		class = ClassUnknownField
-	case strings.Contains(r, "not a number") || strings.Contains(r, "must be") || strings.Contains(r, "cannot hold") ||
-		strings.Contains(r, "not a time") || strings.Contains(r, "not valid utf-8"):
+	case strings.Contains(r, "not a number") || strings.Contains(r, "cannot hold") || strings.Contains(r, "not a time") ||
+		strings.Contains(r, "not valid utf-8") || (field != NoField && strings.Contains(r, "must be")):
 		class = ClassType
 	case field == NoField:
 		class = ClassMalformed
