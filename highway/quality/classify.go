@@ -43,7 +43,7 @@ func Classify(reason string) (class, field string) {
 		class = ClassRequired
 	case strings.Contains(r, "unknown field"):
 		class = ClassUnknownField
-	case strings.Contains(r, "not a number") || strings.Contains(r, "cannot hold") || strings.Contains(r, "not a time") ||
+	case strings.Contains(r, "is not a ") || strings.Contains(r, "not a number") || strings.Contains(r, "cannot hold") || strings.Contains(r, "not a time") ||
 		strings.Contains(r, "not valid utf-8") || (field != NoField && strings.Contains(r, "must be")):
 		class = ClassType
 	case field == NoField:

@@ -18,6 +18,7 @@ func TestClassify(t *testing.T) {
 		{"field colour: unknown field; the feed x.y has a, b", ClassUnknownField, "colour"},
 		{"field count: value \"five\": must be a whole number, not a string", ClassType, "count"},
 		{"period 21:27:00, detector AID01101, lane 1: speed \"fast\" is not a number", ClassType, NoField},
+		{`car_park[2].vehicle_type[0].service_category[0]: field vacancy (from "vacancy"): "lots" is not a whole number`, ClassType, "vacancy"},
 		{"at byte 0: a record must be a JSON object starting with '{'", ClassMalformed, NoField},
 		{"late: window 10:00-10:05 has closed", ClassLate, NoField},
 		{"field note: something new", ClassOther, "note"},
