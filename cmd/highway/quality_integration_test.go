@@ -280,12 +280,12 @@ func TestQualityLedgerThroughConnectors(t *testing.T) {
 	// are late. Keys expected: the most of the buckets before (3 from hour
 	// 1 on). Baselines: the buckets before (no day-old buckets).
 	type want struct {
-		rows, late                      uint64
+		rows, late                     uint64
 		present, gaps, keys, exp, miss uint32
-		missing                         []string
-		valueMean, levelNulls           float64
-		drift                           uint32
-		completeness, stability, score  float64
+		missing                        []string
+		valueMean, levelNulls          float64
+		drift                          uint32
+		completeness, stability, score float64
 	}
 	wants := []want{
 		{rows: 18, late: 18, present: 6, gaps: 0, keys: 3, exp: 0, valueMean: 50, completeness: 1, stability: 1, score: 100},

@@ -181,8 +181,8 @@ func TestIntervalsIn(t *testing.T) {
 	}{
 		{t0, t1, 10 * time.Minute, 6},
 		{t0, t1, time.Minute, 60},
-		{t0, t1, 7 * time.Minute, 9},                     // 02:00 is not on a 7-minute boundary since 1970: 8 or 9
-		{t0, t1, 12 * time.Hour, 0},                      // 02:00-03:00 UTC holds no 12-hour boundary
+		{t0, t1, 7 * time.Minute, 9},                                    // 02:00 is not on a 7-minute boundary since 1970: 8 or 9
+		{t0, t1, 12 * time.Hour, 0},                                     // 02:00-03:00 UTC holds no 12-hour boundary
 		{t0.Add(-2 * time.Hour), t0.Add(-time.Hour), 12 * time.Hour, 1}, // 00:00 does
 		{t0, t0.Add(time.Minute), time.Second, 60},
 	}
