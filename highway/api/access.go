@@ -19,6 +19,9 @@ type accessControl struct {
 	layout store.Layout
 	depts  map[string]*catalog.Department
 	views  map[string]*view
+	// public is what anyone may read without a token (the portal's
+	// visitors): a department with no grants that owns nothing.
+	public *view
 }
 
 // view is what one department may read.
@@ -73,7 +76,12 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 	policy := func(tables map[string]bool) sqlguard.Policy {
 		return sqlguard.Policy{Database: layout.Open, Restricted: layout.Restricted, Tables: tables}
 	}
+	// The public is the reader named "": no department has that name.
+	readers := map[string]*catalog.Department{"": {}}
 	for name, d := range a.depts {
+		readers[name] = d
+	}
+	for name, d := range readers {
 		v := &view{byName: map[string]*catalog.Feed{}}
 		visible := map[string]bool{}
 		for _, f := range cat.Feeds() {
@@ -118,6 +126,10 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 			v.tables = append(v.tables, t)
 		}
 		sort.Strings(v.tables)
+		if name == "" {
+			a.public = v
+			continue
+		}
 		a.views[name] = v
 	}
 	return a
@@ -128,6 +140,14 @@ func (a *accessControl) department(name string) *catalog.Department { return a.d
 
 // view returns what d may read.
 func (a *accessControl) view(d *catalog.Department) *view { return a.views[d.Name] }
+
+// viewOf returns what d may read, or what the public may for a nil d.
+func (a *accessControl) viewOf(d *catalog.Department) *view {
+	if d == nil {
+		return a.public
+	}
+	return a.view(d)
+}
 
 // querier returns the connection that runs a query accepted as res for
 // policy p: the one that can read the restricted database only when the

@@ -11,14 +11,16 @@ import (
 
 // FieldInfo is a field in the catalogue.
 type FieldInfo struct {
-	Name        string   `json:"name"`
-	Type        string   `json:"type"`
-	Unit        string   `json:"unit,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Required    bool     `json:"required"`
-	Min         *float64 `json:"min,omitempty"`
-	Max         *float64 `json:"max,omitempty"`
-	Enum        []string `json:"enum,omitempty"`
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Unit        string `json:"unit,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Descriptions is the description in every language the spec gives.
+	Descriptions catalog.Text `json:"descriptions,omitempty"`
+	Required     bool         `json:"required"`
+	Min          *float64     `json:"min,omitempty"`
+	Max          *float64     `json:"max,omitempty"`
+	Enum         []string     `json:"enum,omitempty"`
 	// Personal fields are never in open data.
 	Personal bool `json:"personal,omitempty"`
 }
@@ -26,19 +28,23 @@ type FieldInfo struct {
 // FeedInfo is a feed in the catalogue: its spec, where it lives, and how
 // much and how fresh its data is.
 type FeedInfo struct {
-	Name             string      `json:"name"`
-	Department       string      `json:"department"`
-	Description      string      `json:"description,omitempty"`
-	Licence          string      `json:"licence,omitempty"`
-	Access           string      `json:"access"`
-	Version          int         `json:"version"`
-	IntervalSeconds  float64     `json:"interval_seconds"`
-	RetentionSeconds float64     `json:"retention_seconds,omitempty"`
-	Key              []string    `json:"key"`
-	EventTime        string      `json:"event_time"`
-	Fields           []FieldInfo `json:"fields"`
-	Topic            string      `json:"topic"`
-	DLQTopic         string      `json:"dlq_topic"`
+	Name       string `json:"name"`
+	Department string `json:"department"`
+	// Title is the feed's short name for people, per language.
+	Title       catalog.Text `json:"title,omitempty"`
+	Description string       `json:"description,omitempty"`
+	// Descriptions is the description in every language the spec gives.
+	Descriptions     catalog.Text `json:"descriptions,omitempty"`
+	Licence          string       `json:"licence,omitempty"`
+	Access           string       `json:"access"`
+	Version          int          `json:"version"`
+	IntervalSeconds  float64      `json:"interval_seconds"`
+	RetentionSeconds float64      `json:"retention_seconds,omitempty"`
+	Key              []string     `json:"key"`
+	EventTime        string       `json:"event_time"`
+	Fields           []FieldInfo  `json:"fields"`
+	Topic            string       `json:"topic"`
+	DLQTopic         string       `json:"dlq_topic"`
 	// Table is the feed's table as POST /api/v1/query names it: alone for
 	// an open feed, <database>_restricted.table for a restricted one.
 	Table string `json:"table"`
@@ -67,7 +73,7 @@ type FeedInfo struct {
 
 func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*Quality) FeedInfo {
 	fi := FeedInfo{
-		Name: f.Name, Department: f.Department, Description: f.Description, Licence: f.Licence,
+		Name: f.Name, Department: f.Department, Title: f.Title, Description: f.Description, Descriptions: f.Descriptions, Licence: f.Licence,
 		Access: string(f.Access), Version: f.Version, IntervalSeconds: f.Interval.Seconds(),
 		RetentionSeconds: f.Retention.Seconds(),
 		Key:              f.Key, EventTime: f.EventTime, Topic: f.Topic(), DLQTopic: f.DLQTopic(),
@@ -105,7 +111,7 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*
 }
 
 func fieldInfo(fld catalog.Field) FieldInfo {
-	return FieldInfo{Name: fld.Name, Type: string(fld.Type), Unit: fld.Unit, Description: fld.Description,
+	return FieldInfo{Name: fld.Name, Type: string(fld.Type), Unit: fld.Unit, Description: fld.Description, Descriptions: fld.Descriptions,
 		Required: fld.Required, Min: fld.Min, Max: fld.Max, Enum: fld.Enum, Personal: fld.Personal}
 }
 

@@ -14,14 +14,18 @@ import (
 // OpenFeed is an open feed in the open-data catalogue: what it is, its
 // licence, and its data dictionary (without personal fields).
 type OpenFeed struct {
-	Name            string      `json:"name"`
-	Publisher       string      `json:"publisher"`
-	Description     string      `json:"description,omitempty"`
-	Licence         string      `json:"licence,omitempty"`
-	IntervalSeconds float64     `json:"interval_seconds"`
-	Key             []string    `json:"key"`
-	EventTime       string      `json:"event_time"`
-	Fields          []FieldInfo `json:"fields"`
+	Name      string `json:"name"`
+	Publisher string `json:"publisher"`
+	// Title is the feed's short name for people, per language.
+	Title       catalog.Text `json:"title,omitempty"`
+	Description string       `json:"description,omitempty"`
+	// Descriptions is the description in every language the spec gives.
+	Descriptions    catalog.Text `json:"descriptions,omitempty"`
+	Licence         string       `json:"licence,omitempty"`
+	IntervalSeconds float64      `json:"interval_seconds"`
+	Key             []string     `json:"key"`
+	EventTime       string       `json:"event_time"`
+	Fields          []FieldInfo  `json:"fields"`
 	// Data is the path of the feed's rows.
 	Data            string     `json:"data"`
 	Rows            uint64     `json:"rows"`
@@ -59,7 +63,7 @@ func publicFields(f *catalog.Feed) []catalog.Field {
 
 func (s *Server) openInfo(r *http.Request, f *catalog.Feed) OpenFeed {
 	fi := s.info(r.Context(), f, nil)
-	o := OpenFeed{Name: f.Name, Publisher: f.Department, Description: f.Description, Licence: f.Licence,
+	o := OpenFeed{Name: f.Name, Publisher: f.Department, Title: f.Title, Description: f.Description, Descriptions: f.Descriptions, Licence: f.Licence,
 		IntervalSeconds: f.Interval.Seconds(), Key: f.Key, EventTime: f.EventTime, Fields: []FieldInfo{},
 		Data: "/open/v1/feeds/" + f.Name + "/data", Rows: fi.Rows, LatestEventTime: fi.LatestEventTime, Freshness: fi.Freshness,
 		Score: fi.Score, Quality: "/open/v1/feeds/" + f.Name + "/quality"}

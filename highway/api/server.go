@@ -383,19 +383,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 			"send the header 'Authorization: Bearer <token>'; an operator makes one with 'highway token create --department NAME'")
 		return nil, false
 	}
-	if s.cfg.Tokens == nil {
+	dept, info, err := s.SignIn(token)
+	switch {
+	case errors.Is(err, ErrBadToken) && s.cfg.Tokens == nil:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "this server has no token store configured; start it with --tokens-file")
 		return nil, false
-	}
-	info, ok := s.cfg.Tokens.Verify(strings.TrimSpace(token))
-	if !ok {
+	case errors.Is(err, ErrBadToken):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "check the token, or ask an operator for a new one ('highway token create')")
 		return nil, false
-	}
-	dept := s.access.department(info.Department)
-	if dept == nil {
+	case err != nil:
 		writeError(w, http.StatusForbidden, fmt.Sprintf("the token's department %q is not declared", info.Department),
 			"declare the department in a 'kind: department' spec, or use a token of another department")
 		return nil, false

@@ -40,10 +40,13 @@ const (
 
 // Field is one column of a feed.
 type Field struct {
-	Name        string
-	Type        FieldType
-	Unit        string
-	Description string
+	Name string
+	Type FieldType
+	Unit string
+	// Description is the English text of Descriptions, for callers that
+	// show one language.
+	Description  string
+	Descriptions Text
 	// Required fields must be present and non-null in every record.
 	Required bool
 	// Min and Max bound numeric values (inclusive); nil means unbounded.
@@ -58,10 +61,16 @@ type Field struct {
 
 // Feed is the declaration of one real-time feed.
 type Feed struct {
-	Name        string
-	Department  string
-	Description string
-	Licence     string
+	Name       string
+	Department string
+	// Title is a short name for people, in each language given (empty when
+	// the spec has none; pages then show Name).
+	Title Text
+	// Description is the English text of Descriptions, for callers that
+	// show one language.
+	Description  string
+	Descriptions Text
+	Licence      string
 	// Version is the schema version; it is carried with every row's provenance.
 	Version int
 	Fields  []Field

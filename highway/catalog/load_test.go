@@ -16,7 +16,7 @@ import (
 
 // The valid keys, as every "unknown key" message lists them.
 const (
-	feedKeys  = "kind, name, department, description, licence, version, fields, key, event_time, interval, access, retention, expected"
+	feedKeys  = "kind, name, department, title, description, licence, version, fields, key, event_time, interval, access, retention, expected"
 	fieldKeys = "name, type, unit, description, required, min, max, enum, personal"
 )
 

@@ -18,7 +18,8 @@ func feedKeys(d *decoder, f *Feed) []key {
 		{name: "kind", required: true, doc: "always \"feed\"", decode: func(*yaml.Node, string) {}},
 		{name: "name", required: true, doc: "dotted lower-case name, e.g. hko.weather.temperature; also the Kafka topic", decode: d.str(&f.Name)},
 		{name: "department", required: true, doc: "the owning department, e.g. HKO; only it may push records", decode: d.str(&f.Department)},
-		{name: "description", doc: "what the feed is, for the catalogue", decode: d.str(&f.Description)},
+		{name: "title", doc: "a short name of the feed for people, a string (English) or per language, e.g. {en: Air temperature, zh-Hant: 氣溫}", decode: d.text(&f.Title, nil)},
+		{name: "description", doc: "what the feed is, for the catalogue: a string (English) or per language, as title", decode: d.text(&f.Descriptions, &f.Description)},
 		{name: "licence", doc: "the licence of the data, for open data", decode: d.str(&f.Licence)},
 		{name: "version", doc: "schema version, a whole number (default 1)", decode: d.integer(&f.Version)},
 		{name: "fields", required: true, doc: "the list of fields", decode: d.list(func(n *yaml.Node, path string) {
@@ -48,7 +49,7 @@ func fieldKeys(d *decoder, fld *Field) []key {
 			fld.Type = FieldType(s)
 		}},
 		{name: "unit", doc: "the unit of the values, e.g. km/h", decode: d.str(&fld.Unit)},
-		{name: "description", doc: "what the field means", decode: d.str(&fld.Description)},
+		{name: "description", doc: "what the field means: a string (English) or per language, e.g. {en: Air temperature, zh-Hant: 氣溫}", decode: d.text(&fld.Descriptions, &fld.Description)},
 		{name: "required", doc: "true if every record must have a value (default false)", decode: d.boolean(&fld.Required)},
 		{name: "min", doc: "smallest valid value of a number field", decode: d.number(&fld.Min)},
 		{name: "max", doc: "largest valid value of a number field", decode: d.number(&fld.Max)},
