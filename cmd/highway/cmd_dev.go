@@ -145,16 +145,20 @@ Apache Kafka (see ops/).`, stderr)
 		return err
 	}
 	defer closeAPI()
-	bound, err := serveHTTP(ctx, *addr, srv, log)
+	site, err := withPortal(srv, log)
+	if err != nil {
+		return err
+	}
+	bound, err := serveHTTP(ctx, *addr, site, log)
 	if err != nil {
 		return err
 	}
 	log.Info("highway dev is up", "api", "http://"+bound+"/api/v1/feeds", "metrics", "http://"+bound+"/metrics", "feeds", len(feeds), "speed", *speed)
-	fmt.Fprintf(stdout, "\nhighway dev: API at http://%s/api/v1/feeds — Ctrl-C stops\n"+
+	fmt.Fprintf(stdout, "\nhighway dev: the city and its open data at http://%s/ , the API at http://%s/api/v1/feeds — Ctrl-C stops\n"+
 		"demo department %s, token (new at each start):\n  export HIGHWAY_TOKEN=%s\n"+
 		"  curl -s -H \"Authorization: Bearer $HIGHWAY_TOKEN\" http://%s/api/v1/feeds\n"+
 		"  curl -s -H \"Authorization: Bearer $HIGHWAY_TOKEN\" -d '{\"sql\":\"SELECT count() FROM td_traffic_detectors\"}' http://%s/api/v1/query\n"+
-		"  curl -s http://%s/open/v1/feeds\n\n", bound, demoDepartment, token, bound, bound, bound)
+		"  curl -s http://%s/open/v1/feeds\n\n", bound, bound, demoDepartment, token, bound, bound, bound)
 
 	go statusLoop(ctx, *status, log, func() []any {
 		t := p.totals()

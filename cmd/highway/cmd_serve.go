@@ -19,13 +19,16 @@ import (
 	"github.com/cityhighway/highway/highway/api"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/portal"
 	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "serve [flags]", `
-Serves the HTTP API: the feed catalogue, push ingestion, read-only SQL,
+Serves the open-data portal and city dashboard (/, /feeds, /jobs, a CKAN
+subset at /api/3/action/, DCAT-AP at /catalog.jsonld) and the HTTP API: the
+feed catalogue, push ingestion, read-only SQL,
 open data, live tails of feeds, /healthz, /readyz, /metrics and the OpenAPI
 document at /api/v1/openapi.json. Callers of /api/ routes send a
 department's token ('highway token create'); /open/ routes need none.
@@ -158,7 +161,10 @@ leaves the split to the SQL guard alone.`, stderr)
 	} else {
 		log.Warn("no Kafka configured: push and live tails answer 503")
 	}
-	srv := api.New(cfg)
+	srv, err := withPortal(api.New(cfg), log)
+	if err != nil {
+		return err
+	}
 	defer srv.Close()
 	return listenAndServe(ctx, *addr, srv, *tlsCert, *tlsKey, stdout, log)
 }
@@ -207,7 +213,7 @@ func openDataStore(ctx context.Context, dsn string, st *store.Store, cat *catalo
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully:
 // it stops accepting, ends live tails and waits up to 10 s for requests.
-func listenAndServe(ctx context.Context, addr string, h *api.Server, cert, key string, stdout io.Writer, log *slog.Logger) error {
+func listenAndServe(ctx context.Context, addr string, h *portal.Server, cert, key string, stdout io.Writer, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s (is another highway running? pick another address with --addr): %w", addr, err)
@@ -225,7 +231,7 @@ func listenAndServe(ctx context.Context, addr string, h *api.Server, cert, key s
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info("API serving", "url", scheme+"://"+ln.Addr().String()+"/api/v1/feeds", "openapi", scheme+"://"+ln.Addr().String()+"/api/v1/openapi.json")
+	log.Info("API and portal serving", "portal", scheme+"://"+ln.Addr().String()+"/", "url", scheme+"://"+ln.Addr().String()+"/api/v1/feeds", "openapi", scheme+"://"+ln.Addr().String()+"/api/v1/openapi.json")
 	fmt.Fprintf(stdout, "highway serve: %s://%s — Ctrl-C stops\n", scheme, ln.Addr())
 	select {
 	case err := <-errc:

@@ -107,7 +107,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, f *catalog.Fee
 		return
 	}
 	var cols []string
-	for _, fld := range publicFields(f) {
+	for _, fld := range PublicFields(f) {
 		cols = append(cols, fld.Name)
 	}
 	start := time.Now()
@@ -120,7 +120,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, f *catalog.Fee
 		entry.Detail += " changed_since=" + h.ChangedSince.UTC().Format(time.RFC3339)
 	}
 	lw := &lazyWriter{w: w, contentType: format.ContentType(),
-		disposition: fmt.Sprintf(`attachment; filename="%s_%s_%s.%s"`, f.Name, from.UTC().Format("20060102T150405Z"), to.UTC().Format("20060102T150405Z"), extension(format))}
+		disposition: fmt.Sprintf(`attachment; filename="%s_%s_%s.%s"`, f.Name, from.UTC().Format("20060102T150405Z"), to.UTC().Format("20060102T150405Z"), FileExtension(format))}
 	var st store.QueryStats
 	if historyOK {
 		st, err = hq.QueryFeedHistory(r.Context(), f, cols, from, to, h, limit, s.cfg.OpenLimits, format, lw)

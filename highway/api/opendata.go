@@ -50,8 +50,8 @@ func (s *Server) openFeed(name string) *catalog.Feed {
 	return f
 }
 
-// publicFields are a feed's fields that open data shows: all but personal.
-func publicFields(f *catalog.Feed) []catalog.Field {
+// PublicFields are a feed's fields that open data shows: all but personal.
+func PublicFields(f *catalog.Feed) []catalog.Field {
 	var out []catalog.Field
 	for _, fld := range f.Fields {
 		if !fld.Personal {
@@ -67,7 +67,7 @@ func (s *Server) openInfo(r *http.Request, f *catalog.Feed) OpenFeed {
 		IntervalSeconds: f.Interval.Seconds(), Key: f.Key, EventTime: f.EventTime, Fields: []FieldInfo{},
 		Data: "/open/v1/feeds/" + f.Name + "/data", Rows: fi.Rows, LatestEventTime: fi.LatestEventTime, Freshness: fi.Freshness,
 		Score: fi.Score, Quality: "/open/v1/feeds/" + f.Name + "/quality"}
-	for _, fld := range publicFields(f) {
+	for _, fld := range PublicFields(f) {
 		o.Fields = append(o.Fields, fieldInfo(fld))
 	}
 	return o
@@ -119,7 +119,8 @@ func (s *Server) openData(w http.ResponseWriter, r *http.Request, _ *principal) 
 	s.download(w, r, f, s.cfg.Querier, store.AuditEntry{Client: client, Action: "download", Route: "GET /open/v1/feeds/{feed}/data", Feed: f.Name})
 }
 
-func extension(f store.Format) string {
+// FileExtension is the file extension of a download in format f.
+func FileExtension(f store.Format) string {
 	if f == store.FormatArrow {
 		return "arrows"
 	}

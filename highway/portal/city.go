@@ -1,0 +1,246 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cityhighway/highway/highway/api"
+	"github.com/cityhighway/highway/highway/catalog"
+)
+
+// layer is one figure of the city page: which feed it comes from and the
+// query that reads its latest value per district (columns: district code,
+// value, time of the latest observation).
+type layer struct {
+	key    string // the figure's message key and element id
+	feed   string
+	unit   string
+	digits int
+	sql    func(table string, latest time.Time, interval time.Duration) string
+}
+
+// layers are the city page's figures, from the built-in feeds. Each reads
+// only the latest observations: detectors' last 5 minutes, the latest
+// rainfall hour, each station's latest reading within an interval of the
+// feed's latest (temperature averaged over a district's stations, AQHI the
+// highest). Aliases differ from column names: on ClickHouse 18.16 an alias
+// named like a column replaces the column in WHERE too.
+var layers = []layer{
+	{key: "speed", feed: "td.traffic.detectors", unit: "km/h", sql: func(t string, latest time.Time, _ time.Duration) string {
+		return "SELECT d, avg(v), max(at) FROM (SELECT assumeNotNull(district) AS d, assumeNotNull(speed) AS v, period_from AS at FROM " + t +
+			" WHERE period_from >= " + sqlTime(latest.Add(-5*time.Minute)) +
+			" AND valid = 1 AND ifNull(volume, 0) > 0 AND isNotNull(speed) AND isNotNull(district)) GROUP BY d ORDER BY d"
+	}},
+	{key: "rain", feed: "hko.weather.rainfall", unit: "mm", sql: func(t string, latest time.Time, _ time.Duration) string {
+		return "SELECT district, max(rain_max), max(end_time) FROM " + t + " WHERE end_time >= " + sqlTime(latest) +
+			" AND isNotNull(rain_max) GROUP BY district ORDER BY district"
+	}},
+	{key: "temperature", feed: "hko.weather.temperature", unit: "°C", digits: 1, sql: func(t string, latest time.Time, iv time.Duration) string {
+		return "SELECT d, avg(v), max(at) FROM (SELECT argMax(assumeNotNull(district), record_time) AS d, argMax(temperature, record_time) AS v, max(record_time) AS at FROM " + t +
+			" WHERE record_time > " + sqlTime(latest.Add(-iv)) + " AND isNotNull(district) GROUP BY station) GROUP BY d ORDER BY d"
+	}},
+	{key: "aqhi", feed: "epd.aqhi.stations", sql: func(t string, latest time.Time, iv time.Duration) string {
+		return "SELECT d, max(v), max(at) FROM (SELECT argMax(assumeNotNull(district), publish_time) AS d, argMax(aqhi, publish_time) AS v, max(publish_time) AS at FROM " + t +
+			" WHERE publish_time > " + sqlTime(latest.Add(-iv)) + " AND isNotNull(district) GROUP BY station) GROUP BY d ORDER BY d"
+	}},
+}
+
+// warningsFeed is the feed of the warnings in force.
+const warningsFeed = "hko.weather.warnings"
+
+// tilePlaces put the 18 districts on a grid roughly where they lie: the New
+// Territories on top, Kowloon in the middle, Hong Kong Island below, the
+// Islands to the west. Column, row.
+var tilePlaces = []struct {
+	code     string
+	col, row int
+}{
+	{"TM", 1, 1}, {"YL", 2, 1}, {"N", 3, 1}, {"TP", 4, 1},
+	{"TW", 1, 2}, {"KWT", 2, 2}, {"ST", 3, 2}, {"SK", 4, 2},
+	{"SSP", 2, 3}, {"WTS", 3, 3}, {"KT", 4, 3},
+	{"IS", 1, 4}, {"YTM", 2, 4}, {"KC", 3, 4},
+	{"CW", 2, 5}, {"WC", 3, 5}, {"E", 4, 5},
+	{"S", 3, 6},
+}
+
+// cityPage is the data of /.
+type cityPage struct {
+	At       time.Time
+	Tiles    []tile
+	Layers   []layerState
+	Warnings []warning
+	// WarningsFeed is the warnings' feed; nil when the public cannot read it.
+	WarningsFeed *layerState
+}
+
+type tile struct {
+	Code, Name string
+	Col, Row   int
+	// Values are the figures by layer key; nil where there is none.
+	Values map[string]*float64
+	// Risk is the AQHI health-risk class, for the tile's colour.
+	Risk string
+}
+
+// layerState is a figure's feed and how fresh it is.
+type layerState struct {
+	Key, Unit string
+	Digits    int
+	Feed      string
+	Title     localized
+	Info      api.FeedInfo
+	// Available is false when the feed is not in the catalogue or not
+	// readable by the visitor; Error says why a query failed.
+	Available bool
+	Error     string
+}
+
+type warning struct {
+	Family, Code, Name string
+	Issued             *time.Time
+}
+
+func (s *Server) city(w http.ResponseWriter, r *http.Request, v *visit) {
+	page := s.cityData(r.Context(), v)
+	s.render(w, r, v, http.StatusOK, "city", msg(v.lang, "cityTitle"), page)
+}
+
+// cityData reads every layer's freshness, then every layer's figures and
+// the warnings, concurrently. A layer whose query fails is shown as
+// unavailable with the error logged; the page still answers.
+func (s *Server) cityData(ctx context.Context, v *visit) *cityPage {
+	page := &cityPage{At: s.cfg.API.Now()}
+	feeds := make([]*catalog.Feed, 0, len(layers)+1)
+	states := make([]layerState, len(layers)+1)
+	for i, l := range layers {
+		states[i] = layerState{Key: l.key, Unit: l.unit, Digits: l.digits, Feed: l.feed}
+	}
+	states[len(layers)] = layerState{Key: "warnings", Feed: warningsFeed}
+	for i := range states {
+		if f := s.cfg.API.ReadableFeed(v.dept, states[i].Feed); f != nil {
+			states[i].Available = true
+			states[i].Title = localize(titleOf(f), v.lang)
+			feeds = append(feeds, f)
+		}
+	}
+	infos := s.cfg.API.Describe(ctx, feeds)
+	byFeed := map[string]api.FeedInfo{}
+	for _, fi := range infos {
+		byFeed[fi.Name] = fi
+	}
+	values := map[string]map[string]*float64{} // district → layer → value
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range states {
+		st := &states[i]
+		if !st.Available {
+			continue
+		}
+		st.Info = byFeed[st.Feed]
+		if st.Info.LatestEventTime == nil {
+			continue
+		}
+		latest := *st.Info.LatestEventTime
+		if i == len(layers) {
+			wg.Go(func() {
+				ws, err := s.warnings(ctx, st.Info.Table)
+				if err != nil {
+					s.cfg.Logger.Error("city page: reading warnings", "err", err)
+					st.Error = err.Error()
+				}
+				page.Warnings = ws
+			})
+			continue
+		}
+		l := layers[i]
+		wg.Go(func() {
+			res, err := s.query(ctx, st.Info.Table, l.sql(st.Info.Table, latest, time.Duration(st.Info.IntervalSeconds*float64(time.Second))))
+			if err != nil {
+				s.cfg.Logger.Error("city page: reading a figure", "figure", l.key, "err", err)
+				st.Error = err.Error()
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, row := range res.Rows {
+				d, _ := row[0].(string)
+				if values[d] == nil {
+					values[d] = map[string]*float64{}
+				}
+				values[d][l.key] = number(row[1])
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range tilePlaces {
+		t := tile{Code: p.code, Name: s.cfg.DistrictName(p.code, v.lang), Col: p.col, Row: p.row, Values: values[p.code]}
+		if t.Values == nil {
+			t.Values = map[string]*float64{}
+		}
+		t.Risk = aqhiRisk(t.Values["aqhi"])
+		page.Tiles = append(page.Tiles, t)
+	}
+	page.Layers = states[:len(layers)]
+	if states[len(layers)].Available {
+		page.WarningsFeed = &states[len(layers)]
+	}
+	return page
+}
+
+// warnings reads the warnings in force: per family, the latest change,
+// unless it cancelled the warning.
+func (s *Server) warnings(ctx context.Context, table string) ([]warning, error) {
+	res, err := s.query(ctx, table, "SELECT family, argMax(code, update_time), argMax(name, update_time), argMax(action, update_time), argMax(issue_time, update_time) FROM "+
+		table+" GROUP BY family ORDER BY family")
+	if err != nil {
+		return nil, err
+	}
+	var out []warning
+	for _, row := range res.Rows {
+		if action, _ := row[3].(string); action == "CANCEL" {
+			continue
+		}
+		w := warning{Family: text(row[0]), Code: text(row[1]), Name: text(row[2])}
+		if t := timeOf(row[4]); !t.IsZero() {
+			w.Issued = &t
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// aqhiRisk is the EPD's health-risk class of an AQHI value.
+func aqhiRisk(v *float64) string {
+	switch {
+	case v == nil:
+		return "none"
+	case *v <= 3:
+		return "low"
+	case *v <= 6:
+		return "moderate"
+	case *v <= 7:
+		return "high"
+	case *v <= 10:
+		return "veryhigh"
+	}
+	return "serious"
+}
+
+// titleOf is a feed's title, or its name when the spec gives none.
+func titleOf(f *catalog.Feed) catalog.Text {
+	if len(f.Title) > 0 {
+		return f.Title
+	}
+	return catalog.Text{catalog.English: f.Name}
+}
+
+// percent writes a share from 0 to 1 as a whole percentage.
+func percent(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", *v*100)
+}

@@ -1,0 +1,84 @@
+package portal
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/cityhighway/highway/highway/api"
+	"github.com/cityhighway/highway/highway/catalog"
+)
+
+// feedsPage is the data of /feeds.
+type feedsPage struct {
+	Q, Dept, Field, Access string
+	Departments            []string
+	Feeds                  []feedCard
+}
+
+type feedCard struct {
+	Title, Description localized
+	Info               api.FeedInfo
+	// Quality is the share of records accepted, where the processors run
+	// in this process (api.Quality); nil otherwise.
+	Quality *float64
+}
+
+func (s *Server) feeds(w http.ResponseWriter, r *http.Request, v *visit) {
+	q := r.URL.Query()
+	page := feedsPage{Q: strings.TrimSpace(q.Get("q")), Dept: q.Get("department"), Field: strings.TrimSpace(q.Get("field")), Access: q.Get("access")}
+	readable := s.cfg.API.Readable(v.dept)
+	var match []*catalog.Feed
+	for _, f := range readable {
+		if !slices.Contains(page.Departments, f.Department) {
+			page.Departments = append(page.Departments, f.Department)
+		}
+		if matches(f, page.Q, page.Dept, page.Field, page.Access) {
+			match = append(match, f)
+		}
+	}
+	slices.Sort(page.Departments)
+	for i, fi := range s.cfg.API.Describe(r.Context(), match) {
+		c := feedCard{Title: localize(titleOf(match[i]), v.lang), Description: localize(match[i].Descriptions, v.lang), Info: fi}
+		if fi.Quality != nil {
+			c.Quality = fi.Quality.Completeness
+		}
+		page.Feeds = append(page.Feeds, c)
+	}
+	s.render(w, r, v, http.StatusOK, "feeds", msg(v.lang, "feedsTitle"), page)
+}
+
+// matches says whether a feed passes the catalogue's search: text in its
+// name, title, description or fields' names and descriptions (any
+// language, any case), its department, a field whose name contains field,
+// and its access. Empty criteria match everything.
+func matches(f *catalog.Feed, text, dept, field, access string) bool {
+	if dept != "" && f.Department != dept {
+		return false
+	}
+	if access != "" && string(f.Access) != access {
+		return false
+	}
+	if field != "" && !slices.ContainsFunc(f.Fields, func(fld catalog.Field) bool {
+		return strings.Contains(fld.Name, strings.ToLower(field))
+	}) {
+		return false
+	}
+	if text == "" {
+		return true
+	}
+	text = strings.ToLower(text)
+	hay := []string{f.Name, f.Department}
+	for _, t := range []catalog.Text{f.Title, f.Descriptions} {
+		for _, s := range t {
+			hay = append(hay, s)
+		}
+	}
+	for _, fld := range f.Fields {
+		hay = append(hay, fld.Name)
+		for _, s := range fld.Descriptions {
+			hay = append(hay, s)
+		}
+	}
+	return slices.ContainsFunc(hay, func(s string) bool { return strings.Contains(strings.ToLower(s), text) })
+}
