@@ -15,6 +15,7 @@ type metrics struct {
 	queryRejected *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
 	pushed        *prometheus.CounterVec
+	pushKeys      *prometheus.CounterVec
 	liveClients   prometheus.Gauge
 	liveDropped   prometheus.Counter
 }
@@ -41,6 +42,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "highway_api_pushed_records_total", Help: "Records pushed, by feed and result (accepted or rejected).",
 		}, []string{"feed", "result"}),
+		pushKeys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "highway_api_push_idempotency_total", Help: "Pushes with an Idempotency-Key, by outcome: run, replayed (the first response again), conflict (422: the key was used for another request), in_flight (409).",
+		}, []string{"outcome"}),
 		liveClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "highway_api_live_clients", Help: "Clients following a live tail.",
 		}),
@@ -48,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "highway_api_live_dropped_total", Help: "Live clients dropped for falling behind.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.aborted, m.latency, m.queryRejected, m.rateLimited, m.pushed, m.liveClients, m.liveDropped)
+	reg.MustRegister(m.requests, m.aborted, m.latency, m.queryRejected, m.rateLimited, m.pushed, m.pushKeys, m.liveClients, m.liveDropped)
 	return m
 }
 

@@ -76,15 +76,17 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		responses[strconv.Itoa(rt.ok.status)] = map[string]any{"description": rt.ok.desc, "content": content}
 		for status, why := range rt.errors {
-			body := "Error"
+			schema := ref("Error")
 			if status == http.StatusUnprocessableEntity {
-				body = "PushReport"
+				// A push answers 422 with its report when every record was
+				// rejected, and with an Error for a reused Idempotency-Key.
+				schema = map[string]any{"oneOf": []any{ref("PushReport"), ref("Error")}}
 			}
 			if status == http.StatusServiceUnavailable && rt.path == "/readyz" {
-				body = "Ready"
+				schema = ref("Ready")
 			}
 			responses[strconv.Itoa(status)] = map[string]any{"description": why,
-				"content": map[string]any{"application/json": map[string]any{"schema": ref(body)}}}
+				"content": map[string]any{"application/json": map[string]any{"schema": schema}}}
 		}
 		op["responses"] = responses
 		if paths[rt.path] == nil {

@@ -80,6 +80,18 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error(), "send the records again")
 		return
 	}
+	if _, keyed := r.Header[HeaderIdempotencyKey]; keyed {
+		t, ans := s.claimPushKey(w, r, who, f.Name, body, &entry)
+		if t == nil {
+			if ans != nil {
+				ans.write(w)
+			}
+			return
+		}
+		cp := &responseCopy{ResponseWriter: w}
+		w = cp
+		defer func() { t.finish(cp.status, cp.body.Bytes()) }()
+	}
 	recs, err := splitRecords(body, s.cfg.MaxPushRecords)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -139,6 +151,42 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 		entry.Status = http.StatusUnprocessableEntity
 	}
 	writeJSON(w, entry.Status, rep)
+}
+
+// claimPushKey checks a push's Idempotency-Key and claims it. It returns
+// the ticket of a push that must run, or the answer to write instead (nil
+// when it wrote an error itself), and notes the outcome in entry.
+func (s *Server) claimPushKey(w http.ResponseWriter, r *http.Request, who *principal, feed string, body []byte, entry *store.AuditEntry) (*ticket, *answer) {
+	key := r.Header.Get(HeaderIdempotencyKey)
+	if msg := checkIdempotencyKey(key); msg != "" {
+		entry.Status, entry.Error = http.StatusBadRequest, msg
+		writeError(w, http.StatusBadRequest, msg, "send one "+HeaderIdempotencyKey+" per push, 1 to 255 visible ASCII characters, new for each new request")
+		return nil, nil
+	}
+	entry.Detail = HeaderIdempotencyKey + ": " + key
+	if s.idem == nil {
+		entry.Status = http.StatusServiceUnavailable
+		writeError(w, http.StatusServiceUnavailable, "this server keeps no "+HeaderIdempotencyKey+"s (it has no ClickHouse)", "start highway serve with --clickhouse, or push without the header")
+		return nil, nil
+	}
+	t, ans, err := s.idem.begin(r.Context(), who.dept.Name, key, pushHash(feed, body))
+	if err != nil {
+		entry.Status, entry.Error = http.StatusServiceUnavailable, err.Error()
+		writeError(w, http.StatusServiceUnavailable, "checking the "+HeaderIdempotencyKey+" failed: "+err.Error(), "nothing was written; push again later with the same key")
+		return nil, nil
+	}
+	if ans != nil {
+		entry.Status = ans.status
+		if ans.replayed {
+			entry.Detail += " (replayed)"
+		} else {
+			entry.Error = ans.msg
+		}
+		s.metrics.pushKeys.WithLabelValues(ans.outcome()).Inc()
+		return nil, ans
+	}
+	s.metrics.pushKeys.WithLabelValues("run").Inc()
+	return t, nil
 }
 
 var errTooManyRecords = errors.New("too many records")

@@ -160,6 +160,16 @@ type Config struct {
 	// MaxPushRecords bounds the records in one push (413 beyond).
 	// Default 10000.
 	MaxPushRecords int
+	// PushKeys keeps pushes' Idempotency-Keys (*store.PushKeys). Without
+	// it a push with the header is answered 503.
+	PushKeys PushKeys
+	// IdempotencySettle is how long a push that claims an Idempotency-Key
+	// waits before it reads the claims back (see idempotency); it must
+	// exceed 1 s plus the longest insert into PushKeys. Default 2s.
+	IdempotencySettle time.Duration
+	// IdempotencyWait is how long a push waits for another push with the
+	// same Idempotency-Key to finish before answering 409. Default 10s.
+	IdempotencyWait time.Duration
 
 	Tail Tailer
 	// LiveBuffer is how many records a live client may fall behind before
@@ -189,6 +199,7 @@ type Server struct {
 	tokenRL *limiter
 	openRL  *limiter
 	hub     *liveHub
+	idem    *idempotency // nil without Config.PushKeys
 }
 
 // New returns the API server.
@@ -238,6 +249,12 @@ func New(cfg Config) *Server {
 	if cfg.OpenRate == (Rate{}) {
 		cfg.OpenRate = Rate{PerSecond: 5, Burst: 10}
 	}
+	if cfg.IdempotencySettle <= 0 {
+		cfg.IdempotencySettle = 2 * time.Second
+	}
+	if cfg.IdempotencyWait <= 0 {
+		cfg.IdempotencyWait = 10 * time.Second
+	}
 	s := &Server{
 		cfg:     cfg,
 		mux:     http.NewServeMux(),
@@ -247,6 +264,9 @@ func New(cfg Config) *Server {
 		openRL:  newLimiter(cfg.OpenRate, cfg.Now),
 	}
 	s.hub = newLiveHub(cfg.Tail, cfg.LiveBuffer, cfg.Logger, s.metrics)
+	if cfg.PushKeys != nil {
+		s.idem = newIdempotency(cfg.PushKeys, cfg.IdempotencySettle, cfg.IdempotencyWait, cfg.Now, cfg.Logger)
+	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
