@@ -148,6 +148,11 @@ leaves the split to the SQL guard alone.`, stderr)
 		}()
 		cfg.Audit, cfg.AuditTable = al, al.Table()
 	}
+	pk, err := st.OpenPushKeys(ctx, "")
+	if err != nil {
+		return err
+	}
+	cfg.PushKeys = pk
 	if *kafka != "" {
 		b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
 		if err != nil {
@@ -290,9 +295,13 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.S
 	if err != nil {
 		return nil, "", nil, err
 	}
+	pk, err := st.OpenPushKeys(ctx, "")
+	if err != nil {
+		return nil, "", nil, err
+	}
 	srv := api.New(api.Config{
 		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: tokens,
-		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(),
+		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(), PushKeys: pk,
 		Ready:     []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},
 		Scheduler: scheduler, Ledger: &quality.Reader{Store: st},
 	})

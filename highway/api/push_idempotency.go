@@ -197,6 +197,13 @@ func (d *idempotency) begin(ctx context.Context, department, key, hash string) (
 		case verdictRun:
 			return &ticket{idem: d, department: department, key: key, hash: hash, claim: claim, unlock: unlock}, nil, nil
 		case verdictFree:
+			if claim != "" {
+				// Our own claim is not there: the table lost it, or it
+				// shows inserts later than settle.
+				d.release(department, key, hash, claim)
+				unlock()
+				return nil, nil, fmt.Errorf("the claim of %s %q is not in the keys' table %s after it was written", HeaderIdempotencyKey, key, d.settle)
+			}
 			// Claim the key, let concurrent claims land, and judge again.
 			claim = newClaimID()
 			if err := d.keys.PutPushKey(ctx, store.PushKey{Department: department, Key: key, BodyHash: hash, Claim: claim, State: store.PushKeyClaimed}); err != nil {
