@@ -20,6 +20,7 @@ import (
 type feedPage struct {
 	Title, Description localized
 	Info               api.FeedInfo
+	Quality            string
 	Open               bool
 	Fields             []fieldRow
 	Provenance         *provenance
@@ -79,7 +80,7 @@ func mainFigure(f *catalog.Feed) *catalog.Field {
 
 func (s *Server) feedData(ctx context.Context, r *http.Request, v *visit, f *catalog.Feed) *feedPage {
 	fi := s.cfg.API.Describe(ctx, []*catalog.Feed{f})[0]
-	page := &feedPage{Title: localize(titleOf(f), v.lang), Description: localize(f.Descriptions, v.lang), Info: fi, Open: f.Access == catalog.Open}
+	page := &feedPage{Title: localize(titleOf(f), v.lang), Description: localize(f.Descriptions, v.lang), Info: fi, Quality: qualityOf(fi), Open: f.Access == catalog.Open}
 	var cols []string
 	for _, fld := range api.PublicFields(f) {
 		page.Fields = append(page.Fields, fieldRow{F: fld, Description: localize(fld.Descriptions, v.lang), Key: slices.Contains(f.Key, fld.Name), Event: fld.Name == f.EventTime})

@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cityhighway/highway/highway/api"
@@ -19,9 +20,9 @@ type feedsPage struct {
 type feedCard struct {
 	Title, Description localized
 	Info               api.FeedInfo
-	// Quality is the share of records accepted, where the processors run
-	// in this process (api.Quality); nil otherwise.
-	Quality *float64
+	// Quality is the quality score of the ledger (0-100), else the share of
+	// records the processors in this process accepted, else "—".
+	Quality string
 }
 
 func (s *Server) feeds(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -40,9 +41,7 @@ func (s *Server) feeds(w http.ResponseWriter, r *http.Request, v *visit) {
 	slices.Sort(page.Departments)
 	for i, fi := range s.cfg.API.Describe(r.Context(), match) {
 		c := feedCard{Title: localize(titleOf(match[i]), v.lang), Description: localize(match[i].Descriptions, v.lang), Info: fi}
-		if fi.Quality != nil {
-			c.Quality = fi.Quality.Completeness
-		}
+		c.Quality = qualityOf(fi)
 		page.Feeds = append(page.Feeds, c)
 	}
 	s.render(w, r, v, http.StatusOK, "feeds", msg(v.lang, "feedsTitle"), page)
@@ -81,4 +80,17 @@ func matches(f *catalog.Feed, text, dept, field, access string) bool {
 		}
 	}
 	return slices.ContainsFunc(hay, func(s string) bool { return strings.Contains(strings.ToLower(s), text) })
+}
+
+// qualityOf is what the catalogue shows of a feed's quality: the ledger's
+// score out of 100 where there is one, else the share of records accepted
+// by the processors in this process, else "—".
+func qualityOf(fi api.FeedInfo) string {
+	switch {
+	case fi.Score != nil:
+		return strconv.FormatFloat(fi.Score.Score, 'f', 0, 64) + " / 100"
+	case fi.Quality != nil && fi.Quality.Completeness != nil:
+		return percent(fi.Quality.Completeness)
+	}
+	return "—"
 }
