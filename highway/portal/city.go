@@ -103,8 +103,12 @@ type warning struct {
 	Issued             *time.Time
 }
 
-func (s *Server) city(w http.ResponseWriter, r *http.Request, v *visit) {
-	page := s.cityData(r.Context(), v)
+func (s *Server) cityPage(w http.ResponseWriter, r *http.Request, v *visit) {
+	key := v.lang
+	if v.dept != nil {
+		key += "/" + v.dept.Name
+	}
+	page := s.city.get(key, func() *cityPage { return s.cityData(r.Context(), v) })
 	s.render(w, r, v, http.StatusOK, "city", msg(v.lang, "cityTitle"), page)
 }
 
@@ -126,7 +130,7 @@ func (s *Server) cityData(ctx context.Context, v *visit) *cityPage {
 			feeds = append(feeds, f)
 		}
 	}
-	infos := s.cfg.API.Describe(ctx, feeds)
+	infos := s.describe(ctx, feeds)
 	byFeed := map[string]api.FeedInfo{}
 	for _, fi := range infos {
 		byFeed[fi.Name] = fi

@@ -81,7 +81,7 @@ func (s *Server) ckan(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusNotFound, ckanError{Type: "Not Found Error", Message: "Not found: no open dataset " + id})
 			return
 		}
-		fi := s.cfg.API.Describe(r.Context(), []*catalog.Feed{f})[0]
+		fi := s.describe(r.Context(), []*catalog.Feed{f})[0]
 		reply(http.StatusOK, map[string]any{"success": true, "result": ckanPackage(base, f, fi)})
 	case "group_list":
 		all := params["all_fields"] == "true" || params["all_fields"] == "True"
@@ -112,7 +112,7 @@ func (s *Server) ckan(w http.ResponseWriter, r *http.Request) {
 		feeds := s.groupFeeds(dept)
 		g := ckanGroup(dept, len(feeds))
 		var pkgs []map[string]any
-		for j, fi := range s.cfg.API.Describe(r.Context(), feeds) {
+		for j, fi := range s.describe(r.Context(), feeds) {
 			pkgs = append(pkgs, ckanPackage(base, feeds[j], fi))
 		}
 		g["packages"] = pkgs

@@ -107,7 +107,7 @@ func (s *Server) catalogJSONLD(w http.ResponseWriter, r *http.Request, v *visit)
 	base := baseURL(r)
 	feeds := s.cfg.API.Readable(nil)
 	var ds []map[string]any
-	for i, fi := range s.cfg.API.Describe(r.Context(), feeds) {
+	for i, fi := range s.describe(r.Context(), feeds) {
 		ds = append(ds, dcatDataset(base, feeds[i], fi))
 	}
 	doc := map[string]any{
@@ -127,7 +127,7 @@ func (s *Server) feedJSONLD(w http.ResponseWriter, r *http.Request, v *visit, na
 		s.notFound(w, r, v)
 		return
 	}
-	d := dcatDataset(baseURL(r), f, s.cfg.API.Describe(r.Context(), []*catalog.Feed{f})[0])
+	d := dcatDataset(baseURL(r), f, s.describe(r.Context(), []*catalog.Feed{f})[0])
 	d["@context"] = dcatContext
 	writeJSONLD(w, d)
 }

@@ -79,7 +79,7 @@ func mainFigure(f *catalog.Feed) *catalog.Field {
 }
 
 func (s *Server) feedData(ctx context.Context, r *http.Request, v *visit, f *catalog.Feed) *feedPage {
-	fi := s.cfg.API.Describe(ctx, []*catalog.Feed{f})[0]
+	fi := s.describe(ctx, []*catalog.Feed{f})[0]
 	page := &feedPage{Title: localize(titleOf(f), v.lang), Description: localize(f.Descriptions, v.lang), Info: fi, Quality: qualityOf(fi), Open: f.Access == catalog.Open}
 	var cols []string
 	for _, fld := range api.PublicFields(f) {

@@ -39,7 +39,7 @@ func (s *Server) feeds(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 	}
 	slices.Sort(page.Departments)
-	for i, fi := range s.cfg.API.Describe(r.Context(), match) {
+	for i, fi := range s.describe(r.Context(), match) {
 		c := feedCard{Title: localize(titleOf(match[i]), v.lang), Description: localize(match[i].Descriptions, v.lang), Info: fi}
 		c.Quality = qualityOf(fi)
 		page.Feeds = append(page.Feeds, c)

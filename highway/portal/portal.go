@@ -79,6 +79,10 @@ type Server struct {
 	pages  map[string]*template.Template
 	static http.Handler
 	cop    *http.CrossOriginProtection
+	// infos keeps feeds' catalogue entries, city the city page's data per
+	// visitor's view and language, each for cacheTTL.
+	infos *ttlCache[api.FeedInfo]
+	city  *ttlCache[*cityPage]
 }
 
 // hongKong is Hong Kong time (UTC+8 all year: no daylight saving since
@@ -100,7 +104,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection(),
+		infos: newTTLCache[api.FeedInfo](cfg.API.Now), city: newTTLCache[*cityPage](cfg.API.Now)}
 	var err error
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -120,7 +125,7 @@ func (s *Server) routes() {
 			h(w, r, s.visitOf(w, r))
 		})))
 	}
-	page("GET /{$}", s.city)
+	page("GET /{$}", s.cityPage)
 	page("GET /feeds", s.feeds)
 	page("GET /feeds/{feed}", s.feed)
 	page("GET /feeds/{feed}/download", s.download)
