@@ -288,4 +288,3 @@ func (s *site) serverTime(t *testing.T, path string, n int) (time.Duration, int)
 	}
 	return best, size
 }
-
