@@ -99,3 +99,7 @@ func (s *Server) Now() time.Time { return s.cfg.Now() }
 
 // Catalog is the server's catalogue.
 func (s *Server) Catalog() *catalog.Catalog { return s.cfg.Catalog }
+
+// Table is a feed's table as POST /api/v1/query names it (FeedInfo.Table):
+// alone for an open feed, <database>_restricted.table for a restricted one.
+func (s *Server) Table(f *catalog.Feed) string { return s.access.layout.FeedTable(f) }

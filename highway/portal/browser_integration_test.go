@@ -221,11 +221,22 @@ func TestPortalInBrowser(t *testing.T) {
 		}
 	})
 
-	// The server answers each page within the budget.
+	// The real CKAN client and an RDF parser read the catalogue.
+	t.Run("ckanapi and rdflib", func(t *testing.T) { checkClients(t, s) })
+
+	// The server answers each page within the budget. The portal keeps
+	// feeds' statistics and the city's figures for 5 s, so the best of 7
+	// is the warm time; the cold time (nothing kept) is logged beside it.
 	t.Run("speed", func(t *testing.T) {
 		for _, path := range []string{"/", "/feeds", "/feeds/td.traffic.detectors", "/jobs", "/catalog.jsonld", "/api/3/action/package_list"} {
+			cold := "-"
+			if path == "/" || path == "/feeds" {
+				time.Sleep(5200 * time.Millisecond)
+				d, _ := s.serverTime(t, path, 1)
+				cold = fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+			}
 			d, size := s.serverTime(t, path, 7)
-			t.Logf("%s: best of 7 %.1f ms, %d bytes", path, float64(d.Microseconds())/1000, size)
+			t.Logf("%s: best of 7 %.1f ms (cold %s), %d bytes", path, float64(d.Microseconds())/1000, cold, size)
 			if d > pageBudget {
 				t.Errorf("%s took %s at best, over %s", path, d, pageBudget)
 			}

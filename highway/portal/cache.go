@@ -55,7 +55,7 @@ func (s *Server) describe(ctx context.Context, feeds []*catalog.Feed) []api.Feed
 	out := make([]api.FeedInfo, len(feeds))
 	var missing []*catalog.Feed
 	var at []int
-	now := s.cfg.API.Now()
+	now := s.infos.now()
 	s.infos.mu.Lock()
 	for i, f := range feeds {
 		if e, ok := s.infos.m[f.Name]; ok && now.Sub(e.at) < cacheTTL && !now.Before(e.at) {

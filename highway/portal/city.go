@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,34 +20,38 @@ type layer struct {
 	feed   string
 	unit   string
 	digits int
-	sql    func(table string, latest time.Time, interval time.Duration) string
+	sql    func(table string, interval time.Duration) string
 }
 
 // layers are the city page's figures, from the built-in feeds. Each reads
-// only the latest observations: detectors' last 5 minutes, the latest
-// rainfall hour, each station's latest reading within an interval of the
-// feed's latest (temperature averaged over a district's stations, AQHI the
+// only the latest observations, relative to the feed's latest event time
+// (a subquery, so the figures and the freshness are read at once):
+// detectors' last 5 minutes, the latest rainfall hour, each station's
+// latest reading within an interval of the feed's latest (temperature averaged over a district's stations, AQHI the
 // highest). Aliases differ from column names: on ClickHouse 18.16 an alias
 // named like a column replaces the column in WHERE too.
 var layers = []layer{
-	{key: "speed", feed: "td.traffic.detectors", unit: "km/h", sql: func(t string, latest time.Time, _ time.Duration) string {
+	{key: "speed", feed: "td.traffic.detectors", unit: "km/h", sql: func(t string, _ time.Duration) string {
 		return "SELECT d, avg(v), max(at) FROM (SELECT assumeNotNull(district) AS d, assumeNotNull(speed) AS v, period_from AS at FROM " + t +
-			" WHERE period_from >= " + sqlTime(latest.Add(-5*time.Minute)) +
+			" WHERE period_from >= (SELECT max(period_from) FROM " + t + ") - 300" +
 			" AND valid = 1 AND ifNull(volume, 0) > 0 AND isNotNull(speed) AND isNotNull(district)) GROUP BY d ORDER BY d"
 	}},
-	{key: "rain", feed: "hko.weather.rainfall", unit: "mm", sql: func(t string, latest time.Time, _ time.Duration) string {
-		return "SELECT district, max(rain_max), max(end_time) FROM " + t + " WHERE end_time >= " + sqlTime(latest) +
+	{key: "rain", feed: "hko.weather.rainfall", unit: "mm", sql: func(t string, _ time.Duration) string {
+		return "SELECT district, max(rain_max), max(end_time) FROM " + t + " WHERE end_time >= (SELECT max(end_time) FROM " + t + ")" +
 			" AND isNotNull(rain_max) GROUP BY district ORDER BY district"
 	}},
-	{key: "temperature", feed: "hko.weather.temperature", unit: "°C", digits: 1, sql: func(t string, latest time.Time, iv time.Duration) string {
+	{key: "temperature", feed: "hko.weather.temperature", unit: "°C", digits: 1, sql: func(t string, iv time.Duration) string {
 		return "SELECT d, avg(v), max(at) FROM (SELECT argMax(assumeNotNull(district), record_time) AS d, argMax(temperature, record_time) AS v, max(record_time) AS at FROM " + t +
-			" WHERE record_time > " + sqlTime(latest.Add(-iv)) + " AND isNotNull(district) GROUP BY station) GROUP BY d ORDER BY d"
+			" WHERE record_time > (SELECT max(record_time) FROM " + t + ") - " + seconds(iv) + " AND isNotNull(district) GROUP BY station) GROUP BY d ORDER BY d"
 	}},
-	{key: "aqhi", feed: "epd.aqhi.stations", sql: func(t string, latest time.Time, iv time.Duration) string {
+	{key: "aqhi", feed: "epd.aqhi.stations", sql: func(t string, iv time.Duration) string {
 		return "SELECT d, max(v), max(at) FROM (SELECT argMax(assumeNotNull(district), publish_time) AS d, argMax(aqhi, publish_time) AS v, max(publish_time) AS at FROM " + t +
-			" WHERE publish_time > " + sqlTime(latest.Add(-iv)) + " AND isNotNull(district) GROUP BY station) GROUP BY d ORDER BY d"
+			" WHERE publish_time > (SELECT max(publish_time) FROM " + t + ") - " + seconds(iv) + " AND isNotNull(district) GROUP BY station) GROUP BY d ORDER BY d"
 	}},
 }
+
+// seconds writes a duration as whole seconds for SQL.
+func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 
 // warningsFeed is the feed of the warnings in force.
 const warningsFeed = "hko.weather.warnings"
@@ -112,45 +117,40 @@ func (s *Server) cityPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	s.render(w, r, v, http.StatusOK, "city", msg(v.lang, "cityTitle"), page)
 }
 
-// cityData reads every layer's freshness, then every layer's figures and
-// the warnings, concurrently. A layer whose query fails is shown as
-// unavailable with the error logged; the page still answers.
+// cityData reads every layer's freshness, figures and the warnings,
+// concurrently. A layer whose query fails is shown as unavailable with the
+// error logged; the page still answers.
 func (s *Server) cityData(ctx context.Context, v *visit) *cityPage {
 	page := &cityPage{At: s.cfg.API.Now()}
-	feeds := make([]*catalog.Feed, 0, len(layers)+1)
+	feeds := make([]*catalog.Feed, len(layers)+1)
 	states := make([]layerState, len(layers)+1)
 	for i, l := range layers {
 		states[i] = layerState{Key: l.key, Unit: l.unit, Digits: l.digits, Feed: l.feed}
 	}
 	states[len(layers)] = layerState{Key: "warnings", Feed: warningsFeed}
+	var readable []*catalog.Feed
 	for i := range states {
 		if f := s.cfg.API.ReadableFeed(v.dept, states[i].Feed); f != nil {
 			states[i].Available = true
 			states[i].Title = localize(titleOf(f), v.lang)
-			feeds = append(feeds, f)
+			feeds[i] = f
+			readable = append(readable, f)
 		}
-	}
-	infos := s.describe(ctx, feeds)
-	byFeed := map[string]api.FeedInfo{}
-	for _, fi := range infos {
-		byFeed[fi.Name] = fi
 	}
 	values := map[string]map[string]*float64{} // district → layer → value
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var infos []api.FeedInfo
+	wg.Go(func() { infos = s.describe(ctx, readable) })
 	for i := range states {
 		st := &states[i]
 		if !st.Available {
 			continue
 		}
-		st.Info = byFeed[st.Feed]
-		if st.Info.LatestEventTime == nil {
-			continue
-		}
-		latest := *st.Info.LatestEventTime
+		table := s.cfg.API.Table(feeds[i])
 		if i == len(layers) {
 			wg.Go(func() {
-				ws, err := s.warnings(ctx, st.Info.Table)
+				ws, err := s.warnings(ctx, table)
 				if err != nil {
 					s.cfg.Logger.Error("city page: reading warnings", "err", err)
 					st.Error = err.Error()
@@ -159,9 +159,9 @@ func (s *Server) cityData(ctx context.Context, v *visit) *cityPage {
 			})
 			continue
 		}
-		l := layers[i]
+		l, interval := layers[i], feeds[i].Interval
 		wg.Go(func() {
-			res, err := s.query(ctx, st.Info.Table, l.sql(st.Info.Table, latest, time.Duration(st.Info.IntervalSeconds*float64(time.Second))))
+			res, err := s.query(ctx, table, l.sql(table, interval))
 			if err != nil {
 				s.cfg.Logger.Error("city page: reading a figure", "figure", l.key, "err", err)
 				st.Error = err.Error()
@@ -179,6 +179,13 @@ func (s *Server) cityData(ctx context.Context, v *visit) *cityPage {
 		})
 	}
 	wg.Wait()
+	byFeed := map[string]api.FeedInfo{}
+	for _, fi := range infos {
+		byFeed[fi.Name] = fi
+	}
+	for i := range states {
+		states[i].Info = byFeed[states[i].Feed]
+	}
 	for _, p := range tilePlaces {
 		t := tile{Code: p.code, Name: s.cfg.DistrictName(p.code, v.lang), Col: p.col, Row: p.row, Values: values[p.code]}
 		if t.Values == nil {

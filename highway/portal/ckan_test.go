@@ -159,3 +159,21 @@ func TestISODuration(t *testing.T) {
 		}
 	}
 }
+
+// Feeds' statistics are read once per cacheTTL, not once per page.
+func TestStatisticsKept(t *testing.T) {
+	p := newTestPortal(t)
+	now := testNow
+	p.infos.now = func() time.Time { return now }
+	p.get(t, "/feeds", nil)
+	first := p.stats.calls.Load()
+	p.get(t, "/feeds", nil)
+	if got := p.stats.calls.Load(); got != first {
+		t.Fatalf("a second /feeds within %s read the statistics again (%d calls, then %d)", cacheTTL, first, got)
+	}
+	now = now.Add(cacheTTL)
+	p.get(t, "/feeds", nil)
+	if got := p.stats.calls.Load(); got != 2*first {
+		t.Fatalf("after %s the statistics were not read again (%d calls, want %d)", cacheTTL, got, 2*first)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -45,10 +46,11 @@ description: Transport Department
 grants: [police.cases.open]
 `
 
-// fakeStats says every feed has rows up to testNow.
-type fakeStats struct{}
+// fakeStats says every feed has rows up to testNow, and counts its calls.
+type fakeStats struct{ calls atomic.Int64 }
 
-func (fakeStats) Stats(_ context.Context, f *catalog.Feed) (store.FeedStats, error) {
+func (s *fakeStats) Stats(_ context.Context, f *catalog.Feed) (store.FeedStats, error) {
+	s.calls.Add(1)
 	return store.FeedStats{Rows: 1000, LatestEvent: testNow.Add(-f.Interval / 2)}, nil
 }
 
@@ -162,6 +164,7 @@ type testPortal struct {
 	*Server
 	tokens *fakeTokens
 	q      *fakeQuerier
+	stats  *fakeStats
 }
 
 func newTestPortal(t testing.TB) *testPortal {
@@ -176,12 +179,13 @@ func newTestPortal(t testing.TB) *testPortal {
 	}
 	tokens := &fakeTokens{tokens: map[string]string{"td-token": "TD", "epd-token": "EPD", "ghost-token": "GHOST"}}
 	q := &fakeQuerier{}
-	a := api.New(api.Config{Catalog: cat, Stats: fakeStats{}, Gatherer: prometheus.NewRegistry(), Tokens: tokens, Querier: q, Database: "default",
+	stats := &fakeStats{}
+	a := api.New(api.Config{Catalog: cat, Stats: stats, Gatherer: prometheus.NewRegistry(), Tokens: tokens, Querier: q, Database: "default",
 		Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	p, err := New(Config{API: a, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DistrictName: func(code, lang string) string { return lang + ":" + code }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testPortal{Server: p, tokens: tokens, q: q}
+	return &testPortal{Server: p, tokens: tokens, q: q, stats: stats}
 }
