@@ -19,6 +19,7 @@ import (
 //	highway_quality_latest_score{feed}                 the latest bucket's score
 //	highway_quality_gaps{feed}                         missing intervals in the latest 24 buckets
 //	highway_quality_reconciliation_unexplained{feed}   messages in Kafka but not in ClickHouse, unexplained, in the latest 24 buckets
+//	highway_quality_stale{feed}                        1 when the latest bucket ended stale or empty (no event within five intervals)
 //	highway_quality_ledger_age_seconds{feed}           how long ago the latest bucket ended
 //	highway_quality_ledger_up                          1 when the ledger could be read
 type Collector struct {
@@ -28,7 +29,7 @@ type Collector struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	score, part, latest, gaps, unexplained, age, up *prometheus.Desc
+	score, part, latest, gaps, unexplained, stale, age, up *prometheus.Desc
 }
 
 // NewCollector returns a Collector of the feeds that feeds lists, each
@@ -44,6 +45,7 @@ func NewCollector(r *Reader, feeds func() []*catalog.Feed, timeout time.Duration
 		latest:      prometheus.NewDesc("highway_quality_latest_score", "Quality score of the feed's latest ledger bucket, 0 to 100.", fl, nil),
 		gaps:        prometheus.NewDesc("highway_quality_gaps", "Intervals without data in the feed's latest 24 ledger buckets.", fl, nil),
 		unexplained: prometheus.NewDesc("highway_quality_reconciliation_unexplained", "Messages of the feed's topic that ClickHouse holds neither as rows nor as dead letters, and that are not in flight, in the latest 24 buckets.", fl, nil),
+		stale:       prometheus.NewDesc("highway_quality_stale", "1 when the feed's latest ledger bucket ended stale or empty: no event within five intervals.", fl, nil),
 		age:         prometheus.NewDesc("highway_quality_ledger_age_seconds", "Seconds since the end of the feed's latest ledger bucket.", fl, nil),
 		up:          prometheus.NewDesc("highway_quality_ledger_up", "1 when the quality ledger could be read at this scrape.", nil, nil),
 	}
@@ -51,7 +53,7 @@ func NewCollector(r *Reader, feeds func() []*catalog.Feed, timeout time.Duration
 
 // Describe sends the descriptors.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.score, c.part, c.latest, c.gaps, c.unexplained, c.age, c.up} {
+	for _, d := range []*prometheus.Desc{c.score, c.part, c.latest, c.gaps, c.unexplained, c.stale, c.age, c.up} {
 		ch <- d
 	}
 }
@@ -82,6 +84,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		g(c.latest, s.LatestScore, f.Name)
 		g(c.gaps, float64(s.Gaps), f.Name)
 		g(c.unexplained, float64(s.Unexplained), f.Name)
+		stale := 0.0
+		if s.LatestFreshness == "stale" || s.LatestFreshness == "empty" {
+			stale = 1
+		}
+		g(c.stale, stale, f.Name)
 		g(c.age, c.now().Sub(s.To).Seconds(), f.Name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
