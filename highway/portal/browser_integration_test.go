@@ -199,6 +199,15 @@ func TestPortalInBrowser(t *testing.T) {
 				if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload()); err != nil {
 					t.Fatal(err)
 				}
+				// At 390 px nothing makes the page scroll sideways (tables
+				// scroll inside their own box).
+				wide, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("body *")).filter(e => !e.closest(".scroll") && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + ": " + Math.round(e.getBoundingClientRect().right) + "px").join("; ")`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wide != "" {
+					t.Errorf("%s?lang=%s at 390 px: wider than the screen: %s", path, lang, wide)
+				}
 				mobile, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 				if err != nil {
 					t.Fatal(err)
