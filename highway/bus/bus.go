@@ -1,11 +1,13 @@
 // Package bus owns Kafka: producing records, consuming partitions as a member
 // of a consumer group with explicit commits, creating topics, and the
-// dead-letter topic of each feed. It is the only package that imports
-// segmentio/kafka-go, which produces, finds leaders and runs the consumer
-// group; a claim's messages are fetched with the package's own Fetch
-// requests and record-batch decoder (fetch.go), a third of the CPU
-// kafka-go's reader took per message. An embedded broker (embedded.go)
-// speaks the same protocol for `highway dev` and unit tests.
+// dead-letter topic of each feed. It is the only package that imports a
+// Kafka client: franz-go's kgo produces (Kafka's idempotent producer, so a
+// retried produce is stored once; producer.go), segmentio/kafka-go finds
+// leaders and runs the consumer group, and a claim's messages are fetched
+// with the package's own Fetch requests and record-batch decoder
+// (fetch.go), a third of the CPU kafka-go's reader took per message. An
+// embedded broker (embedded.go) speaks the same protocol for `highway dev`
+// and unit tests.
 package bus
 
 import (
@@ -18,7 +20,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/compress"
 )
 
 // Config says how to reach Kafka and how to produce.
@@ -28,10 +29,7 @@ type Config struct {
 	// Compression of produced batches: none, gzip, snappy, lz4 or zstd.
 	// Default snappy.
 	Compression string
-	// BatchSize is the most messages the producer puts in one request.
-	// Default 1000.
-	BatchSize int
-	// BatchTimeout is how long the producer waits to fill a batch.
+	// BatchTimeout is how long the producer lingers to fill a batch.
 	// Default 10ms.
 	BatchTimeout time.Duration
 	// ReplicationFactor of topics this package creates. Default 1.
@@ -91,7 +89,6 @@ func (m *Message) Header(key string) []byte {
 // Bus is a connection to one Kafka cluster. It is safe for concurrent use.
 type Bus struct {
 	cfg       Config
-	codec     compress.Codec
 	transport *kafka.Transport
 	client    *kafka.Client
 }
@@ -105,22 +102,11 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Compression == "" {
 		cfg.Compression = "snappy"
 	}
-	var codec compress.Codec
-	switch strings.ToLower(cfg.Compression) {
-	case "none":
-	case "gzip":
-		codec = kafka.Gzip.Codec()
-	case "snappy":
-		codec = kafka.Snappy.Codec()
-	case "lz4":
-		codec = kafka.Lz4.Codec()
-	case "zstd":
-		codec = kafka.Zstd.Codec()
+	cfg.Compression = strings.ToLower(cfg.Compression)
+	switch cfg.Compression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
 	default:
 		return nil, fmt.Errorf("bus: unknown compression %q; use none, gzip, snappy, lz4 or zstd", cfg.Compression)
-	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
 	}
 	if cfg.BatchTimeout <= 0 {
 		cfg.BatchTimeout = 10 * time.Millisecond
@@ -137,11 +123,13 @@ func New(cfg Config) (*Bus, error) {
 	transport := &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: time.Minute, MetadataTTL: 5 * time.Second}
 	return &Bus{
 		cfg:       cfg,
-		codec:     codec,
 		transport: transport,
 		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second},
 	}, nil
 }
+
+// errNoTopic says a topic does not exist.
+var errNoTopic = errors.New("the topic does not exist")
 
 // Brokers returns the bootstrap addresses.
 func (b *Bus) Brokers() []string { return b.cfg.Brokers }
@@ -191,7 +179,7 @@ func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
 		}
 		return ids, nil
 	}
-	return nil, fmt.Errorf("topic %s does not exist", topic)
+	return nil, fmt.Errorf("topic %s: %w", topic, errNoTopic)
 }
 
 // EndOffsets returns, per partition of topic, the offset the next produced

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Headers set on every dead-letter message, beside the original key, value
@@ -13,8 +15,11 @@ const (
 	HeaderSourceTopic     = "highway-source-topic"
 	HeaderSourcePartition = "highway-source-partition"
 	HeaderSourceOffset    = "highway-source-offset"
-	HeaderRejectedAt      = "highway-rejected-at"
-	HeaderContentType     = "content-type"
+	// HeaderSourceRow is the row within the source message, for a reject
+	// of one row of a message that carries many (an Arrow batch).
+	HeaderSourceRow   = "highway-source-row"
+	HeaderRejectedAt  = "highway-rejected-at"
+	HeaderContentType = "content-type"
 )
 
 // DLQTopic is the dead-letter topic of a feed topic.
@@ -42,11 +47,25 @@ func DeadLetter(m Message, reason string, at time.Time) Message {
 
 // SendDeadLetters produces each rejected message to its dead-letter topic,
 // reasons[i] being why msgs[i] was rejected.
+//
+// A reject of a Kafka record (Offset ≥ 0) goes to the dead-letter partition
+// of the same number as its source partition (modulo the dead-letter
+// topic's partitions), so that the dead letters of one source partition
+// stand in one partition in source order: LastDeadLetter then tells a
+// processor that takes the partition over which rejects are already there,
+// and it sends each reject once. Other rejects go by key.
 func (p *Producer) SendDeadLetters(ctx context.Context, msgs []Message, reasons []string) error {
-	now := time.Now()
-	out := make([]Message, len(msgs))
-	for i, m := range msgs {
-		out[i] = DeadLetter(m, reasons[i], now)
+	if len(msgs) == 0 {
+		return nil
 	}
-	return p.Produce(ctx, out...)
+	now := time.Now()
+	recs := make([]*kgo.Record, len(msgs))
+	for i, m := range msgs {
+		dl := DeadLetter(m, reasons[i], now)
+		recs[i] = toRecord(dl)
+		if m.Offset >= 0 {
+			pin(recs[i], m.Partition)
+		}
+	}
+	return p.produce(ctx, recs, recs[0].Topic)
 }

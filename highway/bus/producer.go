@@ -2,57 +2,205 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Producer writes messages to any topic, waiting for all in-sync replicas
-// (acks=all). Messages with a key go to the partition the key hashes to, so
-// every record of one thing (a station, a detector) stays in order. It is
-// safe for concurrent use.
+// Producer writes messages to any topic through Kafka's idempotent producer
+// (franz-go's kgo client): every record batch carries the producer's id,
+// epoch and sequence numbers, so a produce that is retried after a broker
+// restart, a lost response or a leader change is stored once, not twice.
+// Records a department sent once are therefore one Kafka record each, the
+// first half of exactly once as the department counts it (the store's batch
+// ledger is the second half).
+//
+// It waits for all in-sync replicas (acks=all). Messages with a key go to
+// the partition the key hashes to (FNV-1a, the placement kafka-go's Hash
+// balancer used, so keys stay where earlier versions put them), so every
+// record of one thing (a station, a detector) stays in order. It is safe
+// for concurrent use.
 type Producer struct {
-	w *kafka.Writer
+	cl  *kgo.Client
+	log *slog.Logger
+
+	mu     sync.Mutex
+	failed bool // the last produce failed; the next success is logged once
 }
 
-// NewProducer returns a producer that batches as the Bus's Config says.
+// NewProducer returns an idempotent producer that lingers and compresses as
+// the Bus's Config says. It dials lazily, like the rest of the Bus.
 func (b *Bus) NewProducer() *Producer {
-	return &Producer{w: &kafka.Writer{
-		Addr:         kafka.TCP(b.cfg.Brokers...),
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		Compression:  compressionOf(b),
-		BatchSize:    b.cfg.BatchSize,
-		BatchBytes:   16 << 20,
-		BatchTimeout: b.cfg.BatchTimeout,
-		Transport:    b.transport,
-		Logger:       kafka.LoggerFunc(b.logf),
-		ErrorLogger:  kafka.LoggerFunc(b.logf),
-	}}
+	p, err := b.newProducer()
+	if err != nil {
+		// The options are all built here from a validated Config; an error
+		// is a bug in this package, not in the caller's input.
+		panic(fmt.Sprintf("bus: building the producer: %v", err))
+	}
+	return p
 }
 
-func compressionOf(b *Bus) kafka.Compression {
-	if b.codec == nil {
-		return 0
+func (b *Bus) newProducer() (*Producer, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(b.cfg.Brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(b.cfg.BatchTimeout),
+		kgo.RecordPartitioner(partitioner{}),
+		kgo.DialTimeout(5 * time.Second),
+		kgo.ProduceRequestTimeout(30 * time.Second),
+		kgo.WithLogger(kgoLogger{b.cfg.Logger}),
 	}
-	return kafka.Compression(b.codec.Code())
+	if c := kgoCompression(b.cfg.Compression); c != nil {
+		opts = append(opts, kgo.ProducerBatchCompression(*c))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{cl: cl, log: b.cfg.Logger.With("component", "kafka-producer")}, nil
+}
+
+// kgoCompression is the codec of a Config.Compression name (already
+// validated by New), or nil for none.
+func kgoCompression(name string) *kgo.CompressionCodec {
+	var c kgo.CompressionCodec
+	switch name {
+	case "gzip":
+		c = kgo.GzipCompression()
+	case "snappy":
+		c = kgo.SnappyCompression()
+	case "lz4":
+		c = kgo.Lz4Compression()
+	case "zstd":
+		c = kgo.ZstdCompression()
+	default:
+		return nil
+	}
+	return &c
 }
 
 // Produce writes msgs and returns when every one is acknowledged or failed.
-// Each message names its topic.
+// Each message names its topic. Kafka's idempotence makes the client's own
+// retries harmless; a message that failed here was not written, except when
+// ctx ended while its request was on the wire: kgo then waits for the
+// broker's answer before giving up, so such a message is either written
+// once and reported written, or reported failed.
 func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	km := make([]kafka.Message, len(msgs))
+	recs := make([]*kgo.Record, len(msgs))
 	for i, m := range msgs {
-		km[i] = toKafka(m)
+		recs[i] = toRecord(m)
 	}
-	if err := p.w.WriteMessages(ctx, km...); err != nil {
-		return fmt.Errorf("producing %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
+	return p.produce(ctx, recs, msgs[0].Topic)
+}
+
+func (p *Producer) produce(ctx context.Context, recs []*kgo.Record, topic string) error {
+	err := p.cl.ProduceSync(ctx, recs...).FirstErr()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if !p.failed {
+			p.log.Warn("producing to Kafka failed; callers retry", "topic", topic, "records", len(recs), "err", err)
+		}
+		p.failed = true
+		return fmt.Errorf("producing %d messages to %s: %w", len(recs), topic, err)
+	}
+	if p.failed {
+		p.log.Info("producing to Kafka works again", "topic", topic)
+		p.failed = false
 	}
 	return nil
 }
 
-// Close flushes pending messages and closes the producer.
-func (p *Producer) Close() error { return p.w.Close() }
+// Close waits for buffered messages and closes the producer.
+func (p *Producer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := p.cl.Flush(ctx)
+	p.cl.Close()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("flushing the producer: %w", err)
+	}
+	return nil
+}
+
+// toRecord converts m to a kgo record; the bytes are shared, not copied.
+func toRecord(m Message) *kgo.Record {
+	r := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Timestamp: m.Time}
+	if len(m.Headers) > 0 {
+		r.Headers = make([]kgo.RecordHeader, len(m.Headers))
+		for i, h := range m.Headers {
+			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	return r
+}
+
+// pinned marks a record whose Partition was chosen by this package (a
+// dead letter goes to the partition of the record it replaces, see dlq.go).
+type pinnedKey struct{}
+
+// pin returns r sent to partition exactly.
+func pin(r *kgo.Record, partition int) *kgo.Record {
+	r.Partition = int32(partition)
+	r.Context = context.WithValue(context.Background(), pinnedKey{}, true)
+	return r
+}
+
+// partitioner places records: a pinned record on its partition (modulo the
+// topic's partitions), a keyed one by FNV-1a of its key as kafka-go's Hash
+// balancer and Sarama do, a keyless one round robin.
+type partitioner struct{}
+
+func (partitioner) ForTopic(string) kgo.TopicPartitioner { return &topicPartitioner{} }
+
+type topicPartitioner struct{ next int }
+
+func (*topicPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
+
+func (t *topicPartitioner) Partition(r *kgo.Record, n int) int {
+	if r.Context != nil && r.Context.Value(pinnedKey{}) != nil {
+		return int(r.Partition) % n
+	}
+	if r.Key == nil {
+		t.next++
+		return t.next % n
+	}
+	return keyPartition(r.Key, n)
+}
+
+// keyPartition is the partition of key among n: int32(fnv1a(key)) mod n,
+// made non-negative by negation, exactly kafka-go's Hash balancer.
+func keyPartition(key []byte, n int) int {
+	h := fnv.New32a()
+	h.Write(key)
+	p := int32(h.Sum32()) % int32(n)
+	if p < 0 {
+		p = -p
+	}
+	return int(p)
+}
+
+// kgoLogger sends kgo's logs to slog: warnings and errors as they are, the
+// rest at debug level.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelInfo }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		lv = slog.LevelError
+	case kgo.LogLevelWarn:
+		lv = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), lv, msg, append(keyvals, "component", "kafka")...)
+}

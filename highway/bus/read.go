@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -24,26 +25,45 @@ func (b *Bus) ReadAll(ctx context.Context, topic string) ([]Message, error) {
 	sort.Ints(parts)
 	var out []Message
 	for _, p := range parts {
-		if ends[p] <= 0 {
-			continue
+		err := b.readRange(ctx, topic, p, kafka.FirstOffset, ends[p], func(m *Message) {
+			out = append(out, m.Clone())
+		})
+		if err != nil {
+			return nil, err
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.cfg.Brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond, Logger: kafka.LoggerFunc(b.logf)})
-		if err := r.SetOffset(kafka.FirstOffset); err != nil {
-			r.Close()
-			return nil, fmt.Errorf("reading %s/%d: %w", topic, p, err)
-		}
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				r.Close()
-				return nil, fmt.Errorf("reading %s/%d: %w", topic, p, err)
-			}
-			out = append(out, fromKafka(m))
-			if m.Offset+1 >= ends[p] {
-				break
-			}
-		}
-		r.Close()
 	}
 	return out, nil
+}
+
+// readRange calls fn with each message of topic/partition from offset from
+// (kafka.FirstOffset: the first one Kafka holds) up to, not including, end,
+// through the same partition reader a claim uses. The message's memory is
+// reused after fn returns: fn clones what it keeps.
+func (b *Bus) readRange(ctx context.Context, topic string, partition int, from, end int64, fn func(*Message)) error {
+	if end <= 0 || (from >= 0 && from >= end) {
+		return nil
+	}
+	r := newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, partition, b.logf)
+	r.mem.limit = b.cfg.MaxBatchBytes
+	defer r.drop()
+	r.seek(from)
+	for r.offset < 0 || r.offset < end {
+		r.release()
+		m, err := r.next(ctx, 100*time.Millisecond)
+		var bad *BadBatchError
+		switch {
+		case errors.Is(err, errEmptyFetch):
+			continue
+		case errors.As(err, &bad):
+			r.skipBad()
+			continue
+		case err != nil:
+			return fmt.Errorf("reading %s/%d: %w", topic, partition, err)
+		}
+		if m.Offset >= end {
+			return nil
+		}
+		fn(&m)
+	}
+	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -48,6 +50,14 @@ type Store struct {
 	database string
 	ddl      DDL
 	log      *slog.Logger
+	// zone is the server's time zone, in which toYYYYMM partitions a
+	// DateTime column (see MonthOf).
+	zone *time.Location
+
+	ledgerMu    sync.Mutex
+	ledgerReady bool
+
+	fault atomic.Pointer[InsertFault] // tests only; see InjectInsertFault
 }
 
 // Open connects to the ClickHouse at dsn (clickhouse://host:port/database,
@@ -79,9 +89,19 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
+	var tz string
+	if err := conn.QueryRow(ctx, "SELECT timezone()").Scan(&tz); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("reading the time zone of ClickHouse at %v: %w", opts.Addr, err)
+	}
+	zone, err := time.LoadLocation(tz)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ClickHouse at %v runs in time zone %q, which this machine's time zone database lacks (install tzdata): %w", opts.Addr, tz, err)
+	}
 	reader := newNativePool(nativeConfig{addrs: opts.Addr, database: opts.Auth.Database, user: opts.Auth.Username,
 		password: opts.Auth.Password, tls: opts.TLS, dialTimeout: opts.DialTimeout, maxOpen: opts.MaxOpenConns})
-	return &Store{conn: conn, reader: reader, database: opts.Auth.Database, ddl: DDL{Database: opts.Auth.Database, Server: v}, log: log}, nil
+	return &Store{conn: conn, reader: reader, database: opts.Auth.Database, ddl: DDL{Database: opts.Auth.Database, Server: v}, log: log, zone: zone}, nil
 }
 
 // Close closes the connections.

@@ -53,10 +53,18 @@ func (c *Columns) Rows() int { return c.rows }
 // (native_insert.go). ClickHouse writes the insert atomically per partition
 // of the table (one month of event time).
 func (s *Store) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) error {
-	n := int(rec.NumRows())
 	if err := checkBatch(feed, rec, prov); err != nil {
 		return err
 	}
+	if faulted, err := s.injectedFault(ctx, feed, rec, prov); faulted {
+		return fmt.Errorf("insert of %d rows into %s: %w", rec.NumRows(), feed.Table(), err)
+	}
+	return s.insert(ctx, feed, rec, prov)
+}
+
+// insert sends rec in one native insert.
+func (s *Store) insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) error {
+	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}

@@ -17,6 +17,7 @@ type Metrics struct {
 	batchRows   *prometheus.HistogramVec
 	batchTime   *prometheus.HistogramVec
 	duplicates  *prometheus.CounterVec
+	landed      *prometheus.CounterVec
 	lags        *prometheus.GaugeVec
 	watermarks  *prometheus.GaugeVec
 	firings     *prometheus.CounterVec
@@ -50,6 +51,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "highway_processor_duplicates_total", Help: "Records dropped as duplicates (same key and event time), by feed.",
 	}, []string{"feed"})
+	m.landed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "highway_processor_rows_already_landed_total", Help: "Rows left out of an insert because ClickHouse already held them (an insert that landed in part, retried or resumed), by feed.",
+	}, []string{"feed"})
 	m.lags = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "highway_processor_partition_lag", Help: "Records of a partition not yet fetched, by feed and partition.",
 	}, []string{"feed", "partition"})
@@ -63,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "highway_processor_waiting", Help: "1 while a processor waits for Kafka or ClickHouse to recover, by feed and operation.",
 	}, []string{"feed", "operation"})
 	reg.MustRegister(m.rowsIn, m.rowsWritten, m.rejects, m.retries, m.batchRows, m.batchTime,
-		m.duplicates, m.lags, m.watermarks, m.firings, m.waiting)
+		m.duplicates, m.landed, m.lags, m.watermarks, m.firings, m.waiting)
 	return m
 }
 
@@ -72,6 +76,13 @@ func (m *Metrics) duplicate(feed string) {
 		return
 	}
 	m.duplicates.WithLabelValues(feed).Inc()
+}
+
+func (m *Metrics) alreadyLanded(feed string, rows int) {
+	if m == nil {
+		return
+	}
+	m.landed.WithLabelValues(feed).Add(float64(rows))
 }
 
 func (m *Metrics) lag(feed string, partition int, lag int64) {

@@ -28,8 +28,17 @@ import (
 // so tests can hand in their own.
 type Sink interface {
 	EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error
-	Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance) error
-	ResumeOffset(ctx context.Context, feed *catalog.Feed, topic string, partition int) (int64, bool, error)
+	// InsertMissing inserts the rows of rec whose (offset, month) is not in
+	// landed (nil: all of them); see store's "Exactly once, per batch".
+	InsertMissing(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance, landed store.Landed) (inserted, skipped int, err error)
+	// Landed says which (offset, month) pairs of offsets [from, to) of
+	// topic/partition the feed's table holds.
+	Landed(ctx context.Context, feed *catalog.Feed, topic string, partition int, from, to int64) (store.Landed, error)
+	// ResumePoint reads the batch ledger's and the table's offsets.
+	ResumePoint(ctx context.Context, feed *catalog.Feed, topic string, partition int) (store.Resume, error)
+	// RecordProgress writes to the batch ledger that every record before
+	// next is written.
+	RecordProgress(ctx context.Context, topic string, partition int, next int64) error
 	MaxEventTime(ctx context.Context, feed *catalog.Feed, topic string, partition int) (time.Time, error)
 	MinEventTime(ctx context.Context, feed *catalog.Feed) (time.Time, error)
 	RecentIdentities(ctx context.Context, feed *catalog.Feed, topic string, partition int, since time.Time) ([]record.Identity, error)
@@ -41,6 +50,9 @@ type Sink interface {
 // Source is the Kafka side of a processor: the parts of *bus.Bus it uses.
 type Source interface {
 	Consume(ctx context.Context, group, topic string, handle bus.ClaimHandler) error
+	// LastDeadLetter says which rejects of topic/partition the dead-letter
+	// topic already holds.
+	LastDeadLetter(ctx context.Context, topic string, partition int) (bus.DeadLetterMark, bool, error)
 }
 
 // DeadLetters receives rejected records: the part of *bus.Producer it uses.
@@ -270,27 +282,46 @@ func (p *Processor) fire(ctx context.Context) error {
 // consume handles one claimed partition.
 func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	log := p.log.With("partition", c.Partition)
-	var (
-		next  int64
-		found bool
-	)
-	err := retry(ctx, p, "reading the resume offset", func() (err error) {
-		next, found, err = p.sink.ResumeOffset(ctx, p.cfg.Feed, c.Topic, c.Partition)
+	feed := p.cfg.Feed
+	var res store.Resume
+	if err := retry(ctx, p, "reading where ClickHouse stands", func() (err error) {
+		res, err = p.sink.ResumePoint(ctx, feed, c.Topic, c.Partition)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return nilIfDone(ctx, err)
 	}
-	start := c.Committed
-	if found && next > start {
-		start = next
+	st := &partitionState{}
+	if err := retry(ctx, p, "reading the dead-letter topic's last reject", func() (err error) {
+		st.mark, st.marked, err = p.src.LastDeadLetter(ctx, c.Topic, c.Partition)
+		return err
+	}); err != nil {
+		return nilIfDone(ctx, err)
+	}
+	start, checkUntil := resumeAt(res, c.Committed)
+	if !res.HasLedger && checkUntil-max(start, 0) > maxUnledgered {
+		// A table an older highway wrote, which kept no ledger: trust its
+		// highest offset, as that version did.
+		log.Warn("no batch ledger entry for the partition and a long way to check; resuming after the table's highest offset", "table_next", res.TableNext, "committed", c.Committed)
+		start, checkUntil = res.TableNext, res.TableNext
+	}
+	var landed store.Landed
+	if checkUntil > max(start, 0) {
+		// The previous owner may have written rows past the ledger before it
+		// stopped, some months of a batch and not others: find which.
+		if err := retry(ctx, p, "reading which rows past the ledger landed", func() (err error) {
+			landed, err = p.sink.Landed(ctx, feed, c.Topic, c.Partition, max(start, 0), checkUntil)
+			return err
+		}); err != nil {
+			return nilIfDone(ctx, err)
+		}
 	}
 	if start >= 0 {
 		if err := c.SeekTo(start); err != nil {
 			return err
 		}
 	}
-	log.Info("partition assigned", "committed", c.Committed, "clickhouse_next", next, "clickhouse_has_rows", found, "start", start)
+	log.Info("partition assigned", "committed", c.Committed, "ledger", res.Ledger, "has_ledger", res.HasLedger,
+		"table_next", res.TableNext, "start", start, "check_until", checkUntil, "landed_parts", len(landed))
 
 	lag := &atomic.Int64{}
 	p.lags.Store(c.Partition, lag)
@@ -298,7 +329,6 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 
 	dec := record.NewDecoder(p.cfg.Feed)
 	defer dec.Release()
-	st := &partitionState{}
 	if err := p.preparePartition(ctx, c, dec, st); err != nil {
 		return nilIfDone(ctx, err)
 	}
@@ -330,28 +360,32 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				}
 				return err
 			})
-			if bad != nil {
-				if err := p.skipBadBatch(gctx, bad); err != nil {
-					fetchErr <- err
-					return
-				}
-				continue
-			}
-			if err != nil {
+			var b *batch
+			switch {
+			case bad != nil:
+				b = p.badBatch(dec, bad, st)
+			case err != nil:
 				fetchErr <- err
 				return
+			default:
+				if start >= 0 {
+					// Never write a row twice, whatever the broker hands back.
+					if msgs = dropBefore(msgs, start); len(msgs) == 0 {
+						continue
+					}
+				}
+				lag.Store(c.Lag())
+				p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
+				st.pend = make([]Pending, len(p.windows))
+				b = p.decode(dec, msgs, st)
 			}
-			if start >= 0 {
-				// Never write a row twice, whatever the broker hands back.
-				if msgs = dropBefore(msgs, start); len(msgs) == 0 {
-					continue
+			start = b.next
+			if landed != nil {
+				b.landed = landed
+				if b.next >= checkUntil {
+					landed = nil // past what the previous owner may have written
 				}
 			}
-			start = msgs[len(msgs)-1].Offset + 1
-			lag.Store(c.Lag())
-			p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
-			st.pend = make([]Pending, len(p.windows))
-			b := p.decode(dec, msgs, st.pend)
 			select {
 			case decoded <- b:
 			case <-gctx.Done():
@@ -373,8 +407,14 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	var lastCommit time.Time
 	uncommitted := int64(-1)
 	commit := func(next int64) {
+		// The ledger first: it is what the next owner resumes from.
+		lctx, cancelLedger := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := p.sink.RecordProgress(lctx, c.Topic, c.Partition, next); err != nil {
+			log.Warn("writing the batch ledger failed; the next owner checks which rows landed from the last entry on", "offset", next, "err", err)
+		}
+		cancelLedger()
 		if err := c.Commit(next); err != nil && ctx.Err() == nil {
-			log.Warn("commit failed; ClickHouse's offsets still make the restart exact", "offset", next, "err", err)
+			log.Warn("commit failed; the batch ledger in ClickHouse still makes the restart exact", "offset", next, "err", err)
 		}
 		lastCommit, uncommitted = time.Now(), -1
 	}
@@ -389,9 +429,11 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 		}
 		now := time.Now()
 		for i, ws := range p.windows {
-			ws.w.Advance(c.Partition, &b.pend[i], now)
+			if i < len(b.pend) {
+				ws.w.Advance(c.Partition, &b.pend[i], now)
+			}
 		}
-		if len(p.windows) > 0 {
+		if len(p.windows) > 0 && b.rec.NumRows() > 0 {
 			if err := p.fire(gctx); err != nil {
 				return fail(err)
 			}
@@ -409,13 +451,49 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	}
 }
 
-// commitInterval spaces a partition's Kafka commits.
+// commitInterval spaces a partition's batch-ledger entries and Kafka
+// commits.
 const commitInterval = time.Second
 
+// maxUnledgered bounds the offsets a claim checks for rows that already
+// landed when the partition has no batch-ledger entry at all.
+const maxUnledgered = 1_000_000
+
+// resumeAt returns where a claim starts reading (negative: at the first
+// offset Kafka holds) and the offset up to which what it reads may already
+// be in the table, in part: from the batch ledger (or the group's commit,
+// which is made after the ledger) up to the table's highest offset.
+func resumeAt(res store.Resume, committed int64) (start, checkUntil int64) {
+	start = committed
+	if res.HasLedger && res.Ledger > start {
+		start = res.Ledger
+	}
+	checkUntil = max(start, 0)
+	if res.HasRows && res.TableNext > checkUntil {
+		checkUntil = res.TableNext
+	}
+	return start, checkUntil
+}
+
 // partitionState is what the decoding of one claimed partition keeps:
-// where Observe notes the batch being decoded, one Pending per window.
+// where Observe notes the batch being decoded, one Pending per window, and
+// which rejects the dead-letter topic held when the claim began.
 type partitionState struct {
-	pend []Pending
+	pend   []Pending
+	mark   bus.DeadLetterMark
+	marked bool
+}
+
+// reject adds a rejected message to b, unless the dead-letter topic held it
+// already when the claim began (its previous owner sent it and stopped
+// before the rows of its batch landed).
+func (st *partitionState) reject(b *batch, m bus.Message, row int, reason string) {
+	if st.marked && st.mark.Covers(m.Offset, row) {
+		return
+	}
+	b.bad = append(b.bad, m)
+	b.rows = append(b.rows, row)
+	b.reasons = append(b.reasons, reason)
 }
 
 // preparePartition sets up what a claimed partition needs beyond decoding:
@@ -477,27 +555,53 @@ func (p *Processor) preparePartition(ctx context.Context, c *bus.Claim, dec *rec
 	return nil
 }
 
-// skipBadBatch records a record batch Kafka holds but no one can read
-// (see bus.BadBatchError) in the dead-letter topic, as one record without a
-// value whose headers say where the batch is and whose reason says why, so
-// that nothing goes missing unnoticed; the claim then reads on after it.
-func (p *Processor) skipBadBatch(ctx context.Context, bad *bus.BadBatchError) error {
+// badBatch turns a record batch Kafka holds but no one can read (see
+// bus.BadBatchError) into a micro-batch of one dead-letter record without a
+// value, whose headers say where the batch is and whose reason says why, so
+// that nothing goes missing unnoticed; the claim then reads on after it. It
+// travels with the other micro-batches, so the dead-letter topic keeps
+// source order.
+func (p *Processor) badBatch(dec *record.Decoder, bad *bus.BadBatchError, st *partitionState) *batch {
 	reason := bad.Error() + "; skipped, its records stay in Kafka until the topic's retention"
 	p.log.Error("skipping an unreadable record batch", "partition", bad.Partition, "first_offset", bad.First, "next_offset", bad.Next, "reason", bad.Reason)
+	b := &batch{rec: dec.NewRecordBatch(), next: bad.Next, began: time.Now()}
 	note := bus.Message{Topic: bad.Topic, Partition: bad.Partition, Offset: bad.First, Time: time.Now()}
-	return p.deadLetter(ctx, []bus.Message{note}, []string{reason})
+	st.reject(b, note, bus.WholeRecord, reason)
+	return b
 }
 
-// deadLetter sends rejected messages to the dead-letter topic, retrying
-// until Kafka takes them, and counts them.
-func (p *Processor) deadLetter(ctx context.Context, msgs []bus.Message, reasons []string) error {
+// deadLetter sends a batch's rejects to the dead-letter topic, retrying
+// until Kafka takes them, and counts them. A retry first asks the topic
+// which of them it holds (a failed send may have landed in part) and sends
+// the rest, so each reject is there once.
+func (p *Processor) deadLetter(ctx context.Context, b *batch) error {
+	msgs, rows, reasons := b.bad, b.rows, b.reasons
+	attempt := 0
 	if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
+		attempt++
+		if attempt > 1 {
+			mark, found, err := p.src.LastDeadLetter(ctx, p.cfg.Feed.Topic(), msgs[0].Partition)
+			if err != nil {
+				return err
+			}
+			if found {
+				st := partitionState{mark: mark, marked: true}
+				rest := &batch{}
+				for i, m := range msgs {
+					st.reject(rest, m, rows[i], reasons[i])
+				}
+				msgs, rows, reasons = rest.bad, rest.rows, rest.reasons
+				if len(msgs) == 0 {
+					return nil
+				}
+			}
+		}
 		return p.dlq.SendDeadLetters(ctx, msgs, reasons)
 	}); err != nil {
 		return err
 	}
-	p.rejected.Add(int64(len(msgs)))
-	p.cfg.Metrics.rejected(p.cfg.Feed.Name, reasons)
+	p.rejected.Add(int64(len(b.bad)))
+	p.cfg.Metrics.rejected(p.cfg.Feed.Name, b.reasons)
 	return nil
 }
 
@@ -516,15 +620,20 @@ type batch struct {
 	rec     arrow.RecordBatch
 	prov    store.Provenance
 	bad     []bus.Message
+	rows    []int // of each reject: its row in an Arrow message, or bus.WholeRecord
 	reasons []string
 	pend    []Pending
-	next    int64 // the offset after the batch's last message
-	began   time.Time
+	// landed, when set, holds which rows of the batch's offsets the table
+	// may already have (the claim's previous owner wrote them).
+	landed store.Landed
+	next   int64 // the offset after the batch's last message
+	began  time.Time
 }
 
-// decode turns one micro-batch into Arrow rows and rejects. pend receives
-// what the windows observe of it.
-func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pending) *batch {
+// decode turns one micro-batch into Arrow rows and rejects. st.pend
+// receives what the windows observe of it.
+func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, st *partitionState) *batch {
+	pend := st.pend
 	feed := p.cfg.Feed
 	b := &batch{msgs: len(msgs), prov: store.Provenance{Topic: feed.Topic(),
 		Partitions: make([]int32, 0, len(msgs)), Offsets: make([]int64, 0, len(msgs))},
@@ -544,13 +653,14 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 			for _, rr := range rowRejects {
 				row := m.Clone() // the message's bytes are reused by the next fetch
 				row.Value = rr.JSON
-				row.Headers = []bus.Header{{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)}}
-				b.bad = append(b.bad, row)
-				b.reasons = append(b.reasons, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
+				row.Headers = []bus.Header{
+					{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)},
+					{Key: bus.HeaderSourceRow, Value: []byte(strconv.Itoa(rr.Row))},
+				}
+				st.reject(b, row, rr.Row, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
 			}
 			if err != nil {
-				b.bad = append(b.bad, m.Clone())
-				b.reasons = append(b.reasons, err.Error())
+				st.reject(b, m.Clone(), bus.WholeRecord, err.Error())
 			}
 			continue
 		}
@@ -560,8 +670,7 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 				p.cfg.Metrics.duplicate(feed.Name)
 				continue
 			}
-			b.bad = append(b.bad, m.Clone())
-			b.reasons = append(b.reasons, err.Error())
+			st.reject(b, m.Clone(), bus.WholeRecord, err.Error())
 			continue
 		}
 		b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
@@ -575,40 +684,44 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, pend []Pendi
 
 // persist sends a batch's rejects to the DLQ, then inserts its rows,
 // retrying until ClickHouse takes them; it releases the batch. Rejects go
-// first: once the rows are in ClickHouse a restart resumes after them, so a
-// reject sent later could be lost.
+// first: once the rows are in ClickHouse and the batch ledger says so, a
+// restart resumes after them, so a reject sent later could be lost.
 func (p *Processor) persist(ctx context.Context, b *batch) error {
 	defer b.rec.Release()
 	feed := p.cfg.Feed
 	if len(b.bad) > 0 {
-		if err := p.deadLetter(ctx, b.bad, b.reasons); err != nil {
+		if err := p.deadLetter(ctx, b); err != nil {
 			return err
 		}
 		p.log.Debug("rejected records", "count", len(b.bad), "first_offset", b.bad[0].Offset, "first_reason", b.reasons[0])
 	}
-	if b.rec.NumRows() > 0 {
+	if n := len(b.prov.Offsets); n > 0 {
 		partition := int(b.prov.Partitions[0])
-		attempt := 0
-		err := retry(ctx, p, "inserting into ClickHouse", func() error {
+		landed := b.landed
+		attempt, inserted, skipped := 0, 0, 0
+		err := retry(ctx, p, "inserting into ClickHouse", func() (err error) {
 			attempt++
 			if attempt > 1 {
-				// A failed insert may still have landed: ask ClickHouse
-				// what it has before writing again.
-				next, found, err := p.sink.ResumeOffset(ctx, feed, feed.Topic(), partition)
+				// A failed insert may have landed in part (ClickHouse commits
+				// each month of a block on its own): ask which rows it has
+				// and insert the others.
+				landed, err = p.sink.Landed(ctx, feed, feed.Topic(), partition, b.prov.Offsets[0], b.prov.Offsets[n-1]+1)
 				if err != nil {
 					return err
 				}
-				if found && next > b.prov.Offsets[len(b.prov.Offsets)-1] {
-					return nil
-				}
 			}
 			b.prov.IngestedAt = time.Now()
-			return p.sink.Insert(ctx, feed, b.rec, b.prov)
+			inserted, skipped, err = p.sink.InsertMissing(ctx, feed, b.rec, b.prov, landed)
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		p.written.Add(b.rec.NumRows())
+		if skipped > 0 {
+			p.log.Info("rows already in ClickHouse left out of a batch", "partition", partition, "first_offset", b.prov.Offsets[0], "skipped", skipped, "inserted", inserted)
+			p.cfg.Metrics.alreadyLanded(feed.Name, skipped)
+		}
+		p.written.Add(int64(inserted))
 	}
 	p.cfg.Metrics.batch(feed.Name, b.msgs, int(b.rec.NumRows()), time.Since(b.began))
 	return nil

@@ -282,12 +282,12 @@ type crashAfterInsert struct {
 	crash func()
 }
 
-func (c *crashAfterInsert) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance) error {
-	err := c.Store.Insert(ctx, feed, rec, prov)
+func (c *crashAfterInsert) InsertMissing(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance, landed store.Landed) (int, int, error) {
+	inserted, skipped, err := c.Store.InsertMissing(ctx, feed, rec, prov, landed)
 	if err == nil {
 		c.once.Do(c.crash)
 	}
-	return err
+	return inserted, skipped, err
 }
 
 func TestProcessorCrashBetweenInsertAndCommit(t *testing.T) {

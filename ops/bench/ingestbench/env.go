@@ -94,7 +94,7 @@ func newEnv(ctx context.Context, o options, log *slog.Logger) (*env, error) {
 	}
 	e.gen = &generator{feed: src, base: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), sim: sim.New(sim.Config{Feeds: []*catalog.Feed{src}, BadShare: -1, Logger: log}, nil)}
 
-	if e.bus, err = bus.New(bus.Config{Brokers: strings.Split(o.kafka, ","), BatchSize: 10000, BatchTimeout: 20 * time.Millisecond, Logger: log}); err != nil {
+	if e.bus, err = bus.New(bus.Config{Brokers: strings.Split(o.kafka, ","), BatchTimeout: 20 * time.Millisecond, Logger: log}); err != nil {
 		return nil, err
 	}
 	if e.admin, err = store.Open(ctx, o.clickhouse, log); err != nil {
