@@ -82,6 +82,18 @@ func runBench(ctx context.Context, o options, log *slog.Logger) error {
 		r.highway = append(r.highway, hw)
 		e.quiesce(ctx)
 
+		if o.baseline != "" {
+			log.Info("the baseline build drains the same topic", "attempt", a, "binary", o.baseline, "rows", n, "load", loadavg())
+			bl, err := e.measureBinary(ctx, o.baseline, "baseline", src, n, a)
+			if err != nil {
+				return fmt.Errorf("baseline %s: %w", o.baseline, err)
+			}
+			log.Info("baseline done", "attempt", a, "rows", bl.Rows, "took", bl.Took.Round(time.Millisecond), "rate", bl.Rate,
+				"cpu", bl.Usage.CPU.Round(time.Millisecond), "peak_rss_mib", mib(bl.Usage.VmHWM), "load", bl.Load)
+			r.baseline = append(r.baseline, bl)
+			e.quiesce(ctx)
+		}
+
 		if engineWhy == "" {
 			log.Info("ClickHouse's Kafka engine drains the same topic", "attempt", a, "rows", n, "load", loadavg())
 			eng, err := e.measureEngine(ctx, src.Topic(), e.feeds[roleEngine], n, fmt.Sprintf("tput%d", a))
@@ -145,6 +157,7 @@ func runBench(ctx context.Context, o options, log *slog.Logger) error {
 // results are every figure of a run.
 type results struct {
 	highway, engine []throughput
+	baseline        []throughput // the -baseline build's attempts, if any
 	ceiling         []ceiling
 	engineWhy       string // why the engine has no figures, or ""
 	hwLat, engLat   latencyResult
@@ -191,9 +204,15 @@ func (e *env) quiesce(ctx context.Context) {
 // highwayArgs are the flags of a `highway process` child that runs feed;
 // attempt makes its consumer group new.
 func (e *env) highwayArgs(feed *catalog.Feed, attempt int) []string {
+	return e.childArgs(groupHighway, feed, attempt)
+}
+
+// childArgs are the flags of a `highway process` child whose consumer
+// groups start with group and the attempt's number.
+func (e *env) childArgs(group string, feed *catalog.Feed, attempt int) []string {
 	args := []string{
 		"--kafka", e.o.kafka, "--clickhouse", e.dsn, "--specs", e.specs, "--feed", feed.Name,
-		"--group-prefix", fmt.Sprintf("bench.%s.%s%d", e.o.run, groupHighway, attempt), "--partitions", strconv.Itoa(e.o.partitions),
+		"--group-prefix", fmt.Sprintf("bench.%s.%s%d", e.o.run, group, attempt), "--partitions", strconv.Itoa(e.o.partitions),
 		"--metrics-addr", "", "--log-level", "info",
 	}
 	return append(args, strings.Fields(e.o.childFlags)...)
@@ -208,11 +227,17 @@ func (e *env) dropTable(ctx context.Context, table string) error {
 // measureHighway runs `highway process` on feed's pre-filled topic until its
 // (new) table holds n rows, then stops it and returns its figures.
 func (e *env) measureHighway(ctx context.Context, feed *catalog.Feed, n int64, attempt int) (throughput, error) {
+	return e.measureBinary(ctx, e.o.highway, groupHighway, feed, n, attempt)
+}
+
+// measureBinary is measureHighway with another highway binary (the
+// -baseline build), whose groups start with group.
+func (e *env) measureBinary(ctx context.Context, binary, group string, feed *catalog.Feed, n int64, attempt int) (throughput, error) {
 	if err := e.dropTable(ctx, feed.Table()); err != nil {
 		return throughput{}, err
 	}
 	meter, kafkaMeter := newCPUMeter(e.o.chPIDFile), newCPUMeter(e.o.kafkaPIDFile)
-	c, err := startHighway(e.o.highway, e.highwayArgs(feed, attempt), filepath.Join(e.o.work, fmt.Sprintf("highway-throughput-%d.log", attempt)))
+	c, err := startHighway(binary, e.childArgs(group, feed, attempt), filepath.Join(e.o.work, fmt.Sprintf("%s-throughput-%d.log", group, attempt)))
 	if err != nil {
 		return throughput{}, err
 	}

@@ -46,6 +46,7 @@ type options struct {
 	clickhouse   string
 	highway      string
 	childFlags   string
+	baseline     string
 	ceilBatch    int
 	run          string
 	work         string
@@ -70,6 +71,7 @@ func main() {
 	fs.StringVar(&o.kafka, "kafka", os.Getenv("HIGHWAY_KAFKA"), "Kafka bootstrap brokers (default $HIGHWAY_KAFKA)")
 	fs.StringVar(&o.clickhouse, "clickhouse", os.Getenv("HIGHWAY_CLICKHOUSE"), "ClickHouse DSN of any database; the run creates its own (default $HIGHWAY_CLICKHOUSE)")
 	fs.StringVar(&o.highway, "highway", "bin/highway", "the highway binary to run as `highway process`")
+	fs.StringVar(&o.baseline, "baseline", "", "another highway binary (e.g. built from the commit before a change) that drains the same topic in rotation with -highway; the last line gains baseline= and ratio_baseline=")
 	fs.StringVar(&o.childFlags, "highway-flags", "", "extra flags for every `highway process` child, space-separated (e.g. \"--max-rows 50000\"), to try settings")
 	fs.IntVar(&o.ceilBatch, "ceiling-batch", catalog.DefaultBatch.Rows, "rows per insert of the ceiling, and per micro-batch of -mode profile (default highway's --max-rows default)")
 	fs.StringVar(&o.run, "run", "", "run id, lower-case letters and digits starting with a letter; names the database, topics and groups (required)")

@@ -87,8 +87,8 @@ func report(w io.Writer, o options, e *env, r results) {
 	fmt.Fprintf(w, "targets: ratio_engine ≥ 1.5 %s; ratio_ceiling ≥ 0.6 %s; p99 ≤ 1500 ms %s; peak RSS ≤ 256 MiB %s (the target is for a 10M-row backlog: --rows 10000000)\n",
 		verdict(eng.Rate > 0 && ratio(hw.Rate, eng.Rate) >= 1.5), verdict(ratio(hw.Rate, ceil) >= 0.6),
 		verdict(r.hwLat.Probes > 0 && r.hwLat.Missing == 0 && r.hwLat.P99 <= 1500*time.Millisecond), verdict(peak > 0 && mib(peak) <= 256))
-	fmt.Fprintf(w, "ingest rows=%d highway=%d kafka_engine=%d ceiling=%d ratio_engine=%.2f ratio_ceiling=%.2f p99_ms=%d engine_p99_ms=%d rss_mb=%d\n",
-		hw.Rows, hw.Rate, eng.Rate, ceil, ratio(hw.Rate, eng.Rate), ratio(hw.Rate, ceil), r.hwLat.P99.Milliseconds(), r.engLat.P99.Milliseconds(), mib(peak))
+	fmt.Fprintf(w, "ingest rows=%d highway=%d kafka_engine=%d ceiling=%d ratio_engine=%.2f ratio_ceiling=%.2f p99_ms=%d engine_p99_ms=%d rss_mb=%d%s\n",
+		hw.Rows, hw.Rate, eng.Rate, ceil, ratio(hw.Rate, eng.Rate), ratio(hw.Rate, ceil), r.hwLat.P99.Milliseconds(), r.engLat.P99.Milliseconds(), mib(peak), baselineFields(hw, best(r.baseline)))
 }
 
 func verdict(ok bool) string {
@@ -131,4 +131,13 @@ func memTotal() string {
 		}
 	}
 	return "?"
+}
+
+// baselineFields are the last line's fields of the -baseline build: its
+// best rate and highway's against it, or nothing without one.
+func baselineFields(hw, bl throughput) string {
+	if bl.Rate <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" baseline=%d ratio_baseline=%.3f", bl.Rate, float64(hw.Rate)/float64(bl.Rate))
 }
