@@ -66,6 +66,10 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 			all[t] = true
 		}
 	}
+	// The quality ledger of the open feeds is open (the restricted feeds'
+	// rows are in the restricted database's copy, for admins).
+	all[store.QualityTable] = true
+	all[layout.SQLName(layout.Restricted, store.QualityTable)] = true
 	jobs := cat.Jobs()
 	jobTables := map[*catalog.Job]string{}
 	epoch := time.Unix(0, 0)
@@ -83,7 +87,7 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 	}
 	for name, d := range readers {
 		v := &view{byName: map[string]*catalog.Feed{}}
-		visible := map[string]bool{}
+		visible := map[string]bool{store.QualityTable: true}
 		for _, f := range cat.Feeds() {
 			if d.CanRead(f) {
 				v.feeds = append(v.feeds, f)

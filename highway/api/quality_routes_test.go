@@ -111,6 +111,9 @@ func TestQualityRoutes(t *testing.T) {
 		{name: "bad as of", method: "GET", path: "/open/v1/feeds/td.traffic.cameras/data?as_of=then", status: 400, err: `as_of: "then" is not a time`},
 		{name: "api download of a granted restricted feed", method: "GET", path: "/api/v1/feeds/police.cases/data?changed_since=2026-11-26T00:00:00Z", token: "TD", status: 200},
 		{name: "api download without a grant", method: "GET", path: "/api/v1/feeds/police.cases/data", token: "EPD", status: 404, err: "no feed called police.cases"},
+		{name: "the open ledger in SQL", method: "POST", path: "/api/v1/query", token: "EPD", body: `{"sql": "SELECT feed, score FROM highway_quality WHERE feed = 'td.traffic.cameras'"}`, status: 200},
+		{name: "the restricted ledger in SQL without admin", method: "POST", path: "/api/v1/query", token: "TD", body: `{"sql": "SELECT feed, score FROM highway_restricted.highway_quality"}`, status: 400},
+		{name: "the restricted ledger in SQL for an admin", method: "POST", path: "/api/v1/query", token: "OPS", body: `{"sql": "SELECT feed, score FROM highway_restricted.highway_quality"}`, status: 200},
 		{name: "api download needs a token", method: "GET", path: "/api/v1/feeds/td.traffic.cameras/data", status: 401},
 		{name: "api download keeps personal fields out", method: "GET", path: "/api/v1/feeds/td.traffic.cameras/data", token: "TD", status: 200,
 			check: func(t *testing.T, rr *httptest.ResponseRecorder) {

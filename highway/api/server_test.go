@@ -480,7 +480,7 @@ func TestRouteMe(t *testing.T) {
 		{name: "department", method: "GET", path: "/api/v1/me", token: "EPD", status: 200, check: func(t *testing.T, rr *httptest.ResponseRecorder) {
 			var m Me
 			_ = json.Unmarshal(rr.Body.Bytes(), &m)
-			if m.Department != "EPD" || m.Admin || !slices.Equal(m.Tables, []string{"epd_air_test", "td_traffic_cameras"}) {
+			if m.Department != "EPD" || m.Admin || !slices.Equal(m.Tables, []string{"epd_air_test", "highway_quality", "td_traffic_cameras"}) {
 				t.Errorf("%+v", m)
 			}
 		}},
@@ -496,7 +496,7 @@ func TestRouteMe(t *testing.T) {
 		{name: "granted department", method: "GET", path: "/api/v1/me", token: "TD", status: 200, check: func(t *testing.T, rr *httptest.ResponseRecorder) {
 			var m Me
 			_ = json.Unmarshal(rr.Body.Bytes(), &m)
-			if want := []string{"epd_air_test", "highway_restricted.police_cases", "td_traffic_cameras"}; !slices.Equal(m.Tables, want) {
+			if want := []string{"epd_air_test", "highway_quality", "highway_restricted.police_cases", "td_traffic_cameras"}; !slices.Equal(m.Tables, want) {
 				t.Errorf("tables %v, want %v", m.Tables, want)
 			}
 		}},

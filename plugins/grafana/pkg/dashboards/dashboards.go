@@ -132,9 +132,39 @@ func (g *gen) airQuality() Dashboard {
 	}
 }
 
+// qualityTable is the quality ledger's table of the open feeds
+// (store.QualityTable; the plugin does not link the store).
+const qualityTable = "highway_quality"
+
+// latestAttempts keeps each bucket's highest attempt of the ledger, as
+// highway/quality reads it.
+const latestAttempts = "ORDER BY bucket, feed, _attempt DESC LIMIT 1 BY bucket, feed"
+
 func (g *gen) feedHealth() Dashboard {
 	l := &layout{}
+	var feeds []string
+	for _, f := range g.cat.Feeds() {
+		if f.Access == catalog.Open {
+			feeds = append(feeds, f.Name)
+		}
+	}
 	p := []Panel{
+		l.panel("table", "Quality score and its parts, per feed (the ledger, latest bucket in range)", 24, 10, "",
+			g.ledger("A", table, `SELECT feed, score, completeness, validity, timeliness, uniqueness, stability, consistency,
+  gaps, keys_missing, rejected, dead_lettered, drift_fields, recon_unexplained AS unexplained, freshness, bucket
+FROM (SELECT * FROM `+qualityTable+` WHERE $__timeFilter(bucket) ORDER BY feed, bucket DESC, _attempt DESC LIMIT 1 BY feed)
+ORDER BY score`)),
+		l.panel("timeseries", "Quality score per feed, 0-100 (the ledger)", 24, 9, "none",
+			g.ledger("A", ts, `SELECT bucket AS time, feed, score FROM `+qualityTable+` WHERE $__timeFilter(bucket) `+latestAttempts)),
+		l.panel("timeseries", "Parts of the score of $feed, 0-1", 12, 8, "percentunit",
+			g.ledger("A", ts, `SELECT bucket AS time, completeness, validity, timeliness, uniqueness, stability, consistency
+FROM `+qualityTable+` WHERE $__timeFilter(bucket) AND feed = '$feed' `+latestAttempts)),
+		l.panel("timeseries", "Gaps (intervals without data) and keys missing, by feed", 12, 8, "short",
+			g.ledger("A", ts, `SELECT bucket AS time, feed, gaps FROM `+qualityTable+` WHERE $__timeFilter(bucket) AND gaps > 0 `+latestAttempts),
+			g.ledger("B", ts, `SELECT bucket AS time, concat(feed, ' keys missing') AS feed, keys_missing FROM `+qualityTable+` WHERE $__timeFilter(bucket) AND keys_missing > 0 `+latestAttempts)),
+		l.panel("timeseries", "Reconciliation: messages in Kafka, unexplained (not in ClickHouse, not in flight), by feed", 24, 8, "short",
+			g.ledger("A", ts, `SELECT bucket AS time, concat(feed, ' unexplained') AS feed, recon_unexplained FROM `+qualityTable+` WHERE $__timeFilter(bucket) `+latestAttempts),
+			g.ledger("B", ts, `SELECT bucket AS time, concat(feed, ' messages') AS feed, recon_messages FROM `+qualityTable+` WHERE $__timeFilter(bucket) `+latestAttempts)),
 		l.panel("table", "Freshness of every feed", 24, 10, "", g.health("A")),
 	}
 	// Rows landed per feed: one count query per feed, from the catalogue.
@@ -153,9 +183,10 @@ func (g *gen) feedHealth() Dashboard {
 	)
 	return Dashboard{
 		UID: "highway-feed-health", Title: "Feed health", Tags: []string{"highway", "platform"}, Refresh: "1m", From: "now-24h",
-		Description: "Is every feed fresh and clean? Freshness from the API; rejects and lag from Prometheus.",
-		Variables:   []Variable{prometheusVariable()},
-		Panels:      p,
+		Description: "Is every feed fresh and clean? The quality ledger (score, parts, gaps, reconciliation) and freshness from the API; rejects and lag from Prometheus.",
+		Variables: []Variable{prometheusVariable(),
+			{Name: "feed", Label: "Feed", Type: "custom", Query: strings.Join(feeds, ",")}},
+		Panels: p,
 	}
 }
 

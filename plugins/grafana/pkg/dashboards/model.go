@@ -204,6 +204,15 @@ func (g *gen) sql(refID, feed string, format query.Format, tmpl string) Target {
 	return Target{Query: query.Query{RefID: refID, QueryType: query.SQL, RawSQL: text, Format: format}, Datasource: highwayDS}
 }
 
+// ledger is an SQL query on the quality ledger's table; the macros must
+// expand.
+func (g *gen) ledger(refID string, format query.Format, text string) Target {
+	if _, err := macros.Expand(text, macros.Range{}); err != nil {
+		g.fail("ledger SQL %s: %v", refID, err)
+	}
+	return Target{Query: query.Query{RefID: refID, QueryType: query.SQL, RawSQL: text, Format: format}, Datasource: highwayDS}
+}
+
 func (g *gen) health(refID string) Target {
 	return Target{Query: query.Query{RefID: refID, QueryType: query.FeedHealth, Format: query.Table}, Datasource: highwayDS}
 }
