@@ -43,6 +43,7 @@ func (s *Store) injectedFault(ctx context.Context, feed *catalog.Feed, rec arrow
 	if land == nil {
 		return false, nil
 	}
+	land = append(land, make([]bool, max(int(rec.NumRows())-len(land), 0))...) // missing: not landed
 	sub := filterRows(rec, land)
 	defer sub.Release()
 	if sub.NumRows() > 0 {

@@ -238,6 +238,9 @@ func filterRows(rec arrow.RecordBatch, keep []bool) arrow.RecordBatch {
 		runs = append(runs, [2]int64{int64(i), int64(j)})
 		i = j
 	}
+	if len(runs) == 0 {
+		return rec.NewSlice(0, 0)
+	}
 	cols := make([]arrow.Array, rec.NumCols())
 	rows := int64(0)
 	for _, r := range runs {

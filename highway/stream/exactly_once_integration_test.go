@@ -143,3 +143,58 @@ func TestPartialInsertLandsOnce(t *testing.T) {
 		})
 	}
 }
+
+// A reject is in the dead-letter topic once although the processor sent it
+// and died before the rows of its batch landed: the next owner of the
+// partition re-reads the batch but leaves out the rejects the topic holds.
+func TestDeadLettersOnceThroughACrash(t *testing.T) {
+	r := newRig(t)
+	const n = 1200
+	bad := []string{`{"station":"X","value":500,"at":"2026-11-26T00:00:00Z"}`, `{"station":"Y","at":"not a time"}`}
+	r.produce(t, n, bad, 50)
+	wantBad := n / 50
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	r.store.InjectInsertFault(func(_ *catalog.Feed, rec arrow.RecordBatch, _ store.Provenance) []bool {
+		var land []bool
+		if rec.NumRows() < 100 {
+			return nil // a batch this small may have no reject in it
+		}
+		once.Do(func() {
+			land = make([]bool, rec.NumRows()) // nothing lands: the server died before the first part
+			cancel()
+		})
+		return land
+	})
+	if err := r.processor(t, nil).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.store.InjectInsertFault(nil)
+	if rows, _ := r.count(t); rows >= n {
+		t.Fatalf("after the crash the table has %d rows; want fewer than %d", rows, n)
+	}
+	stop := run(t, r.processor(t, nil))
+	r.waitRows(t, n)
+	time.Sleep(time.Second)
+	stop()
+
+	msgs, err := r.bus.ReadAll(context.Background(), r.feed.DLQTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[string(m.Header(bus.HeaderSourcePartition))+"@"+string(m.Header(bus.HeaderSourceOffset))]++
+	}
+	twice := 0
+	for at, k := range seen {
+		if k > 1 {
+			twice++
+			t.Errorf("reject of %s is in the dead-letter topic %d times", at, k)
+		}
+	}
+	if len(seen) != wantBad || len(msgs) != wantBad {
+		t.Errorf("the dead-letter topic holds %d rejects of %d records, want %d of %d (%d twice)", len(msgs), len(seen), wantBad, wantBad, twice)
+	}
+}

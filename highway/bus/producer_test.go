@@ -1,0 +1,41 @@
+package bus
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Keys must stay in the partitions kafka-go's Hash balancer put them in
+// before the producer moved to kgo, or one station's records would sit in
+// two partitions, out of order, after an upgrade.
+func TestKeyPartitionMatchesKafkaGoHash(t *testing.T) {
+	h := &kafka.Hash{}
+	for _, n := range []int{1, 2, 3, 6, 12, 50} {
+		parts := make([]int, n)
+		for i := range parts {
+			parts[i] = i
+		}
+		for i := range 2000 {
+			key := []byte(fmt.Sprintf("AID%05d-%d", i, i*7919))
+			want := h.Balance(kafka.Message{Key: key}, parts...)
+			if got := keyPartition(key, n); got != want {
+				t.Fatalf("key %q among %d partitions: got %d, kafka-go's Hash says %d", key, n, got, want)
+			}
+		}
+	}
+}
+
+func TestPartitionerPinsDeadLetters(t *testing.T) {
+	tp := partitioner{}.ForTopic("t.dlq")
+	r := pin(toRecord(Message{Topic: "t.dlq", Key: []byte("k")}), 5)
+	if got := tp.Partition(r, 4); got != 1 {
+		t.Errorf("a dead letter pinned to source partition 5 of a 4-partition DLQ went to %d, want 1", got)
+	}
+	keyed := &kgo.Record{Key: []byte("k")}
+	if got, want := tp.Partition(keyed, 4), keyPartition([]byte("k"), 4); got != want {
+		t.Errorf("a keyed record went to %d, want %d", got, want)
+	}
+}
