@@ -59,7 +59,19 @@ func (g *gen) detectors() []byte {
 	g.printf(`<?xml version="1.0" encoding="utf-8"?><raw_speed_volume_list xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="https://static.data.gov.hk/td/traffic-data-strategic-major-roads/info/SpeedVolOcc-BR.xsd">`)
 	g.printf(`<date>%s</date><periods>`, first.Format("2006-01-02"))
 	dets := detectorList(g.nDetectors)
-	for p := 0; p < 2; p++ {
+	// Planted faults, for the quality ledger to find: of every 240
+	// publications, three are published without periods (the two periods
+	// only they carry are a gap), and for 90 the sixth detector is silent
+	// (a key that did not report: 90 publications hold a whole ledger
+	// bucket, 60 of them, aligned, at any speed).
+	pub := g.at.Unix() / max(int64(g.step/time.Second), 1)
+	switch k := pub % 240; {
+	case k >= 17 && k <= 19:
+		dets = nil
+	case k >= 100 && k < 190 && len(dets) > 5:
+		dets = append(dets[:5:5], dets[6:]...)
+	}
+	for p := 0; p < 2 && dets != nil; p++ {
 		from := first.Add(time.Duration(p) * period)
 		h := hour(from)
 		g.printf(`<period><period_from>%s</period_from><period_to>%s</period_to><detectors>`, from.Format("15:04:05"), from.Add(period).Format("15:04:05"))
