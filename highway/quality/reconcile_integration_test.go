@@ -31,7 +31,7 @@ type droppingSink struct {
 	drop func(offset int64) bool
 }
 
-func (d *droppingSink) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance) error {
+func (d *droppingSink) InsertMissing(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov store.Provenance, landed store.Landed) (inserted, skipped int, err error) {
 	n := int(rec.NumRows())
 	for i := 0; i < n; {
 		if d.drop(prov.Offsets[i]) {
@@ -43,14 +43,15 @@ func (d *droppingSink) Insert(ctx context.Context, feed *catalog.Feed, rec arrow
 			j++
 		}
 		part := rec.NewSlice(int64(i), int64(j))
-		err := d.Store.Insert(ctx, feed, part, sliceProvenance(prov, i, j))
+		in, sk, err := d.Store.InsertMissing(ctx, feed, part, sliceProvenance(prov, i, j), landed)
 		part.Release()
+		inserted, skipped = inserted+in, skipped+sk
 		if err != nil {
-			return err
+			return inserted, skipped, err
 		}
 		i = j
 	}
-	return nil
+	return inserted, skipped, nil
 }
 
 func sliceProvenance(p store.Provenance, i, j int) store.Provenance {
