@@ -95,29 +95,7 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 	defer func() { stopProc(); <-procDone }()
 
 	stateDir := t.TempDir()
-	connect := func() {
-		t.Helper()
-		before := stateFile(t, stateDir, name)
-		cctx, stop := context.WithCancel(ctx)
-		var stderr bytes.Buffer
-		done := make(chan int)
-		go func() {
-			done <- run(cctx, []string{"connect", "--specs", specFile, "--feed", name, "--kafka", strings.Join(brokers, ","),
-				"--state-dir", stateDir, "--metrics-addr", "", "--partitions", "1", "--log-level", "warn"}, &bytes.Buffer{}, &stderr)
-		}()
-		// The connector polls at once; its interval (5m) is longer than the test.
-		deadline := time.Now().Add(30 * time.Second)
-		for now := stateFile(t, stateDir, name); now == before || !strings.Contains(now, `"hash"`); now = stateFile(t, stateDir, name) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the connector did not publish; stderr:\n%s", stderr.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		stop()
-		if code := <-done; code != 0 {
-			t.Fatalf("connect exited %d: %s", code, stderr.String())
-		}
-	}
+	connect := func() { t.Helper(); connectOnce(ctx, t, specFile, name, brokers, stateDir) }
 	rows := func(want int) []string {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
@@ -187,6 +165,33 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 	}
 	if len(published) != 5 {
 		t.Errorf("%d records in Kafka, want 5: the restart re-published", len(published))
+	}
+}
+
+// connectOnce runs `highway connect` for the feed called name (its
+// connector in specFile) until the connector's state in stateDir says it
+// published a new payload, then stops it. The connector polls at once; its
+// interval must be longer than the test.
+func connectOnce(ctx context.Context, t *testing.T, specFile, name string, brokers []string, stateDir string) {
+	t.Helper()
+	before := stateFile(t, stateDir, name)
+	cctx, stop := context.WithCancel(ctx)
+	var stderr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- run(cctx, []string{"connect", "--specs", specFile, "--feed", name, "--kafka", strings.Join(brokers, ","),
+			"--state-dir", stateDir, "--metrics-addr", "", "--partitions", "1", "--log-level", "warn"}, &bytes.Buffer{}, &stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for now := stateFile(t, stateDir, name); now == before || !strings.Contains(now, `"hash"`); now = stateFile(t, stateDir, name) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the connector did not publish; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("connect exited %d: %s", code, stderr.String())
 	}
 }
 

@@ -163,28 +163,7 @@ func TestQualityLedgerThroughConnectors(t *testing.T) {
 		return func() { stop(); wg.Wait(); prod.Close() }
 	}
 	stateDir := t.TempDir()
-	connect := func() {
-		t.Helper()
-		before := stateFile(t, stateDir, name)
-		cctx, stop := context.WithCancel(ctx)
-		var stderr bytes.Buffer
-		done := make(chan int)
-		go func() {
-			done <- run(cctx, []string{"connect", "--specs", specFile, "--feed", name, "--kafka", strings.Join(brokers, ","),
-				"--state-dir", stateDir, "--metrics-addr", "", "--partitions", "1", "--log-level", "warn"}, &bytes.Buffer{}, &stderr)
-		}()
-		deadline := time.Now().Add(30 * time.Second)
-		for now := stateFile(t, stateDir, name); now == before || !strings.Contains(now, `"hash"`); now = stateFile(t, stateDir, name) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the connector did not publish; stderr:\n%s", stderr.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		stop()
-		if code := <-done; code != 0 {
-			t.Fatalf("connect exited %d: %s", code, stderr.String())
-		}
-	}
+	connect := func() { t.Helper(); connectOnce(ctx, t, specFile, name, brokers, stateDir) }
 	await := func(what, sql string, want uint64) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
