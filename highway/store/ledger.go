@@ -130,8 +130,17 @@ func (s *Store) RecordProgress(ctx context.Context, topic string, partition int,
 	if err := s.ensureLedger(ctx); err != nil {
 		return err
 	}
-	q := fmt.Sprintf("INSERT INTO %s (topic, partition, next_offset, written_at) VALUES (?, ?, ?, ?)", s.ddl.LedgerTable())
-	if err := s.conn.Exec(ctx, q, topic, int32(partition), next, time.Now().UTC().Truncate(time.Second)); err != nil {
+	// A prepared batch: 18.16 waits for data blocks after an INSERT even
+	// when its VALUES are inline.
+	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (topic, partition, next_offset, written_at)", s.ddl.LedgerTable()))
+	if err != nil {
+		return fmt.Errorf("writing the batch ledger of %s/%d at %d: %w", topic, partition, next, err)
+	}
+	defer b.Abort()
+	if err := b.Append(topic, int32(partition), next, time.Now().UTC().Truncate(time.Second)); err != nil {
+		return fmt.Errorf("writing the batch ledger of %s/%d at %d: %w", topic, partition, next, err)
+	}
+	if err := b.Send(); err != nil {
 		return fmt.Errorf("writing the batch ledger of %s/%d at %d: %w", topic, partition, next, err)
 	}
 	return nil
