@@ -1,9 +1,10 @@
 package api
 
 import (
-	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Rate is a token-bucket rate limit: PerSecond requests on average, bursts
@@ -13,9 +14,10 @@ type Rate struct {
 	Burst     int
 }
 
-// limiter keeps one token bucket per key (a token ID, a client address).
-// Buckets idle for ten minutes are forgotten, so memory stays bounded by
-// the number of recent callers. It is safe for concurrent use.
+// limiter keeps one token bucket (golang.org/x/time/rate) per key (a token
+// ID, a client address). Buckets idle for ten minutes are forgotten, so
+// memory stays bounded by the number of recent callers. It is safe for
+// concurrent use.
 type limiter struct {
 	rate  Rate
 	now   func() time.Time
@@ -25,8 +27,8 @@ type limiter struct {
 }
 
 type bucket struct {
-	tokens float64
-	last   time.Time
+	lim  *rate.Limiter
+	last time.Time
 }
 
 func newLimiter(r Rate, now func() time.Time) *limiter {
@@ -55,15 +57,14 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	}
 	b, ok := l.b[key]
 	if !ok {
-		b = &bucket{tokens: float64(l.rate.Burst), last: now}
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rate.PerSecond), l.rate.Burst)}
 		l.b[key] = b
 	}
-	b.tokens = math.Min(float64(l.rate.Burst), b.tokens+now.Sub(b.last).Seconds()*l.rate.PerSecond)
 	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+	r := b.lim.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now) // the request is refused, so it takes no token
+		return false, wait
 	}
-	wait := time.Duration((1 - b.tokens) / l.rate.PerSecond * float64(time.Second))
-	return false, wait
+	return true, 0
 }
