@@ -3,38 +3,55 @@
 // process` child at random moments (restarting it each time; a kill waits
 // until the child holds partitions, then lands at a random point of its
 // fetch, insert and commit cycle), restarts ClickHouse and restarts the
-// Kafka broker (each with the ops/ scripts, down for 1-5 s), in a random
-// order with random pauses, then lets the processor catch up
-// and compares what the producer had acknowledged, what Kafka holds and what
-// ClickHouse holds. The last line of stdout is
+// Kafka broker (each with the ops/ scripts, down for 1-5 s; every other
+// ClickHouse restart, the first included, is a SIGKILL), and injects
+// network faults between the child and each service (faults.go: toxiproxy
+// in this process, in front of Kafka and of ClickHouse; latency, resets,
+// connections cut mid-insert, timeouts, a blackhole), in a random order with
+// random pauses, then lets the processor catch up and compares what the
+// producer had acknowledged, what Kafka holds and what ClickHouse holds. The
+// last line of stdout is
 //
-//	chaos produced=N rows=N distinct=N lost=0 duplicated=0 windows_ok=true
+//	chaos produced=N rows=N distinct=N lost=0 duplicated=0 windows_ok=true dup_seqs=N kafka_records=N ...
 //
 // and the exit status is 1 when any check fails.
 //
 // # What is counted
 //
-// Every record carries a unique sequence number (seq, and id = "e<seq>").
-// The producer sends one batch per tick and retries a failed batch, with the
-// same records, until Kafka acknowledges it; only then does it count the
-// batch. So the acknowledged records are exactly seq 0 … produced−1, each
-// acknowledged once. A failed attempt may still have landed (wholly or per
-// partition), so Kafka may hold a record twice, at two offsets: such
-// "producer copies" are Kafka records like any other, and the processor must
-// write each of them once.
+// Every record carries a unique sequence number, its producer id (seq, and
+// id = "e<seq>"). The producer sends one batch per tick and retries a failed
+// batch, with the same records, until Kafka acknowledges it; only then does
+// it count the batch. So the acknowledged records are exactly seq 0 …
+// produced−1, each acknowledged once. A failed attempt may still have landed
+// (wholly or per partition), so Kafka may hold a record twice, at two
+// offsets; a department sent it once, so it must be one row all the same.
+// The record's event times alternate between two months (producer.go), so
+// nearly every micro-batch spans two partitions of the table.
+//
+// The figures of the last line, counted per seq whatever Kafka holds:
 //
 //   - produced: records acknowledged by Kafka (distinct seqs, 0 … N−1).
 //   - rows: rows in the feed's ClickHouse table.
 //   - distinct: distinct seqs among those rows.
 //   - lost: acknowledged seqs with no row in ClickHouse.
-//   - duplicated: rows beyond one per Kafka record, i.e. rows minus the
-//     distinct (_partition, _offset) pairs among them; a processor that
-//     wrote a batch twice shows here.
+//   - duplicated: rows whose seq another row has already (rows − distinct).
+//   - windows_ok: see below.
 //
-// The run also checks that every row's (_partition, _offset) holds, in
-// Kafka, the record with that row's seq (no row attributed to the wrong
-// offset), that every Kafka record has its row (rows = Kafka records), and
-// that no row has a seq the producer never had acknowledged.
+// and after them, for finding out where a hole is:
+//
+//   - dup_seqs: seqs with more than one row.
+//   - kafka_records, kafka_distinct: records in the topic, distinct seqs
+//     among them; kafka_dup = kafka_records − kafka_distinct, the producer's
+//     copies that Kafka holds.
+//   - offset_dup: rows beyond one per Kafka record (_partition, _offset): a
+//     processor that wrote a batch twice.
+//   - kafka_records_without_row: Kafka records with no row at their offset
+//     (a producer copy whose seq has its row elsewhere counts here too).
+//   - misattributed: rows whose (_partition, _offset) holds another seq in
+//     Kafka; unacknowledged_rows: rows with a seq never acknowledged.
+//
+// The run passes when lost, duplicated, misattributed and
+// unacknowledged_rows are 0, rows = produced and windows_ok is true.
 //
 // windows_ok is a stand-in for the pipeline's window aggregates until they
 // are wired here: for every 5-minute window of event time (intDiv(at, 300)),
@@ -67,6 +84,11 @@ type options struct {
 	kills             int
 	chRestarts        int
 	kafkaRestarts     int
+	faults            int
+	faultMax          time.Duration
+	kafkaProxy        string // where the Kafka proxy listens (the broker advertises it)
+	kafkaProxied      string // the broker's extra listener, the Kafka proxy's upstream
+	clickhouseProxy   string // where the ClickHouse proxy listens
 	gapMin, gapMax    time.Duration
 	seed              uint64
 	keep              bool
@@ -85,6 +107,11 @@ func main() {
 	fs.IntVar(&o.kills, "kills", 20, "SIGKILLs of highway process")
 	fs.IntVar(&o.chRestarts, "clickhouse-restarts", 5, "restarts of ClickHouse")
 	fs.IntVar(&o.kafkaRestarts, "kafka-restarts", 5, "restarts of the Kafka broker")
+	fs.IntVar(&o.faults, "faults", 10, "network faults between highway process and the services (toxiproxy): latency, reset, cut, timeout and blackhole in turn, on Kafka and ClickHouse")
+	fs.DurationVar(&o.faultMax, "fault-max", 5*time.Second, "longest time a network fault lasts (at least 1 s)")
+	fs.StringVar(&o.kafkaProxy, "kafka-proxy", "", "127.0.0.1:PORT where the Kafka proxy listens; the broker must advertise this address on the listener -kafka-proxied (required)")
+	fs.StringVar(&o.kafkaProxied, "kafka-proxied", "", "the broker's extra listener, host:port, that the Kafka proxy forwards to (required)")
+	fs.StringVar(&o.clickhouseProxy, "clickhouse-proxy", "", "127.0.0.1:PORT where the ClickHouse proxy listens (required)")
 	fs.DurationVar(&o.gapMin, "gap-min", 3*time.Second, "shortest pause between two chaos events")
 	fs.DurationVar(&o.gapMax, "gap-max", 8*time.Second, "longest pause between two chaos events")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of the event schedule; 0 picks one (printed, to replay a run)")
@@ -123,8 +150,14 @@ func (o *options) validate() error {
 	if o.work == "" {
 		errs = append(errs, errors.New("-work is required"))
 	}
-	if o.rate < 20 || o.kills < 0 || o.chRestarts < 0 || o.kafkaRestarts < 0 {
-		errs = append(errs, fmt.Errorf("-rate (%d) must be ≥ 20 and the event counts (%d, %d, %d) ≥ 0", o.rate, o.kills, o.chRestarts, o.kafkaRestarts))
+	if o.rate < 20 || o.kills < 0 || o.chRestarts < 0 || o.kafkaRestarts < 0 || o.faults < 0 {
+		errs = append(errs, fmt.Errorf("-rate (%d) must be ≥ 20 and the event counts (%d, %d, %d, %d) ≥ 0", o.rate, o.kills, o.chRestarts, o.kafkaRestarts, o.faults))
+	}
+	if o.kafkaProxy == "" || o.kafkaProxied == "" || o.clickhouseProxy == "" {
+		errs = append(errs, errors.New("-kafka-proxy, -kafka-proxied and -clickhouse-proxy are required; ops/chaos/ingest sets them"))
+	}
+	if o.faultMax < time.Second {
+		errs = append(errs, fmt.Errorf("-fault-max (%s) must be at least 1s", o.faultMax))
 	}
 	if o.gapMin <= 0 || o.gapMax < o.gapMin {
 		errs = append(errs, fmt.Errorf("-gap-min (%s) must be positive and at most -gap-max (%s)", o.gapMin, o.gapMax))
@@ -132,26 +165,54 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
-// event is one chaos action.
-type event string
+// eventKind is what a chaos event does.
+type eventKind string
 
 const (
-	evKill       event = "kill highway"
-	evClickHouse event = "restart clickhouse"
-	evKafka      event = "restart kafka"
+	evKill       eventKind = "kill highway"
+	evClickHouse eventKind = "restart clickhouse"
+	evKafka      eventKind = "restart kafka"
+	evFault      eventKind = "network fault"
 )
+
+// event is one chaos action; a network fault also says which fault and on
+// which service's proxy.
+type event struct {
+	kind   eventKind
+	fault  fault
+	target string
+}
+
+// firstTarget is the service each fault kind hits first; the next round of
+// kinds hits the other one, and so on, so -faults 5 has every kind once and
+// both services, and -faults 10 every kind on each service.
+var firstTarget = map[fault]string{
+	faultLatency:   targetKafka,
+	faultReset:     targetClickHouse,
+	faultCut:       targetClickHouse,
+	faultTimeout:   targetKafka,
+	faultBlackhole: targetClickHouse,
+}
 
 // schedule returns the run's events in a random order.
 func schedule(o options, rng *rand.Rand) []event {
 	var evs []event
 	for range o.kills {
-		evs = append(evs, evKill)
+		evs = append(evs, event{kind: evKill})
 	}
 	for range o.chRestarts {
-		evs = append(evs, evClickHouse)
+		evs = append(evs, event{kind: evClickHouse})
 	}
 	for range o.kafkaRestarts {
-		evs = append(evs, evKafka)
+		evs = append(evs, event{kind: evKafka})
+	}
+	for i := range o.faults {
+		f := faultKinds[i%len(faultKinds)]
+		target := firstTarget[f]
+		if (i/len(faultKinds))%2 == 1 {
+			target = map[string]string{targetKafka: targetClickHouse, targetClickHouse: targetKafka}[target]
+		}
+		evs = append(evs, event{kind: evFault, fault: f, target: target})
 	}
 	rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 	return evs

@@ -11,9 +11,23 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 )
 
-// Event times: record seq happens at eventBase + seq × eventStep, so the
-// producer knows each record's 5-minute window without remembering it.
-var eventBase = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+// Event times: the records alternate between two months, so that nearly
+// every micro-batch spans two partitions of the feed's table (PARTITION BY
+// toYYYYMM(at)): an even seq happens in November, an odd one the same time
+// of day a month earlier, eventStep apart within each half,
+//
+//	at(seq) = base[seq % 2] + (seq / 2) × eventStep
+//
+// so the producer knows each record's 5-minute window without remembering
+// it. Both halves start mid-month, far from either boundary, whatever the
+// server's time zone, and stay inside their month: a full run (some 600,000
+// records) covers 30,000 s ≈ 8.3 h of each. The chaos feed has no window
+// pipeline, so a record a month behind the latest one is not late; a
+// pipeline added to it would need a lateness above 31 days.
+var eventBase = [2]time.Time{
+	time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC),
+	time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC),
+}
 
 const (
 	eventStep   = 100 * time.Millisecond
@@ -21,18 +35,21 @@ const (
 	produceTick = 50 * time.Millisecond
 )
 
+// eventTime is record seq's event time.
+func eventTime(seq int64) time.Time {
+	return eventBase[seq%2].Add(time.Duration(seq/2) * eventStep)
+}
+
 // windowOf is the start (Unix seconds) of the 5-minute window of seq's
 // event time, as ClickHouse computes it: intDiv(toUInt32(at), 300) * 300.
 func windowOf(seq int64) int64 {
-	sec := eventBase.Add(time.Duration(seq) * eventStep).Unix()
-	return sec / windowSecs * windowSecs
+	return eventTime(seq).Unix() / windowSecs * windowSecs
 }
 
 // recordOf is the JSON of record seq. The event time is in milliseconds
 // since 1970; ClickHouse keeps whole seconds.
 func recordOf(seq int64) []byte {
-	at := eventBase.Add(time.Duration(seq) * eventStep).UnixMilli()
-	return fmt.Appendf(nil, `{"id":"e%d","seq":%d,"station":"s%02d","value":%d.%d,"at":%d}`, seq, seq, seq%50, seq%997, seq%10, at)
+	return fmt.Appendf(nil, `{"id":"e%d","seq":%d,"station":"s%02d","value":%d.%d,"at":%d}`, seq, seq, seq%50, seq%997, seq%10, eventTime(seq).UnixMilli())
 }
 
 // producer writes records at a steady rate, retrying each batch with the

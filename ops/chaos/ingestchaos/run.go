@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
@@ -74,12 +79,26 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		return false, err
 	}
 
+	// highway process reaches Kafka and ClickHouse through toxiproxy only.
+	chURL, err := url.Parse(dsn)
+	if err != nil {
+		return false, fmt.Errorf("the ClickHouse DSN %q: %w", dsn, err)
+	}
+	nf, err := newNetFaults(o.kafkaProxy, o.kafkaProxied, o.clickhouseProxy, chURL.Host)
+	if err != nil {
+		return false, err
+	}
+	defer nf.close()
+	chURL.Host = o.clickhouseProxy
+	proxiedDSN := chURL.String()
+
 	events := schedule(o, rng)
 	log.Info("chaos run", "run", o.run, "seed", o.seed, "rate", o.rate, "events", len(events), "kills", o.kills,
-		"clickhouse_restarts", o.chRestarts, "kafka_restarts", o.kafkaRestarts, "topic", feed.Topic(), "database", db, "work", o.work)
+		"clickhouse_restarts", o.chRestarts, "kafka_restarts", o.kafkaRestarts, "network_faults", o.faults,
+		"topic", feed.Topic(), "database", db, "kafka_proxy", o.kafkaProxy+"→"+o.kafkaProxied, "clickhouse_proxy", o.clickhouseProxy+"→"+chURL.Host, "work", o.work)
 
 	sup := newSupervisor(o.highway, []string{
-		"--kafka", o.kafka, "--clickhouse", dsn, "--specs", specPath, "--feed", name,
+		"--kafka", o.kafkaProxy, "--clickhouse", proxiedDSN, "--specs", specPath, "--feed", name,
 		"--group-prefix", "chaos." + o.run, "--partitions", "2", "--metrics-addr", "", "--log-level", "info",
 	}, o.work, log)
 	supCtx, stopSup := context.WithCancel(ctx)
@@ -97,13 +116,24 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	svc := services{ops: o.ops, work: o.work, log: log}
 	sleep(ctx, 5*time.Second) // records flow before the first event
 	began := time.Now()
-	killsWorking := 0
+	killsWorking, chRestarts := 0, 0
+	faultsDone := map[string]int{} // "kind@target" → count
 	for i, ev := range events {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
 		gap := between(rng, o.gapMin, o.gapMax)
-		switch ev {
+		switch ev.kind {
+		case evFault:
+			sleep(ctx, gap)
+			hold := between(rng, time.Second, o.faultMax)
+			log.Info("chaos: network fault", "event", i+1, "of", len(events), "fault", ev.fault, "on", ev.target, "for", hold.Round(time.Millisecond), "acked", prod.acked())
+			desc, err := nf.inject(ctx, ev.fault, ev.target, hold, rng)
+			if err != nil {
+				return false, err
+			}
+			faultsDone[string(ev.fault)+"@"+ev.target]++
+			log.Info("chaos: network fault removed", "fault", ev.fault, "on", ev.target, "toxics", desc)
 		case evKill:
 			// Kill a processor that is working: once it has partitions, at
 			// a random moment of its fetch, insert and commit cycle.
@@ -125,17 +155,21 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 			log.Info("chaos: SIGKILL highway process", "event", i+1, "of", len(events), "was_up", up.Round(100*time.Millisecond), "running", ok,
 				"had_partitions", assigned, "restart_after", down.Round(time.Millisecond), "acked", prod.acked())
 		case evClickHouse:
+			// Every other restart, starting with the first, is a SIGKILL:
+			// an insert in flight then may have landed part by part.
 			sleep(ctx, gap)
 			down := between(rng, time.Second, 5*time.Second)
-			log.Info("chaos: restarting ClickHouse", "event", i+1, "of", len(events), "down_for", down.Round(time.Millisecond), "acked", prod.acked())
-			if err := svc.restart(ctx, "clickhouse", down); err != nil {
+			hard := chRestarts%2 == 0
+			chRestarts++
+			log.Info("chaos: restarting ClickHouse", "event", i+1, "of", len(events), "sigkill", hard, "down_for", down.Round(time.Millisecond), "acked", prod.acked())
+			if err := svc.restart(ctx, "clickhouse", down, hard); err != nil {
 				return false, err
 			}
 		case evKafka:
 			sleep(ctx, gap)
 			down := between(rng, time.Second, 5*time.Second)
 			log.Info("chaos: restarting the Kafka broker", "event", i+1, "of", len(events), "down_for", down.Round(time.Millisecond), "acked", prod.acked())
-			if err := svc.restart(ctx, "kafka", down); err != nil {
+			if err := svc.restart(ctx, "kafka", down, false); err != nil {
 				return false, err
 			}
 		}
@@ -177,8 +211,12 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	fmt.Printf("chaos seed=%d rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d kafka_restarts=%d highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
-		o.seed, o.rate, achieved, kills, killsWorking, o.chRestarts, o.kafkaRestarts, starts, len(selfExits), retries)
+	faultsTotal := 0
+	for _, n := range faultsDone {
+		faultsTotal += n
+	}
+	fmt.Printf("chaos seed=%d rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d kafka_restarts=%d network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
+		o.seed, o.rate, achieved, kills, killsWorking, o.chRestarts, o.kafkaRestarts, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
 	for i, why := range selfExits {
 		if i == 5 {
 			fmt.Printf("  … %d more self-exits (logs in %s)\n", len(selfExits)-5, o.work)
@@ -186,14 +224,26 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		}
 		fmt.Printf("  self-exit: %s\n", why)
 	}
-	fmt.Printf("chaos kafka_records=%d kafka_distinct=%d producer_copies=%d misattributed=%d kafka_records_without_row=%d unacknowledged_rows=%d windows=%d windows_bad=%d\n",
-		v.kafkaRecords, v.kafkaDistinct, v.kafkaRecords-v.kafkaDistinct, v.misattributed, v.kafkaWithoutRow, v.unacked, v.windows, v.windowsBad)
-	ok := v.lost == 0 && v.duplicated == 0 && v.misattributed == 0 && v.kafkaWithoutRow == 0 && v.unacked == 0 && v.windowsOK && v.rows == v.kafkaRecords
-	fmt.Printf("chaos produced=%d rows=%d distinct=%d lost=%d duplicated=%d windows_ok=%t\n", produced, v.rows, v.distinct, v.lost, v.duplicated, v.windowsOK)
+	ok := v.lost == 0 && v.duplicated == 0 && v.misattributed == 0 && v.unacked == 0 && v.windowsOK && v.rows == produced
+	fmt.Printf("chaos produced=%d rows=%d distinct=%d lost=%d duplicated=%d windows_ok=%t dup_seqs=%d kafka_records=%d kafka_distinct=%d kafka_dup=%d offset_dup=%d kafka_records_without_row=%d misattributed=%d unacknowledged_rows=%d windows=%d windows_bad=%d network_faults=%d\n",
+		produced, v.rows, v.distinct, v.lost, v.duplicated, v.windowsOK, v.dupSeqs, v.kafkaRecords, v.kafkaDistinct, v.kafkaRecords-v.kafkaDistinct, v.offsetDup, v.kafkaWithoutRow, v.misattributed, v.unacked, v.windows, v.windowsBad, faultsTotal)
 	if !ok {
 		log.Error("chaos check FAILED", "work", o.work)
 	}
 	return ok, nil
+}
+
+// faultSummary lists the network faults done, "kind@target×n", sorted.
+func faultSummary(done map[string]int) string {
+	keys := slices.Sorted(maps.Keys(done))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s×%d", k, done[k])
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
 }
 
 // drain waits until table holds want rows (or more), for at most timeout.
@@ -249,10 +299,16 @@ type services struct {
 	log       *slog.Logger
 }
 
-// restart stops the service with ops/<name>/stop, waits down, and starts it
-// again with ops/<name>/start, which returns when it is ready.
-func (s services) restart(ctx context.Context, name string, down time.Duration) error {
-	if err := s.script(ctx, name, "stop"); err != nil {
+// restart stops the service with ops/<name>/stop (SIGTERM), or with
+// SIGKILL to the pid in $HIGHWAY_RUN/<name>/<name>.pid when hard, waits
+// down, and starts it again with ops/<name>/start, which returns when it is
+// ready.
+func (s services) restart(ctx context.Context, name string, down time.Duration, hard bool) error {
+	if hard {
+		if err := s.kill(ctx, name); err != nil {
+			return err
+		}
+	} else if err := s.script(ctx, name, "stop"); err != nil {
 		return err
 	}
 	sleep(ctx, down)
@@ -261,6 +317,27 @@ func (s services) restart(ctx context.Context, name string, down time.Duration) 
 		return err
 	}
 	s.log.Info("chaos: "+name+" is back", "start_took", time.Since(began).Round(100*time.Millisecond))
+	return nil
+}
+
+// kill SIGKILLs the service whose pid ops/<name>/start wrote, and waits
+// until it is gone.
+func (s services) kill(ctx context.Context, name string) error {
+	pidPath := filepath.Join(os.Getenv("HIGHWAY_RUN"), name, name+".pid")
+	data, err := os.ReadFile(pidPath)
+	if err != nil {
+		return fmt.Errorf("SIGKILL %s: reading its pid (HIGHWAY_RUN must be the chaos services' folder): %w", name, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("SIGKILL %s: %s holds %q, not a pid", name, pidPath, data)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("SIGKILL %s (pid %d): %w", name, pid, err)
+	}
+	for syscall.Kill(pid, 0) == nil && ctx.Err() == nil {
+		sleep(ctx, 50*time.Millisecond)
+	}
 	return nil
 }
 

@@ -15,10 +15,12 @@ import (
 // verdict is what the comparison found; see the package comment for the
 // definitions.
 type verdict struct {
-	rows, distinct, lost, duplicated int64
+	rows, distinct, lost, duplicated int64 // counted per seq, the producer's own id
+	dupSeqs                          int64 // seqs with more than one row
 	kafkaRecords, kafkaDistinct      int64
+	offsetDup                        int64 // rows beyond one per Kafka record (_partition, _offset)
 	misattributed                    int64 // rows whose (_partition, _offset) holds another seq in Kafka
-	kafkaWithoutRow                  int64 // Kafka records with no row
+	kafkaWithoutRow                  int64 // Kafka records with no row at their offset
 	unacked                          int64 // rows whose seq the producer never had acknowledged
 	windows, windowsBad              int
 	windowsOK                        bool
@@ -81,10 +83,10 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		o int64
 	}
 	rowsAt := map[po]int{}
-	chSeqs := map[int64]bool{}
+	chSeqs := map[int64]int{}
 	for i := range seqs {
 		rowsAt[po{parts[i], offs[i]}]++
-		chSeqs[seqs[i]] = true
+		chSeqs[seqs[i]]++
 		if k, ok := kafka[parts[i]][offs[i]]; !ok || k != seqs[i] {
 			v.misattributed++
 		}
@@ -93,7 +95,16 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		}
 	}
 	v.distinct = int64(len(chSeqs))
-	v.duplicated = v.rows - int64(len(rowsAt))
+	v.duplicated = v.rows - v.distinct
+	v.offsetDup = v.rows - int64(len(rowsAt))
+	for s, n := range chSeqs {
+		if n > 1 {
+			v.dupSeqs++
+			if v.dupSeqs <= 3 {
+				log.Error("seq stored more than once", "seq", s, "rows", n)
+			}
+		}
+	}
 	for p, offsets := range kafka {
 		for o := range offsets {
 			if rowsAt[po{p, o}] == 0 {
@@ -102,8 +113,11 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		}
 	}
 	for s := int64(0); s < produced; s++ {
-		if !chSeqs[s] {
+		if chSeqs[s] == 0 {
 			v.lost++
+			if v.lost <= 3 {
+				log.Error("acknowledged seq has no row", "seq", s, "at", eventTime(s))
+			}
 		}
 	}
 
