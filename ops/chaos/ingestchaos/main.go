@@ -25,8 +25,10 @@
 // produced−1, each acknowledged once. A failed attempt may still have landed
 // (wholly or per partition), so Kafka may hold a record twice, at two
 // offsets; a department sent it once, so it must be one row all the same.
-// The record's event times alternate between two months (producer.go), so
-// nearly every micro-batch spans two partitions of the table.
+// The records' event times alternate between two months (-months,
+// producer.go), so nearly every micro-batch spans two partitions of the
+// table. The producer reaches Kafka through the same proxy as the
+// processor (-producer-direct: not), so network faults also make it retry.
 //
 // The figures of the last line, counted per seq whatever Kafka holds:
 //
@@ -89,6 +91,8 @@ type options struct {
 	kafkaProxy        string // where the Kafka proxy listens (the broker advertises it)
 	kafkaProxied      string // the broker's extra listener, the Kafka proxy's upstream
 	clickhouseProxy   string // where the ClickHouse proxy listens
+	producerDirect    bool
+	months            int
 	gapMin, gapMax    time.Duration
 	seed              uint64
 	keep              bool
@@ -112,6 +116,8 @@ func main() {
 	fs.StringVar(&o.kafkaProxy, "kafka-proxy", "", "127.0.0.1:PORT where the Kafka proxy listens; the broker must advertise this address on the listener -kafka-proxied (required)")
 	fs.StringVar(&o.kafkaProxied, "kafka-proxied", "", "the broker's extra listener, host:port, that the Kafka proxy forwards to (required)")
 	fs.StringVar(&o.clickhouseProxy, "clickhouse-proxy", "", "127.0.0.1:PORT where the ClickHouse proxy listens (required)")
+	fs.BoolVar(&o.producerDirect, "producer-direct", false, "the producer writes to -kafka directly instead of through the Kafka proxy (then no network fault hits it)")
+	fs.IntVar(&o.months, "months", 2, "months the records' event times cycle through (1-60): each micro-batch spans about this many table partitions")
 	fs.DurationVar(&o.gapMin, "gap-min", 3*time.Second, "shortest pause between two chaos events")
 	fs.DurationVar(&o.gapMax, "gap-max", 8*time.Second, "longest pause between two chaos events")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of the event schedule; 0 picks one (printed, to replay a run)")
@@ -155,6 +161,9 @@ func (o *options) validate() error {
 	}
 	if o.kafkaProxy == "" || o.kafkaProxied == "" || o.clickhouseProxy == "" {
 		errs = append(errs, errors.New("-kafka-proxy, -kafka-proxied and -clickhouse-proxy are required; ops/chaos/ingest sets them"))
+	}
+	if o.months < 1 || o.months > 60 {
+		errs = append(errs, fmt.Errorf("-months %d: use 1 to 60", o.months))
 	}
 	if o.faultMax < time.Second {
 		errs = append(errs, fmt.Errorf("-fault-max (%s) must be at least 1s", o.faultMax))

@@ -11,22 +11,23 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 )
 
-// Event times: the records alternate between two months, so that nearly
-// every micro-batch spans two partitions of the feed's table (PARTITION BY
-// toYYYYMM(at)): an even seq happens in November, an odd one the same time
-// of day a month earlier, eventStep apart within each half,
+// eventClock gives each record its event time. The records cycle through
+// months (2 by default: an even seq happens in November 2026, an odd one
+// the same time of day a month earlier), so that nearly every micro-batch
+// spans that many partitions of the feed's table (PARTITION BY
+// toYYYYMM(at)); within each month they are eventStep apart:
 //
-//	at(seq) = base[seq % 2] + (seq / 2) × eventStep
+//	at(seq) = the 15th of (November 2026 − seq % months) + (seq / months) × eventStep
 //
 // so the producer knows each record's 5-minute window without remembering
-// it. Both halves start mid-month, far from either boundary, whatever the
-// server's time zone, and stay inside their month: a full run (some 600,000
-// records) covers 30,000 s ≈ 8.3 h of each. The chaos feed has no window
-// pipeline, so a record a month behind the latest one is not late; a
-// pipeline added to it would need a lateness above 31 days.
-var eventBase = [2]time.Time{
-	time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC),
-	time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC),
+// it. Each month's records start mid-month, far from either boundary
+// whatever the server's time zone, and stay inside it: a full run (some
+// 640,000 records) covers 32,000 s ≈ 9 h of each month. The chaos feed has
+// no window pipeline, so a record months behind the latest one is not
+// late; a pipeline added to it would need a lateness above the months
+// spanned.
+type eventClock struct {
+	months int
 }
 
 const (
@@ -35,21 +36,22 @@ const (
 	produceTick = 50 * time.Millisecond
 )
 
-// eventTime is record seq's event time.
-func eventTime(seq int64) time.Time {
-	return eventBase[seq%2].Add(time.Duration(seq/2) * eventStep)
+// at is record seq's event time.
+func (c eventClock) at(seq int64) time.Time {
+	m := int(seq % int64(c.months))
+	return time.Date(2026, time.November-time.Month(m), 15, 0, 0, 0, 0, time.UTC).Add(time.Duration(seq/int64(c.months)) * eventStep)
 }
 
-// windowOf is the start (Unix seconds) of the 5-minute window of seq's
-// event time, as ClickHouse computes it: intDiv(toUInt32(at), 300) * 300.
-func windowOf(seq int64) int64 {
-	return eventTime(seq).Unix() / windowSecs * windowSecs
+// window is the start (Unix seconds) of the 5-minute window of seq's event
+// time, as ClickHouse computes it: intDiv(toUInt32(at), 300) * 300.
+func (c eventClock) window(seq int64) int64 {
+	return c.at(seq).Unix() / windowSecs * windowSecs
 }
 
-// recordOf is the JSON of record seq. The event time is in milliseconds
+// record is the JSON of record seq. The event time is in milliseconds
 // since 1970; ClickHouse keeps whole seconds.
-func recordOf(seq int64) []byte {
-	return fmt.Appendf(nil, `{"id":"e%d","seq":%d,"station":"s%02d","value":%d.%d,"at":%d}`, seq, seq, seq%50, seq%997, seq%10, eventTime(seq).UnixMilli())
+func (c eventClock) record(seq int64) []byte {
+	return fmt.Appendf(nil, `{"id":"e%d","seq":%d,"station":"s%02d","value":%d.%d,"at":%d}`, seq, seq, seq%50, seq%997, seq%10, c.at(seq).UnixMilli())
 }
 
 // producer writes records at a steady rate, retrying each batch with the
@@ -57,6 +59,7 @@ func recordOf(seq int64) []byte {
 // exactly seq 0 … acked()−1.
 type producer struct {
 	prod  *bus.Producer
+	clock eventClock
 	topic string
 	rate  int
 	log   *slog.Logger
@@ -104,7 +107,7 @@ func (p *producer) run(ctx context.Context, finish time.Duration) error {
 		msgs := make([]bus.Message, per)
 		for i := range msgs {
 			seq := from + int64(i)
-			msgs[i] = bus.Message{Topic: p.topic, Key: []byte("e" + strconv.FormatInt(seq, 10)), Value: recordOf(seq)}
+			msgs[i] = bus.Message{Topic: p.topic, Key: []byte("e" + strconv.FormatInt(seq, 10)), Value: p.clock.record(seq)}
 		}
 		// Retry the same records until acknowledged. After ctx ends, keep
 		// trying for `finish` so the tally ends on an acknowledged batch.

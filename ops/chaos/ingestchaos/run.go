@@ -94,7 +94,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 
 	events := schedule(o, rng)
 	log.Info("chaos run", "run", o.run, "seed", o.seed, "rate", o.rate, "events", len(events), "kills", o.kills,
-		"clickhouse_restarts", o.chRestarts, "kafka_restarts", o.kafkaRestarts, "network_faults", o.faults,
+		"clickhouse_restarts", o.chRestarts, "kafka_restarts", o.kafkaRestarts, "network_faults", o.faults, "months", o.months, "producer_direct", o.producerDirect,
 		"topic", feed.Topic(), "database", db, "kafka_proxy", o.kafkaProxy+"→"+o.kafkaProxied, "clickhouse_proxy", o.clickhouseProxy+"→"+chURL.Host, "work", o.work)
 
 	sup := newSupervisor(o.highway, []string{
@@ -105,7 +105,17 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	defer func() { stopSup(); <-sup.done }()
 	go sup.run(supCtx)
 
-	prod := &producer{prod: b.NewProducer(), topic: feed.Topic(), rate: o.rate, log: log}
+	// The producer goes through the Kafka proxy too (unless
+	// -producer-direct): a fault that loses a produce's answer makes it
+	// retry records Kafka already has.
+	pb := b
+	if !o.producerDirect {
+		if pb, err = bus.New(bus.Config{Brokers: []string{o.kafkaProxy}, Logger: quietLogger()}); err != nil {
+			return false, err
+		}
+		defer pb.Close()
+	}
+	prod := &producer{prod: pb.NewProducer(), clock: eventClock{o.months}, topic: feed.Topic(), rate: o.rate, log: log}
 	defer prod.prod.Close()
 	prodCtx, stopProd := context.WithCancel(ctx)
 	defer stopProd()
@@ -207,7 +217,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	<-sup.done
 	starts, kills, selfExits := sup.counts()
 
-	v, err := verify(ctx, b, st, db, feed, produced, log)
+	v, err := verify(ctx, b, st, db, feed, produced, eventClock{o.months}, log)
 	if err != nil {
 		return false, err
 	}
@@ -215,8 +225,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	for _, n := range faultsDone {
 		faultsTotal += n
 	}
-	fmt.Printf("chaos seed=%d rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d kafka_restarts=%d network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
-		o.seed, o.rate, achieved, kills, killsWorking, o.chRestarts, o.kafkaRestarts, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
+	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d kafka_restarts=%d network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
+		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, o.kafkaRestarts, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
 	for i, why := range selfExits {
 		if i == 5 {
 			fmt.Printf("  … %d more self-exits (logs in %s)\n", len(selfExits)-5, o.work)

@@ -28,7 +28,7 @@ type verdict struct {
 
 // verify reads the whole topic and the whole table and compares them with
 // each other and with the producer's acknowledged records 0 … produced−1.
-func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *catalog.Feed, produced int64, log *slog.Logger) (verdict, error) {
+func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *catalog.Feed, produced int64, clock eventClock, log *slog.Logger) (verdict, error) {
 	var v verdict
 	began := time.Now()
 	var (
@@ -116,7 +116,7 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		if chSeqs[s] == 0 {
 			v.lost++
 			if v.lost <= 3 {
-				log.Error("acknowledged seq has no row", "seq", s, "at", eventTime(s))
+				log.Error("acknowledged seq has no row", "seq", s, "at", clock.at(s))
 			}
 		}
 	}
@@ -134,7 +134,7 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 	}
 	tally := map[int64]int64{}
 	for s := int64(0); s < produced; s++ {
-		tally[windowOf(s)]++
+		tally[clock.window(s)]++
 	}
 	got := map[int64]int64{}
 	for i := range ws {
