@@ -110,16 +110,14 @@ func toxicsOf(f fault, target string, rng *rand.Rand) ([]toxic, error) {
 	return nil, fmt.Errorf("unknown fault %q", f)
 }
 
-// inject puts fault f on target's proxy for hold, then removes it. It
-// returns a description of the toxics for the log.
-func (n *netFaults) inject(ctx context.Context, f fault, target string, hold time.Duration, rng *rand.Rand) (string, error) {
+// inject puts toxics txs (toxicsOf) on target's proxy for hold, then
+// removes them. It returns a description of the toxics for the log. It
+// may run beside other injections on the other proxy (toxic names are per
+// proxy).
+func (n *netFaults) inject(ctx context.Context, f fault, target string, txs []toxic, hold time.Duration) (string, error) {
 	proxy, ok := n.proxies[target]
 	if !ok {
 		return "", fmt.Errorf("no proxy for %q", target)
-	}
-	txs, err := toxicsOf(f, target, rng)
-	if err != nil {
-		return "", err
 	}
 	var (
 		names []string

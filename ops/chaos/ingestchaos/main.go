@@ -7,8 +7,9 @@
 // ClickHouse restart, the first included, is a SIGKILL), and injects
 // network faults between the child and each service (faults.go: toxiproxy
 // in this process, in front of Kafka and of ClickHouse; latency, resets,
-// connections cut mid-insert, timeouts, a blackhole), in a random order with
-// random pauses, then lets the processor catch up and compares what the
+// connections cut mid-insert, timeouts, a blackhole; each lasts 1 s to
+// -fault-max while the next events go on), in a random order with random
+// pauses, then lets the processor catch up and compares what the
 // producer had acknowledged, what Kafka holds and what ClickHouse holds. The
 // last line of stdout is
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -127,7 +129,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	sleep(ctx, 5*time.Second) // records flow before the first event
 	began := time.Now()
 	killsWorking, chRestarts := 0, 0
-	faultsDone := map[string]int{} // "kind@target" → count
+	var (
+		faults     sync.WaitGroup
+		faultMu    sync.Mutex
+		faultsDone = map[string]int{} // "kind@target" → count
+		faultErrs  []error
+		faultLocks = map[string]*sync.Mutex{targetKafka: {}, targetClickHouse: {}}
+	)
 	for i, ev := range events {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -135,15 +143,31 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		gap := between(rng, o.gapMin, o.gapMax)
 		switch ev.kind {
 		case evFault:
-			sleep(ctx, gap)
+			// A fault runs beside the events that follow it; faults on one
+			// service's proxy take turns (the loop waits for the one
+			// before to end), so their toxics never meet.
+			sleep(ctx, between(rng, o.gapMin/2, o.gapMax/2))
 			hold := between(rng, time.Second, o.faultMax)
-			log.Info("chaos: network fault", "event", i+1, "of", len(events), "fault", ev.fault, "on", ev.target, "for", hold.Round(time.Millisecond), "acked", prod.acked())
-			desc, err := nf.inject(ctx, ev.fault, ev.target, hold, rng)
+			txs, err := toxicsOf(ev.fault, ev.target, rng)
 			if err != nil {
 				return false, err
 			}
-			faultsDone[string(ev.fault)+"@"+ev.target]++
-			log.Info("chaos: network fault removed", "fault", ev.fault, "on", ev.target, "toxics", desc)
+			faultLocks[ev.target].Lock()
+			log.Info("chaos: network fault", "event", i+1, "of", len(events), "fault", ev.fault, "on", ev.target, "for", hold.Round(time.Millisecond), "acked", prod.acked())
+			faults.Add(1)
+			go func(ev event) {
+				defer faults.Done()
+				defer faultLocks[ev.target].Unlock()
+				desc, err := nf.inject(ctx, ev.fault, ev.target, txs, hold)
+				faultMu.Lock()
+				defer faultMu.Unlock()
+				if err != nil {
+					faultErrs = append(faultErrs, err)
+					return
+				}
+				faultsDone[string(ev.fault)+"@"+ev.target]++
+				log.Info("chaos: network fault removed", "fault", ev.fault, "on", ev.target, "toxics", desc)
+			}(ev)
 		case evKill:
 			// Kill a processor that is working: once it has partitions, at
 			// a random moment of its fetch, insert and commit cycle.
@@ -183,6 +207,10 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 				return false, err
 			}
 		}
+	}
+	faults.Wait()
+	if err := errors.Join(faultErrs...); err != nil {
+		return false, err
 	}
 	log.Info("chaos events done; records flow 5 s more, then the producer stops", "took", time.Since(began).Round(time.Second))
 	sleep(ctx, 5*time.Second)
