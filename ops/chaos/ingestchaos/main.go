@@ -13,7 +13,7 @@
 // producer had acknowledged, what Kafka holds and what ClickHouse holds. The
 // last line of stdout is
 //
-//	chaos produced=N rows=N distinct=N lost=0 duplicated=0 windows_ok=true dup_seqs=N kafka_records=N ...
+//	chaos produced=N rows=N distinct=N lost=0 duplicated=0 windows_ok=true dlq_lost=0 dlq_dup=0 acked=N ...
 //
 // and the exit status is 1 when any check fails.
 //
@@ -31,30 +31,39 @@
 // table. The producer reaches Kafka through the same proxy as the
 // processor (-producer-direct: not), so network faults also make it retry.
 //
+// Every -bad-every-th record (1 %) is bad: its value is above the feed's
+// maximum, so the processor must reject it to the dead-letter topic.
+//
 // The figures of the last line, counted per seq whatever Kafka holds:
 //
-//   - produced: records acknowledged by Kafka (distinct seqs, 0 … N−1).
+//   - produced: good records acknowledged by Kafka.
 //   - rows: rows in the feed's ClickHouse table.
 //   - distinct: distinct seqs among those rows.
-//   - lost: acknowledged seqs with no row in ClickHouse.
+//   - lost: acknowledged good seqs with no row in ClickHouse.
 //   - duplicated: rows whose seq another row has already (rows − distinct).
 //   - windows_ok: see below.
+//   - dlq_lost: acknowledged bad seqs missing from <feed>.dlq; dlq_dup:
+//     dead letters beyond one per bad seq.
 //
 // and after them, for finding out where a hole is:
 //
+//   - acked, bad: records acknowledged, and the bad ones among them;
+//     bad_rows: rows of bad records; dlq_records: records in <feed>.dlq.
 //   - dup_seqs: seqs with more than one row.
 //   - kafka_records, kafka_distinct: records in the topic, distinct seqs
 //     among them; kafka_dup = kafka_records − kafka_distinct, the producer's
 //     copies that Kafka holds.
 //   - offset_dup: rows beyond one per Kafka record (_partition, _offset): a
 //     processor that wrote a batch twice.
-//   - kafka_records_without_row: Kafka records with no row at their offset
-//     (a producer copy whose seq has its row elsewhere counts here too).
+//   - kafka_records_without_row: good Kafka records with no row at their
+//     offset (a producer copy whose seq has its row elsewhere counts here
+//     too).
 //   - misattributed: rows whose (_partition, _offset) holds another seq in
 //     Kafka; unacknowledged_rows: rows with a seq never acknowledged.
 //
-// The run passes when lost, duplicated, misattributed and
-// unacknowledged_rows are 0, rows = produced and windows_ok is true.
+// The run passes when lost, duplicated, dlq_lost, dlq_dup, bad_rows,
+// misattributed and unacknowledged_rows are 0, rows = produced and
+// windows_ok is true.
 //
 // windows_ok is a stand-in for the pipeline's window aggregates until they
 // are wired here: for every 5-minute window of event time (intDiv(at, 300)),
@@ -94,6 +103,7 @@ type options struct {
 	clickhouseProxy   string // where the ClickHouse proxy listens
 	producerDirect    bool
 	months            int
+	badEvery          int
 	gapMin, gapMax    time.Duration
 	seed              uint64
 	keep              bool
@@ -119,6 +129,7 @@ func main() {
 	fs.StringVar(&o.clickhouseProxy, "clickhouse-proxy", "", "127.0.0.1:PORT where the ClickHouse proxy listens (required)")
 	fs.BoolVar(&o.producerDirect, "producer-direct", false, "the producer writes to -kafka directly instead of through the Kafka proxy (then no network fault hits it)")
 	fs.IntVar(&o.months, "months", 2, "months the records' event times cycle through (1-60): each micro-batch spans about this many table partitions")
+	fs.IntVar(&o.badEvery, "bad-every", 100, "every N-th record is bad (a value above the feed's maximum) and must reach the dead-letter topic once; 0: none")
 	fs.DurationVar(&o.gapMin, "gap-min", 3*time.Second, "shortest pause between two chaos events")
 	fs.DurationVar(&o.gapMax, "gap-max", 8*time.Second, "longest pause between two chaos events")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of the event schedule; 0 picks one (printed, to replay a run)")
@@ -162,6 +173,9 @@ func (o *options) validate() error {
 	}
 	if o.kafkaProxy == "" || o.kafkaProxied == "" || o.clickhouseProxy == "" {
 		errs = append(errs, errors.New("-kafka-proxy, -kafka-proxied and -clickhouse-proxy are required; ops/chaos/ingest sets them"))
+	}
+	if o.badEvery < 0 || o.badEvery == 1 {
+		errs = append(errs, fmt.Errorf("-bad-every %d: use 0 (no bad records) or 2 and up", o.badEvery))
 	}
 	if o.months < 1 || o.months > 60 {
 		errs = append(errs, fmt.Errorf("-months %d: use 1 to 60", o.months))

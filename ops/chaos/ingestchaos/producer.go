@@ -11,7 +11,12 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 )
 
-// eventClock gives each record its event time. The records cycle through
+// recordPlan says what record seq is: its event time, and whether it is
+// bad. Every badEvery-th record (seq % badEvery == badEvery−1; none when
+// badEvery is 0) has a value above the feed's maximum, so the processor
+// must send it to the dead-letter topic, once, and never to the table.
+//
+// The records cycle through
 // months (2 by default: an even seq happens in November 2026, an odd one
 // the same time of day a month earlier), so that nearly every micro-batch
 // spans that many partitions of the feed's table (PARTITION BY
@@ -26,8 +31,22 @@ import (
 // no window pipeline, so a record months behind the latest one is not
 // late; a pipeline added to it would need a lateness above the months
 // spanned.
-type eventClock struct {
-	months int
+type recordPlan struct {
+	months   int
+	badEvery int64
+}
+
+// countBad is the number of bad records among seq 0 … n−1.
+func (c recordPlan) countBad(n int64) int64 {
+	if c.badEvery <= 0 {
+		return 0
+	}
+	return n / c.badEvery
+}
+
+// bad says whether record seq is one the processor must reject.
+func (c recordPlan) bad(seq int64) bool {
+	return c.badEvery > 0 && seq%c.badEvery == c.badEvery-1
 }
 
 const (
@@ -37,21 +56,26 @@ const (
 )
 
 // at is record seq's event time.
-func (c eventClock) at(seq int64) time.Time {
+func (c recordPlan) at(seq int64) time.Time {
 	m := int(seq % int64(c.months))
 	return time.Date(2026, time.November-time.Month(m), 15, 0, 0, 0, 0, time.UTC).Add(time.Duration(seq/int64(c.months)) * eventStep)
 }
 
 // window is the start (Unix seconds) of the 5-minute window of seq's event
 // time, as ClickHouse computes it: intDiv(toUInt32(at), 300) * 300.
-func (c eventClock) window(seq int64) int64 {
+func (c recordPlan) window(seq int64) int64 {
 	return c.at(seq).Unix() / windowSecs * windowSecs
 }
 
 // record is the JSON of record seq. The event time is in milliseconds
-// since 1970; ClickHouse keeps whole seconds.
-func (c eventClock) record(seq int64) []byte {
-	return fmt.Appendf(nil, `{"id":"e%d","seq":%d,"station":"s%02d","value":%d.%d,"at":%d}`, seq, seq, seq%50, seq%997, seq%10, c.at(seq).UnixMilli())
+// since 1970; ClickHouse keeps whole seconds. A bad record's value is
+// 5000, above the feed's maximum of 1000.
+func (c recordPlan) record(seq int64) []byte {
+	value := seq % 997
+	if c.bad(seq) {
+		value = 5000
+	}
+	return fmt.Appendf(nil, `{"id":"e%d","seq":%d,"station":"s%02d","value":%d.%d,"at":%d}`, seq, seq, seq%50, value, seq%10, c.at(seq).UnixMilli())
 }
 
 // producer writes records at a steady rate, retrying each batch with the
@@ -59,7 +83,7 @@ func (c eventClock) record(seq int64) []byte {
 // exactly seq 0 … acked()−1.
 type producer struct {
 	prod  *bus.Producer
-	clock eventClock
+	plan  recordPlan
 	topic string
 	rate  int
 	log   *slog.Logger
@@ -107,7 +131,7 @@ func (p *producer) run(ctx context.Context, finish time.Duration) error {
 		msgs := make([]bus.Message, per)
 		for i := range msgs {
 			seq := from + int64(i)
-			msgs[i] = bus.Message{Topic: p.topic, Key: []byte("e" + strconv.FormatInt(seq, 10)), Value: p.clock.record(seq)}
+			msgs[i] = bus.Message{Topic: p.topic, Key: []byte("e" + strconv.FormatInt(seq, 10)), Value: p.plan.record(seq)}
 		}
 		// Retry the same records until acknowledged. After ctx ends, keep
 		// trying for `finish` so the tally ends on an acknowledged batch.

@@ -22,31 +22,22 @@ type verdict struct {
 	misattributed                    int64 // rows whose (_partition, _offset) holds another seq in Kafka
 	kafkaWithoutRow                  int64 // Kafka records with no row at their offset
 	unacked                          int64 // rows whose seq the producer never had acknowledged
+	good, bad                        int64 // acknowledged records the processor must write, and reject
+	badRows                          int64 // rows of bad records
+	dlqRecords, dlqLost, dlqDup      int64 // the dead-letter topic: records, bad seqs missing, copies beyond one per seq
 	windows, windowsBad              int
 	windowsOK                        bool
 }
 
-// verify reads the whole topic and the whole table and compares them with
-// each other and with the producer's acknowledged records 0 … produced−1.
-func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *catalog.Feed, produced int64, clock eventClock, log *slog.Logger) (verdict, error) {
+// verify reads the whole topic, its dead-letter topic and the whole table
+// and compares them with each other and with the producer's acknowledged
+// records 0 … produced−1 (acked), of which plan says which are bad.
+func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *catalog.Feed, acked int64, plan recordPlan, log *slog.Logger) (verdict, error) {
 	var v verdict
 	began := time.Now()
-	var (
-		msgs []bus.Message
-		err  error
-	)
-	for i := 0; i < 5; i++ {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		msgs, err = b.ReadAll(rctx, feed.Topic())
-		cancel()
-		if err == nil {
-			break
-		}
-		log.Warn("reading the topic failed; retrying", "err", err)
-		sleep(ctx, 2*time.Second)
-	}
+	msgs, err := readAll(ctx, b, feed.Topic(), log)
 	if err != nil {
-		return v, fmt.Errorf("reading %s back: %w", feed.Topic(), err)
+		return v, err
 	}
 	// kafka[p][o] is the seq of the record at partition p, offset o.
 	kafka := map[int32]map[int64]int64{}
@@ -90,8 +81,11 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		if k, ok := kafka[parts[i]][offs[i]]; !ok || k != seqs[i] {
 			v.misattributed++
 		}
-		if seqs[i] < 0 || seqs[i] >= produced {
+		if seqs[i] < 0 || seqs[i] >= acked {
 			v.unacked++
+		}
+		if plan.bad(seqs[i]) {
+			v.badRows++
 		}
 	}
 	v.distinct = int64(len(chSeqs))
@@ -106,17 +100,22 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		}
 	}
 	for p, offsets := range kafka {
-		for o := range offsets {
-			if rowsAt[po{p, o}] == 0 {
+		for o, seq := range offsets {
+			if rowsAt[po{p, o}] == 0 && !plan.bad(seq) {
 				v.kafkaWithoutRow++
 			}
 		}
 	}
-	for s := int64(0); s < produced; s++ {
+	for s := int64(0); s < acked; s++ {
+		if plan.bad(s) {
+			v.bad++
+			continue
+		}
+		v.good++
 		if chSeqs[s] == 0 {
 			v.lost++
 			if v.lost <= 3 {
-				log.Error("acknowledged seq has no row", "seq", s, "at", clock.at(s))
+				log.Error("acknowledged seq has no row", "seq", s, "at", plan.at(s))
 			}
 		}
 	}
@@ -133,8 +132,10 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 		return v, err
 	}
 	tally := map[int64]int64{}
-	for s := int64(0); s < produced; s++ {
-		tally[clock.window(s)]++
+	for s := int64(0); s < acked; s++ {
+		if !plan.bad(s) {
+			tally[plan.window(s)]++
+		}
 	}
 	got := map[int64]int64{}
 	for i := range ws {
@@ -156,5 +157,59 @@ func verify(ctx context.Context, b *bus.Bus, st *store.Store, db string, feed *c
 	}
 	v.windows = len(tally)
 	v.windowsOK = v.windowsBad == 0 && len(tally) > 0
+	if err := v.checkDeadLetters(ctx, b, feed, acked, plan, log); err != nil {
+		return v, err
+	}
 	return v, nil
+}
+
+// checkDeadLetters reads the feed's dead-letter topic: every bad record
+// acknowledged must be there exactly once, counted by seq.
+func (v *verdict) checkDeadLetters(ctx context.Context, b *bus.Bus, feed *catalog.Feed, acked int64, plan recordPlan, log *slog.Logger) error {
+	msgs, err := readAll(ctx, b, feed.DLQTopic(), log)
+	if err != nil {
+		return err
+	}
+	v.dlqRecords = int64(len(msgs))
+	seen := map[int64]int64{}
+	for _, m := range msgs {
+		var r struct {
+			Seq *int64 `json:"seq"`
+		}
+		if json.Unmarshal(m.Value, &r) != nil || r.Seq == nil {
+			continue // not one of the producer's records (a note about an unreadable batch)
+		}
+		seen[*r.Seq]++
+	}
+	for s, n := range seen {
+		if n > 1 {
+			v.dlqDup += n - 1
+		}
+		if !plan.bad(s) {
+			log.Error("a good record is in the dead-letter topic", "seq", s, "copies", n)
+		}
+	}
+	for s := int64(0); s < acked; s++ {
+		if plan.bad(s) && seen[s] == 0 {
+			v.dlqLost++
+		}
+	}
+	return nil
+}
+
+// readAll reads a whole topic, retrying while the broker settles.
+func readAll(ctx context.Context, b *bus.Bus, topic string, log *slog.Logger) ([]bus.Message, error) {
+	var err error
+	for i := 0; i < 5; i++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		var msgs []bus.Message
+		msgs, err = b.ReadAll(rctx, topic)
+		cancel()
+		if err == nil {
+			return msgs, nil
+		}
+		log.Warn("reading a topic failed; retrying", "topic", topic, "err", err)
+		sleep(ctx, 2*time.Second)
+	}
+	return nil, fmt.Errorf("reading %s back: %w", topic, err)
 }
