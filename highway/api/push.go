@@ -88,9 +88,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 			}
 			return
 		}
-		cp := &responseCopy{ResponseWriter: w}
-		w = cp
-		defer func() { t.finish(cp.status, cp.body.Bytes()) }()
+		rec := &recorder{ResponseWriter: w, keep: &bytes.Buffer{}}
+		w = rec
+		defer func() { t.finish(rec.status, rec.keep.Bytes()) }()
 	}
 	recs, err := splitRecords(body, s.cfg.MaxPushRecords)
 	if err != nil {

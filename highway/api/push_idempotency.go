@@ -404,29 +404,3 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
-
-// responseCopy passes a response through and keeps its status and body,
-// for ticket.finish.
-type responseCopy struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *responseCopy) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *responseCopy) Write(p []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	r.body.Write(p)
-	return r.ResponseWriter.Write(p)
-}
-
-// Unwrap returns the wrapped ResponseWriter.
-func (r *responseCopy) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -40,6 +40,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -326,12 +327,15 @@ type principal struct {
 	token TokenInfo
 }
 
-// recorder records the status and size of a response. It unwraps to the
-// ResponseWriter, so http.ResponseController reaches its Flush.
+// recorder records the status and size of a response, and copies the body
+// into keep when it is set (a push with an Idempotency-Key keeps its
+// response). It unwraps to the ResponseWriter, so http.ResponseController
+// reaches its Flush.
 type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	keep   *bytes.Buffer
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -347,6 +351,9 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
+	if r.keep != nil {
+		r.keep.Write(p[:n])
+	}
 	return n, err
 }
 

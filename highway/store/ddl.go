@@ -197,15 +197,20 @@ func (d DDL) AuditTable(table string) string {
 // audit log's table called table: MergeTree by month, ordered by time; at
 // is in seconds (18.16 has no DateTime64) and at_ms keeps milliseconds.
 func (d DDL) CreateAuditTable(table string) string {
+	return createTable(d.AuditTable(table), auditColumns, "ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)")
+}
+
+// createTable returns CREATE TABLE IF NOT EXISTS name (columns) engine.
+func createTable(name string, columns []column, engine string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", d.AuditTable(table))
-	for i, c := range auditColumns {
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", name)
+	for i, c := range columns {
 		if i > 0 {
 			b.WriteString(",\n")
 		}
 		fmt.Fprintf(&b, "  %s %s", quoteIdent(c.name), c.typ)
 	}
-	b.WriteString("\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)")
+	b.WriteString("\n) " + engine)
 	return b.String()
 }
 

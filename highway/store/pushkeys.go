@@ -67,19 +67,11 @@ func (d DDL) PushKeyTableName(table string) string {
 // has TTL (19.6 and later) drops them after two days. Old rows on 18.16 can
 // be dropped a day at a time: ALTER TABLE … DROP PARTITION YYYYMMDD.
 func (d DDL) CreatePushKeyTable(table string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", d.PushKeyTableName(table))
-	for i, c := range pushKeyColumns {
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, "  %s %s", quoteIdent(c.name), c.typ)
-	}
-	b.WriteString("\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMMDD(at)\nORDER BY (department, key, at)")
+	engine := "ENGINE = MergeTree()\nPARTITION BY toYYYYMMDD(at)\nORDER BY (department, key, at)"
 	if d.Server.AtLeast(19, 6) {
-		b.WriteString("\nTTL at + toIntervalDay(2)")
+		engine += "\nTTL at + toIntervalDay(2)"
 	}
-	return b.String()
+	return createTable(d.PushKeyTableName(table), pushKeyColumns, engine)
 }
 
 // PushKeys keeps push idempotency keys in ClickHouse, so that every API
