@@ -126,6 +126,14 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	go func() { prodErr <- prod.run(prodCtx, 2*time.Minute) }()
 
 	svc := services{ops: o.ops, work: o.work, log: log}
+	// A direct connection that watches for inserts, to SIGKILL ClickHouse
+	// in the middle of one.
+	watch, err := store.Open(ctx, dsn, quietLogger())
+	if err != nil {
+		return false, err
+	}
+	defer watch.Close()
+	chMidInsert := 0
 	sleep(ctx, 5*time.Second) // records flow before the first event
 	began := time.Now()
 	killsWorking, chRestarts := 0, 0
@@ -189,13 +197,22 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 			log.Info("chaos: SIGKILL highway process", "event", i+1, "of", len(events), "was_up", up.Round(100*time.Millisecond), "running", ok,
 				"had_partitions", assigned, "restart_after", down.Round(time.Millisecond), "acked", prod.acked())
 		case evClickHouse:
-			// Every other restart, starting with the first, is a SIGKILL:
-			// an insert in flight then may have landed part by part.
+			// Every other restart, starting with the first, is a SIGKILL
+			// timed to land in an insert, which then may have landed part
+			// by part.
 			sleep(ctx, gap)
 			down := between(rng, time.Second, 5*time.Second)
 			hard := chRestarts%2 == 0
 			chRestarts++
-			log.Info("chaos: restarting ClickHouse", "event", i+1, "of", len(events), "sigkill", hard, "down_for", down.Round(time.Millisecond), "acked", prod.acked())
+			midInsert := false
+			if hard {
+				// In the middle of an insert, a few milliseconds into it.
+				if midInsert = waitInsert(ctx, watch, feed.Table(), 30*time.Second); midInsert {
+					chMidInsert++
+				}
+				sleep(ctx, between(rng, 0, 5*time.Millisecond))
+			}
+			log.Info("chaos: restarting ClickHouse", "event", i+1, "of", len(events), "sigkill", hard, "mid_insert", midInsert, "down_for", down.Round(time.Millisecond), "acked", prod.acked())
 			if err := svc.restart(ctx, "clickhouse", down, hard); err != nil {
 				return false, err
 			}
@@ -255,8 +272,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	for _, n := range faultsDone {
 		faultsTotal += n
 	}
-	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d kafka_restarts=%d network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
-		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, o.kafkaRestarts, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
+	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d clickhouse_sigkills_mid_insert=%d kafka_restarts=%d network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
+		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, chMidInsert, o.kafkaRestarts, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
 	for i, why := range selfExits {
 		if i == 5 {
 			fmt.Printf("  … %d more self-exits (logs in %s)\n", len(selfExits)-5, o.work)
@@ -290,7 +307,8 @@ func faultSummary(done map[string]int) string {
 
 // drain waits, for at most timeout, until table holds want rows (or more),
 // or at least least rows and no new one for 10 s (Kafka may hold copies of
-// bad records, which have no rows, so want may be out of reach).
+// bad records, which have no rows, so want may be out of reach), or no new
+// row for 30 s (the processor has written all it will: rows were lost).
 func drain(ctx context.Context, st *store.Store, db, table string, want, least int64, timeout time.Duration, log *slog.Logger) error {
 	deadline := time.Now().Add(timeout)
 	last := time.Now()
@@ -302,7 +320,7 @@ func drain(ctx context.Context, st *store.Store, db, table string, want, least i
 		if n != prev {
 			prev, changed = n, time.Now()
 		}
-		if err == nil && (int64(n) >= want || int64(n) >= least && time.Since(changed) > 10*time.Second) {
+		if err == nil && (int64(n) >= want || int64(n) >= least && time.Since(changed) > 10*time.Second || n > 0 && time.Since(changed) > 30*time.Second) {
 			log.Info("processor caught up", "rows", n, "want", want, "at_least", least)
 			return nil
 		}
