@@ -33,9 +33,16 @@ type Expected struct {
 	// DriftNulls is the change of a field's share of nulls (0 to 1) that
 	// flags it (default DefaultDriftNulls).
 	DriftNulls *float64
+	// Events marks a feed that publishes only when something happens
+	// (warnings in force): silence is then neither a gap nor staleness.
+	Events bool
 	// Line is the line of the expected block, for messages.
 	Line int
 }
+
+// EventsOnly reports whether the feed publishes only on events; false for
+// a nil Expected.
+func (e *Expected) EventsOnly() bool { return e != nil && e.Events }
 
 // MeanThreshold returns DriftMean or its default; a nil Expected has the defaults.
 func (e *Expected) MeanThreshold() float64 {
@@ -66,6 +73,7 @@ func expectedKeys(d *decoder, e *Expected) []key {
 	return []key{
 		{name: "keys", doc: "distinct keys that should report in every ledger bucket (default: the most seen in the last 24 buckets)", decode: d.integer(&e.Keys)},
 		{name: "drift_mean", doc: fmt.Sprintf("relative change of a field's mean that flags drift (default %v)", DefaultDriftMean), decode: d.number(&e.DriftMean)},
+		{name: "events", doc: "true for a feed that publishes only when something happens: silence is neither a gap nor staleness (default false)", decode: d.boolean(&e.Events)},
 		{name: "drift_nulls", doc: fmt.Sprintf("change of a field's share of nulls, 0 to 1, that flags drift (default %v)", DefaultDriftNulls), decode: d.number(&e.DriftNulls)},
 	}
 }

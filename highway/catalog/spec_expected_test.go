@@ -16,6 +16,13 @@ func TestParseExpected(t *testing.T) {
 	if e == nil || e.ExpectedKeys() != 760 || e.MeanThreshold() != 0.25 || e.NullsThreshold() != 0.1 || e.Line != 10 {
 		t.Fatalf("Expected = %+v", e)
 	}
+	if e.EventsOnly() {
+		t.Errorf("events without saying so")
+	}
+	c, err = catalog.Parse("f.yaml", []byte(validFeed+"expected: {events: true}\n"))
+	if err != nil || !c.Feed("city.test.feed").Expected.EventsOnly() {
+		t.Fatalf("events: %v", err)
+	}
 	c, err = catalog.Parse("f.yaml", []byte(validFeed))
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +39,7 @@ func TestParseExpectedErrors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "expected: {key: 3}\n",
-			[]string{`f.yaml:10: expected.key: unknown key; valid keys are keys, drift_mean, drift_nulls`}},
+			[]string{`f.yaml:10: expected.key: unknown key; valid keys are keys, drift_mean, events, drift_nulls`}},
 		{"negative keys", "expected: {keys: -3}\n",
 			[]string{`f.yaml:10: expected.keys: must not be negative, not -3`}},
 		{"bad thresholds", "expected:\n  drift_mean: 0\n  drift_nulls: 1.5\n",

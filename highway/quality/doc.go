@@ -49,7 +49,9 @@
 //   - freshness: max_delay_seconds is the longest wait between an event and
 //     its row landing; freshness is the latest event before the bucket's end
 //     judged at the end: fresh within two intervals, late within five, stale
-//     beyond, empty without any row.
+//     beyond, empty without any row. A feed whose spec says expected.events
+//     (it publishes only when something happens) has no intervals or keys
+//     expected, and is "quiet" where it would be stale or empty.
 //   - reconciliation: the messages that reached the feed's topic between
 //     the two runs before this one (offsets [ends two runs ago, ends one run
 //     ago)), so that a bucket has passed for them to settle. Messages held
@@ -71,7 +73,7 @@
 //	completeness = min(1, intervals_present / intervals_expected)
 //	             × min(1, keys_reporting / keys_expected)   (1 when nothing is expected)
 //	validity     = rows / (rows + rejected)                  (1 without either)
-//	timeliness   = 1 fresh, 0.5 late, 0 stale or empty
+//	timeliness   = 1 fresh or quiet, 0.5 late, 0 stale or empty
 //	uniqueness   = 1 − duplicates / rows                     (1 without rows)
 //	stability    = 1 − drifted fields / fields with a baseline
 //	consistency  = 1 − unexplained / messages                (1 without reconciliation)

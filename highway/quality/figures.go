@@ -62,13 +62,19 @@ func Compute(in Input) store.QualityRow {
 	r.Rejected = r.DeadLettered - late
 	r.Late = a.Late + late
 
-	r.IntervalsExpected = intervalsIn(in.Start, in.End, in.Interval)
+	events := in.Feed.Expected.EventsOnly()
+	if events && (r.Freshness == "stale" || r.Freshness == "empty") {
+		r.Freshness = "quiet"
+	}
+	if !events {
+		r.IntervalsExpected = intervalsIn(in.Start, in.End, in.Interval)
+	}
 	r.IntervalsPresent = uint32(a.Intervals)
 	if r.IntervalsExpected > r.IntervalsPresent {
 		r.Gaps = r.IntervalsExpected - r.IntervalsPresent
 	}
 	r.KeysExpected = uint32(in.Feed.Expected.ExpectedKeys())
-	if r.KeysExpected == 0 {
+	if r.KeysExpected == 0 && !events {
 		for _, h := range in.History {
 			r.KeysExpected = max(r.KeysExpected, h.KeysReporting)
 		}
@@ -125,6 +131,10 @@ func Score(p store.QualityParts) float64 {
 	return math.Round(s*1000) / 10
 }
 
+// Freshness of a bucket is one of these or, for a feed that publishes only
+// on events (catalog.Expected.Events), "quiet" where it would be stale or
+// empty.
+//
 // Freshness judges the latest event time against a feed's interval at now:
 // "fresh" within two intervals, "late" within five, "stale" beyond, "empty"
 // without any event.
@@ -147,6 +157,8 @@ func timeliness(freshness string) float64 {
 		return 1
 	case "late":
 		return 0.5
+	case "quiet":
+		return 1
 	}
 	return 0
 }

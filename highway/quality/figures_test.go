@@ -155,6 +155,14 @@ func TestCompute(t *testing.T) {
 				t.Errorf("row %+v", r)
 			}
 		}},
+		{"an events feed's silence is quiet, no gap", func(in *Input) {
+			in.Feed = &catalog.Feed{Name: testFeed.Name, Interval: testFeed.Interval, Fields: testFeed.Fields, Expected: &catalog.Expected{Events: true}}
+			in.Agg = store.BucketAggregate{Latest: t0.Add(-5 * time.Hour), Fields: in.Agg.Fields[:1]}
+		}, func(t *testing.T, r store.QualityRow) {
+			if r.Freshness != "quiet" || r.Gaps != 0 || r.IntervalsExpected != 0 || r.KeysExpected != 0 || r.Score != 100 {
+				t.Errorf("row %+v", r)
+			}
+		}},
 		{"an unexplained reconciliation error", func(in *Input) {
 			in.Reconciliation = &store.Reconciliation{Messages: 100, Stored: 90, Unexplained: 10}
 		}, func(t *testing.T, r store.QualityRow) {
