@@ -234,12 +234,12 @@ func TestPortalInBrowser(t *testing.T) {
 	t.Run("ckanapi and rdflib", func(t *testing.T) { checkClients(t, s) })
 
 	// The server answers each page within the budget. The portal keeps
-	// feeds' statistics and the city's figures for 5 s, so the best of 7
+	// feeds' statistics, the city's figures and the jobs' results for 5 s, so the best of 7
 	// is the warm time; the cold time (nothing kept) is logged beside it.
 	t.Run("speed", func(t *testing.T) {
 		for _, path := range []string{"/", "/feeds", "/feeds/td.traffic.detectors", "/jobs", "/catalog.jsonld", "/api/3/action/package_list"} {
 			cold := "-"
-			if path == "/" || path == "/feeds" {
+			if path == "/" || path == "/feeds" || path == "/jobs" {
 				time.Sleep(5200 * time.Millisecond)
 				d, _ := s.serverTime(t, path, 1)
 				cold = fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
@@ -295,8 +295,23 @@ func TestPortalInBrowser(t *testing.T) {
 		}
 	})
 
+	// The jobs page shows the city job's latest results as charts and a table.
+	t.Run("jobs", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/jobs?lang=en")); err != nil {
+			t.Fatal(err)
+		}
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.querySelectorAll("[data-job='city.district_hourly'] table.results tbody tr").length,
+			document.querySelectorAll("[data-job='city.district_hourly'] svg.chart").length]`))
+		if err != nil || len(n) != 2 || n[0] < 10 || n[1] == 0 {
+			t.Errorf("city.district_hourly: %v result rows and charts (want a row for most districts and a chart), %v", n, err)
+		}
+	})
+
 	// The language switch turns the page into the other language and back.
 	t.Run("language switch", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/?lang=en")); err != nil {
+			t.Fatal(err)
+		}
 		for _, step := range []struct{ lang, heading string }{{"zh-Hant", "城市現況"}, {"en", "The city now"}} {
 			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.CSS("html[lang='"+step.lang+"'] h1"))); err != nil {
 				t.Fatalf("switching to %s: %v", step.lang, err)

@@ -9,8 +9,8 @@ import (
 	"github.com/cityhighway/highway/highway/catalog"
 )
 
-// cacheTTL is how long the portal reuses a feed's statistics and the city
-// page's figures. The feeds publish every 30 seconds at the fastest, so a
+// cacheTTL is how long the portal reuses a feed's statistics, the city
+// page's figures and the jobs' results. The feeds publish every 30 seconds at the fastest, so a
 // figure is at most this much older than ClickHouse's; in exchange a busy
 // portal asks ClickHouse once per period, not once per visitor.
 const cacheTTL = 5 * time.Second
@@ -47,6 +47,15 @@ func (c *ttlCache[V]) get(key string, fill func() V) V {
 	c.m[key] = cached[V]{v: v, at: now}
 	c.mu.Unlock()
 	return v
+}
+
+// viewKey keys what a page shows a visitor: the same for every visitor
+// of one department (or the public) and language.
+func viewKey(v *visit) string {
+	if v.dept != nil {
+		return v.lang + "/" + v.dept.Name
+	}
+	return v.lang
 }
 
 // describe is api.Server.Describe with each feed's entry kept for cacheTTL;

@@ -81,7 +81,7 @@ func lineChart(pts []point, from, to time.Time, unit, title string) chartSVG {
 }
 
 // niceTicks returns about n+1 round values from at most lo to at least hi
-// (1, 2 or 5 times a power of ten apart); a flat series gets a band
+// (1, 2, 2.5 or 5 times a power of ten apart); a flat series gets a band
 // around its value.
 func niceTicks(lo, hi float64, n int) []float64 {
 	if hi-lo < 1e-9 {
@@ -90,7 +90,7 @@ func niceTicks(lo, hi float64, n int) []float64 {
 	raw := (hi - lo) / float64(n)
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	step := mag
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if m*mag >= raw {
 			step = m * mag
 			break

@@ -109,11 +109,7 @@ type warning struct {
 }
 
 func (s *Server) cityPage(w http.ResponseWriter, r *http.Request, v *visit) {
-	key := v.lang
-	if v.dept != nil {
-		key += "/" + v.dept.Name
-	}
-	page := s.city.get(key, func() *cityPage { return s.cityData(r.Context(), v) })
+	page := s.city.get(viewKey(v), func() *cityPage { return s.cityData(r.Context(), v) })
 	s.render(w, r, v, http.StatusOK, "city", msg(v.lang, "cityTitle"), page)
 }
 

@@ -31,10 +31,15 @@ type jobCard struct {
 const maxJobCharts = 4
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *visit) {
-	page := jobsPage{}
+	page := s.jobsCache.get(viewKey(v), func() jobsPage { return s.jobsData(r.Context(), v) })
+	s.render(w, r, v, http.StatusOK, "jobs", msg(v.lang, "jobsTitle"), page)
+}
+
+// jobsData reads every readable job's latest results, concurrently.
+func (s *Server) jobsData(ctx context.Context, v *visit) jobsPage {
 	var wg sync.WaitGroup
 	jobs := s.catalog().Jobs()
-	page.Jobs = make([]jobCard, len(jobs))
+	page := jobsPage{Jobs: make([]jobCard, len(jobs))}
 	for i, j := range jobs {
 		page.Jobs[i].Job = j
 		table, ok := s.cfg.API.JobResults(v.dept, j)
@@ -42,10 +47,10 @@ func (s *Server) jobs(w http.ResponseWriter, r *http.Request, v *visit) {
 			continue
 		}
 		page.Jobs[i].Readable = true
-		wg.Go(func() { s.jobResults(r.Context(), v, table, &page.Jobs[i]) })
+		wg.Go(func() { s.jobResults(ctx, v, table, &page.Jobs[i]) })
 	}
 	wg.Wait()
-	s.render(w, r, v, http.StatusOK, "jobs", msg(v.lang, "jobsTitle"), page)
+	return page
 }
 
 // jobResults reads a job's latest slot as a table, and charts the

@@ -79,10 +79,11 @@ type Server struct {
 	pages  map[string]*template.Template
 	static http.Handler
 	cop    *http.CrossOriginProtection
-	// infos keeps feeds' catalogue entries, city the city page's data per
-	// visitor's view and language, each for cacheTTL.
-	infos *ttlCache[api.FeedInfo]
-	city  *ttlCache[*cityPage]
+	// infos keeps feeds' catalogue entries, city and jobsCache the city's
+	// and the jobs' pages per visitor's view and language, each for cacheTTL.
+	infos     *ttlCache[api.FeedInfo]
+	city      *ttlCache[*cityPage]
+	jobsCache *ttlCache[jobsPage]
 }
 
 // hongKong is Hong Kong time (UTC+8 all year: no daylight saving since
@@ -105,7 +106,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Refresh = 30 * time.Second
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), cop: http.NewCrossOriginProtection(),
-		infos: newTTLCache[api.FeedInfo](cfg.API.Now), city: newTTLCache[*cityPage](cfg.API.Now)}
+		infos: newTTLCache[api.FeedInfo](cfg.API.Now), city: newTTLCache[*cityPage](cfg.API.Now),
+		jobsCache: newTTLCache[jobsPage](cfg.API.Now)}
 	var err error
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
