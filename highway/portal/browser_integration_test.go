@@ -335,10 +335,13 @@ func TestPortalInBrowser(t *testing.T) {
 		}
 		hk := time.FixedZone("HKT", 8*3600)
 		today := time.Now().In(hk)
-		from := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, hk)
+		// Yesterday and today, Hong Kong time: the simulator's rows are of
+		// the last hours, whatever the time of day.
+		end := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, hk)
+		from := end.AddDate(0, 0, -1)
 		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/feeds/hko.weather.temperature?lang=en"),
 			chromedp.SetValue(chromedp.CSS("input[name=from]"), from.Format(time.DateOnly)),
-			chromedp.SetValue(chromedp.CSS("input[name=to]"), from.Format(time.DateOnly)),
+			chromedp.SetValue(chromedp.CSS("input[name=to]"), end.Format(time.DateOnly)),
 			chromedp.SetValue(chromedp.CSS("select[name=format]"), "csv"),
 			chromedp.Click(chromedp.CSS("form.dl button"))); err != nil {
 			t.Fatal(err)
@@ -361,7 +364,7 @@ func TestPortalInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := s.query(t, fmt.Sprintf("SELECT station, district, temperature, record_time FROM hko_weather_temperature WHERE record_time >= toDateTime(%d) AND record_time < toDateTime(%d)",
-			from.Unix(), from.AddDate(0, 0, 1).Unix()), "csv")
+			from.Unix(), end.AddDate(0, 0, 1).Unix()), "csv")
 		g, wl := sortedLines(got), sortedLines(want)
 		if len(g) < 2 || !slices.Equal(g, wl) {
 			t.Fatalf("the page's download has %d lines, the API's query %d; they differ:\n%s\n---\n%s", len(g), len(wl), tail(got, 600), tail(want, 600))
