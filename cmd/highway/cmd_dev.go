@@ -30,7 +30,8 @@ simulator that serves every built-in source's payload in its real format
 (HKO JSON, TD XML and CSV, EPD RSS) on a free port of 127.0.0.1 with the
 city's daily rhythms, the real connectors polling it at the sources'
 cadence (--speed to go faster; connector specs in --specs poll their real
-URLs), the processors, and the HTTP API. Try:
+URLs), the processors, the HTTP API and the open-data portal. Open
+http://127.0.0.1:8080/ in a browser for the city dashboard, or try:
 
   curl -s http://127.0.0.1:8080/api/v1/feeds
 
