@@ -319,3 +319,29 @@ func TestIdempotencyJudge(t *testing.T) {
 		})
 	}
 }
+
+// TestPushIdempotencyOpenAPI: the OpenAPI document tells clients about the
+// header, the 409 and the 422 for a reused key.
+func TestPushIdempotencyOpenAPI(t *testing.T) {
+	h := newHarness(t, nil)
+	op := h.srv.OpenAPI()["paths"].(map[string]map[string]any)["/api/v1/feeds/{feed}/records"]["post"].(map[string]any)
+	var header map[string]any
+	for _, p := range op["parameters"].([]map[string]any) {
+		if p["name"] == HeaderIdempotencyKey {
+			header = p
+		}
+	}
+	if header == nil || header["in"] != "header" || header["required"] != false {
+		t.Errorf("no optional %s header parameter: %v", HeaderIdempotencyKey, op["parameters"])
+	}
+	responses := op["responses"].(map[string]any)
+	for _, status := range []string{"409", "422"} {
+		r, ok := responses[status].(map[string]any)
+		if !ok || !strings.Contains(r["description"].(string), HeaderIdempotencyKey) {
+			t.Errorf("response %s does not mention %s: %v", status, HeaderIdempotencyKey, responses[status])
+		}
+	}
+	if !strings.Contains(op["description"].(string), HeaderIdempotentReplayed) {
+		t.Errorf("the description does not mention %s", HeaderIdempotentReplayed)
+	}
+}
