@@ -462,10 +462,14 @@ const maxUnledgered = 1_000_000
 // resumeAt returns where a claim starts reading (negative: at the first
 // offset Kafka holds) and the offset up to which what it reads may already
 // be in the table, in part: from the batch ledger (or the group's commit,
-// which is made after the ledger) up to the table's highest offset.
+// which is made after the ledger) up to the table's highest offset. A
+// ledger entry counts only while the table holds rows of the partition: a
+// table dropped (or emptied) to be filled again from Kafka starts over from
+// the group's commit, as it did before the ledger, and the dead-letter
+// topic's mark keeps its rejects from being sent twice.
 func resumeAt(res store.Resume, committed int64) (start, checkUntil int64) {
 	start = committed
-	if res.HasLedger && res.Ledger > start {
+	if res.HasLedger && res.HasRows && res.Ledger > start {
 		start = res.Ledger
 	}
 	checkUntil = max(start, 0)

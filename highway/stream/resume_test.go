@@ -22,7 +22,9 @@ func TestResumeAt(t *testing.T) {
 		{"commit after a failed ledger write", store.Resume{Ledger: 500, HasLedger: true, TableNext: 730, HasRows: true}, 600, 600, 730},
 		{"no ledger yet, rows after the commit", store.Resume{TableNext: 300, HasRows: true}, 100, 100, 300},
 		{"no ledger, no commit", store.Resume{TableNext: 300, HasRows: true}, -2, -2, 300},
-		{"table emptied", store.Resume{Ledger: 500, HasLedger: true}, -2, 500, 500},
+		// Dropped to be filled again: from the group's commit, as before.
+		{"table dropped, new group", store.Resume{Ledger: 500, HasLedger: true}, -2, -2, 0},
+		{"table dropped, same group", store.Resume{Ledger: 500, HasLedger: true}, 500, 500, 500},
 	}
 	for _, c := range cases {
 		start, until := resumeAt(c.res, c.committed)
