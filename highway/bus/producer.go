@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -84,12 +85,13 @@ func kgoCompression(name string) *kgo.CompressionCodec {
 	return &c
 }
 
-// Produce writes msgs and returns when every one is acknowledged or failed.
-// Each message names its topic. Kafka's idempotence makes the client's own
-// retries harmless; a message that failed here was not written, except when
-// ctx ended while its request was on the wire: kgo then waits for the
-// broker's answer before giving up, so such a message is either written
-// once and reported written, or reported failed.
+// Produce writes msgs and returns when every one is acknowledged, or when
+// ctx ends or a failure does not pass (then a *ProduceError says which were
+// not written; bus.Unsent picks them for a retry). Each message names its
+// topic. Kafka's idempotence makes the client's own retries harmless, and
+// records that fail for a passing reason are sent again here, alone; a
+// record whose request was on the wire when ctx ended is waited for, so
+// it is either written once and reported written, or reported failed.
 func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -101,22 +103,93 @@ func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
 	return p.produce(ctx, recs, msgs[0].Topic)
 }
 
+// produce writes recs, sending again only the records that failed, while
+// the failure is one that passes (a leader moving, a broker restarting)
+// and ctx lasts: resending a record that was written would store it twice,
+// since each send is a new record to Kafka's idempotence.
 func (p *Producer) produce(ctx context.Context, recs []*kgo.Record, topic string) error {
-	err := p.cl.ProduceSync(ctx, recs...).FirstErr()
+	var perr *ProduceError
+	pending := make([]int, len(recs))
+	for i := range pending {
+		pending[i] = i
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		batch := make([]*kgo.Record, len(pending))
+		for k, i := range pending {
+			batch[k] = recs[i]
+		}
+		results := p.cl.ProduceSync(ctx, batch...)
+		perr = nil
+		var failed []int
+		for k, r := range results {
+			if r.Err != nil {
+				if perr == nil {
+					perr = &ProduceError{Topic: topic, Total: len(recs), Err: r.Err}
+				}
+				failed = append(failed, pending[k])
+			}
+		}
+		if perr == nil {
+			break
+		}
+		perr.Failed = failed
+		if !retriable(perr.Err) || ctx.Err() != nil {
+			break
+		}
+		p.log.Debug("resending the records that failed", "topic", topic, "failed", len(failed), "of", len(recs), "err", perr.Err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		pending = failed
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err != nil {
+	if perr != nil {
 		if !p.failed {
-			p.log.Warn("producing to Kafka failed; callers retry", "topic", topic, "records", len(recs), "err", err)
+			p.log.Warn("producing to Kafka failed; callers retry", "topic", topic, "records", len(recs), "failed", len(perr.Failed), "err", perr.Err)
 		}
 		p.failed = true
-		return fmt.Errorf("producing %d messages to %s: %w", len(recs), topic, err)
+		return perr
 	}
 	if p.failed {
 		p.log.Info("producing to Kafka works again", "topic", topic)
 		p.failed = false
 	}
 	return nil
+}
+
+// ProduceError says which messages of a Produce call were not written:
+// the others were, once each. A caller that retries sends only the failed
+// ones (see Unsent), or the written ones would be stored twice.
+type ProduceError struct {
+	Topic  string
+	Total  int
+	Failed []int // indices into the call's messages, ascending
+	Err    error // the first failure
+}
+
+func (e *ProduceError) Error() string {
+	return fmt.Sprintf("producing to %s: %d of %d messages not written: %v", e.Topic, len(e.Failed), e.Total, e.Err)
+}
+
+func (e *ProduceError) Unwrap() error { return e.Err }
+
+// Unsent returns the messages of a Produce call that err says were not
+// written: all of them when err is not a *ProduceError, none when nil.
+func Unsent(msgs []Message, err error) []Message {
+	if err == nil {
+		return nil
+	}
+	var perr *ProduceError
+	if !errors.As(err, &perr) || perr.Total != len(msgs) {
+		return msgs
+	}
+	out := make([]Message, len(perr.Failed))
+	for i, k := range perr.Failed {
+		out[i] = msgs[k]
+	}
+	return out
 }
 
 // Close waits for buffered messages and closes the producer.
@@ -186,6 +259,16 @@ func keyPartition(key []byte, n int) int {
 		p = -p
 	}
 	return int(p)
+}
+
+// retriable says whether a failed record is worth sending again: Kafka
+// says the error passes, or kgo gave up on a timeout. A topic that is
+// missing after kgo's own metadata retries is not.
+func retriable(err error) bool {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID) {
+		return false
+	}
+	return kerr.IsRetriable(err) || errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, kgo.ErrRecordRetries)
 }
 
 // kgoLogger sends kgo's logs to slog: warnings and errors as they are, the

@@ -39,3 +39,17 @@ func TestPartitionerPinsDeadLetters(t *testing.T) {
 		t.Errorf("a keyed record went to %d, want %d", got, want)
 	}
 }
+
+func TestUnsent(t *testing.T) {
+	msgs := []Message{{Offset: 0}, {Offset: 1}, {Offset: 2}}
+	if got := Unsent(msgs, nil); got != nil {
+		t.Errorf("no error: %v unsent", got)
+	}
+	err := fmt.Errorf("poll: %w", &ProduceError{Topic: "t", Total: 3, Failed: []int{0, 2}, Err: kgo.ErrRecordTimeout})
+	if got := Unsent(msgs, err); len(got) != 2 || got[0].Offset != 0 || got[1].Offset != 2 {
+		t.Errorf("unsent %v, want messages 0 and 2", got)
+	}
+	if got := Unsent(msgs, kgo.ErrClientClosed); len(got) != 3 {
+		t.Errorf("another error: %d unsent, want all 3", len(got))
+	}
+}
