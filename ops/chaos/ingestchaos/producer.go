@@ -133,13 +133,17 @@ func (p *producer) run(ctx context.Context, finish time.Duration) error {
 			seq := from + int64(i)
 			msgs[i] = bus.Message{Topic: p.topic, Key: []byte("e" + strconv.FormatInt(seq, 10)), Value: p.plan.record(seq)}
 		}
-		// Retry the same records until acknowledged. After ctx ends, keep
-		// trying for `finish` so the tally ends on an acknowledged batch.
+		// Retry the records not yet written (bus.Unsent; the others are,
+		// once) until acknowledged, as a careful client does. After ctx
+		// ends, keep trying for `finish` so the tally ends on an
+		// acknowledged batch.
 		var failedSince time.Time
+		pending := msgs
 		for attempt := 1; ; attempt++ {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			err := p.prod.Produce(actx, msgs...)
+			err := p.prod.Produce(actx, pending...)
 			cancel()
+			pending = bus.Unsent(pending, err)
 			if err == nil {
 				p.mu.Lock()
 				p.next = from + int64(per)
