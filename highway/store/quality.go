@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/cityhighway/highway/highway/catalog"
 )
@@ -249,7 +252,8 @@ func (s *Store) WriteQuality(ctx context.Context, feeds map[string]*catalog.Feed
 }
 
 // ReadQuality returns a feed's ledger rows with buckets in [from, to), the
-// highest attempt of each, oldest first.
+// highest attempt of each, oldest first; none before the ledger's tables
+// exist.
 func (s *Store) ReadQuality(ctx context.Context, feed *catalog.Feed, from, to time.Time) ([]QualityRow, error) {
 	return s.readQuality(ctx, feed, fmt.Sprintf("bucket >= toDateTime(%d) AND bucket < toDateTime(%d)", from.Unix(), to.Unix()), "ASC", 0)
 }
@@ -280,6 +284,10 @@ func (s *Store) readQuality(ctx context.Context, feed *catalog.Feed, where, orde
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
 	rows, err := s.conn.Query(ctx, q)
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) && (ex.Code == 60 || ex.Code == 81) { // UNKNOWN_TABLE, UNKNOWN_DATABASE
+		return nil, nil // no ledger written yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger of %s: %w", feed.Name, err)
 	}

@@ -20,6 +20,10 @@ import (
 func TestQueryFeedHistory(t *testing.T) {
 	ctx := context.Background()
 	st, feed := openWithReadings(t, 0)
+	// Before the ledger's tables exist, the ledger is empty, not an error.
+	if rows, err := st.LatestQuality(ctx, feed, 24); err != nil || len(rows) != 0 {
+		t.Fatalf("the ledger before its tables: %v, %v", rows, err)
+	}
 	const e = 1795651200 // 2026-11-26T00:00:00Z, the events
 	i0 := int64(e + 100) // when rows landed
 	i1, i2, i3 := i0+10, i0+20, i0+30
