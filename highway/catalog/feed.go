@@ -1,7 +1,8 @@
-// Package catalog owns the specs that drive the platform: feeds (and, later,
-// pipelines and jobs). A spec is declared once, in YAML, and everything else —
-// the Kafka topic, the Arrow schema, the ClickHouse DDL, the API's catalogue
-// entry — is derived from it by the packages that own those systems.
+// Package catalog owns the specs that drive the platform: feeds, pipelines,
+// jobs, connectors and departments. A spec is declared once, in YAML, and
+// everything else — the Kafka topic, the Arrow schema, the ClickHouse DDL,
+// the API's catalogue entry, the scheduler's jobs — is derived from it by the
+// packages that own those systems.
 package catalog
 
 import (

@@ -9,7 +9,7 @@
 // info and the settings servers before revision 54429 expect).
 //
 // Every statement runs on ClickHouse 18.16 (Debian's package) and on current
-// servers; see ARCHITECTURE.md for what 18.16 lacks.
+// servers; see the README's "ClickHouse 18.16" section for what 18.16 lacks.
 package store
 
 import (
