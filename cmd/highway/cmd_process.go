@@ -24,8 +24,11 @@ Consumes feed topics from Kafka in micro-batches, validates each record
 against its feed's spec, sends rejected records to the feed's dead-letter
 topic (<feed>.dlq) with the reason, and writes the rest to the feed's
 ClickHouse table. Rows carry their Kafka topic, partition and offset; on
-start (and on every rebalance) each partition resumes after the last offset
-ClickHouse holds, so a crash neither loses nor duplicates rows.
+start (and on every rebalance) each partition resumes where the batch ledger
+in ClickHouse (<database>_restricted.highway_batches) says everything is
+written, and inserts only the rows of later offsets that are not there yet,
+so a crash, a cut connection or an insert that landed in part neither loses
+nor duplicates rows (README: "Exactly once").
 
 Run as many copies as you like, on any machines: they form one consumer
 group per feed and Kafka spreads the partitions among them.`, stderr)
