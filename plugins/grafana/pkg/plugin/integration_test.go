@@ -80,6 +80,11 @@ func startRealAPI(t *testing.T, opts ...func(*api.Config)) *realAPI {
 			t.Fatal(err)
 		}
 	}
+	// The quality ledger's tables, as the ledger job creates them: the
+	// feed-health dashboard reads them.
+	if err := st.EnsureQualityTables(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// INSERT ... SELECT: clickhouse-go's native protocol does not take
 	// inline VALUES on ClickHouse 18.16.
 	db := st.Database()
