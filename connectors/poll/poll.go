@@ -221,14 +221,66 @@ func (p *Poller) fetchAndPublish(ctx context.Context, src Source, st *state) (Ou
 	if err != nil {
 		return out, err
 	}
-	if err := p.out.Produce(ctx, append(msgs, rejects...)...); err != nil {
-		return out, fmt.Errorf("%w: producing %d records of %s: %v", ErrFetch, len(msgs), src.Name, err)
+	all := append(msgs, rejects...)
+	if err := p.out.Produce(ctx, all...); err != nil {
+		// Kafka has the records the error does not name: remember them as
+		// published, so the next poll of this payload sends only the rest
+		// and a department's record stays one record.
+		if written := writtenOf(msgs, all, err); len(written) > 0 {
+			st.merge(latestOf(p.cfg.Catalog, written))
+			if serr := st.save(); serr != nil {
+				p.cfg.Logger.Warn("saving what a partly failed produce wrote", "source", src.Name, "err", serr)
+			}
+		}
+		return out, fmt.Errorf("%w: producing %d records of %s: %w", ErrFetch, len(msgs), src.Name, err)
 	}
 	// Only once Kafka has the records is the payload known to be published.
 	st.ETag, st.LastModified, st.Hash = etag, lastMod, hash
 	st.merge(latest)
 	out.Status, out.Records, out.Rejects, out.Repeated = "new", len(msgs), len(rejects), repeated
 	return out, st.save()
+}
+
+// writtenOf returns the records among msgs (the first of all, the
+// messages of one Produce call) that Kafka has although the call failed
+// with err: none unless err says which failed (a *bus.ProduceError).
+func writtenOf(msgs, all []bus.Message, err error) []bus.Message {
+	var perr *bus.ProduceError
+	if !errors.As(err, &perr) || perr.Total != len(all) {
+		return nil
+	}
+	failed := make(map[int]bool, len(perr.Failed))
+	for _, i := range perr.Failed {
+		failed[i] = true
+	}
+	var out []bus.Message
+	for i, m := range msgs {
+		if !failed[i] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// latestOf is the latest event time per feed and key among records that
+// were published, in the form state.merge takes.
+func latestOf(cat *catalog.Catalog, msgs []bus.Message) map[string]map[string]int64 {
+	latest := map[string]map[string]int64{}
+	for _, m := range msgs {
+		f := cat.Feed(m.Topic)
+		if f == nil {
+			continue
+		}
+		at, ok := eventTime(m.Value, f.EventTime)
+		if !ok {
+			continue
+		}
+		if latest[f.Name] == nil {
+			latest[f.Name] = map[string]int64{}
+		}
+		latest[f.Name][string(m.Key)] = max(latest[f.Name][string(m.Key)], at)
+	}
+	return latest
 }
 
 func firstOf(vals ...string) string {

@@ -264,3 +264,33 @@ func TestRunRecovers(t *testing.T) {
 type producerFunc func(msgs ...bus.Message) error
 
 func (f producerFunc) Produce(_ context.Context, msgs ...bus.Message) error { return f(msgs...) }
+
+// A produce that fails for some records only: the next poll of the same
+// payload sends only those, not the ones Kafka already has.
+func TestPollAfterAPartlyFailedProduce(t *testing.T) {
+	srv, src, cat := setup(t)
+	out := &capture{}
+	calls := 0
+	p := New(Config{Catalog: cat, StateDir: t.TempDir()}, producerFunc(func(msgs ...bus.Message) error {
+		calls++
+		if calls == 1 { // g2 fails, g1 and g3 are written
+			out.msgs = append(out.msgs, msgs[0], msgs[2])
+			return fmt.Errorf("wrapped: %w", &bus.ProduceError{Topic: "test.gauges", Total: len(msgs), Failed: []int{1}, Err: errors.New("leader moved")})
+		}
+		return out.Produce(context.Background(), msgs...)
+	}))
+	srv.set(func(s *server) { s.body = "g1,0,1\ng2,0,2\ng3,0,3" })
+	if _, err := p.Poll(context.Background(), src); err == nil {
+		t.Fatal("a partly failed produce was not reported")
+	}
+	if _, err := p.Poll(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range out.take() {
+		keys = append(keys, string(m.Key))
+	}
+	if fmt.Sprint(keys) != "[g1 g3 g2]" {
+		t.Errorf("records produced over both polls: %v, want [g1 g3 g2] (each once)", keys)
+	}
+}
