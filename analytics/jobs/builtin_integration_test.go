@@ -12,6 +12,7 @@ import (
 
 	"github.com/cityhighway/highway/analytics/scheduler"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/internal/testenv"
 )
 
 // The hour under test: 10:00 to 11:00 in Hong Kong.
@@ -75,7 +76,7 @@ func seed(t *testing.T, ctx context.Context, exec func(string) error) {
 
 func TestBuiltinJobs(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := testenv.Store(t)
 	cat, err := catalog.Builtin()
 	if err != nil {
 		t.Fatal(err)

@@ -9,27 +9,14 @@ import (
 
 	"github.com/cityhighway/highway/analytics/scheduler"
 	"github.com/cityhighway/highway/highway/catalog"
-	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/internal/testenv"
 )
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // TestRunnerRetryReplacesOutput runs one slot three times, as a lost lease
 // and retries would, and checks the latest view shows one attempt's rows.
 func TestRunnerRetryReplacesOutput(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := testenv.Store(t)
 	job := &catalog.Job{Name: "t.numbers", Table: "t_numbers",
 		SQL: "SELECT number AS n, {slot_start} AS s FROM (SELECT number FROM system.numbers LIMIT 100) WHERE number < toUInt64(toUnixTimestamp({slot_end}) - toUnixTimestamp({slot_start}))"}
 	r := NewRunner(st, nil)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
-	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/internal/testenv"
 )
@@ -71,11 +70,7 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testenv.Store(t)
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}

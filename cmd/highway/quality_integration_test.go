@@ -132,11 +132,7 @@ func TestQualityLedgerThroughConnectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testenv.Store(t)
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}

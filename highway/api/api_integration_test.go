@@ -62,11 +62,7 @@ func newEnv(t *testing.T, rows int, tune func(*api.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.Store(t)
 	cat, err := catalog.Parse("t.yaml", []byte(specs))
 	if err != nil {
 		t.Fatal(err)

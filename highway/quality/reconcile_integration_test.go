@@ -105,11 +105,7 @@ interval: 1m
 		t.Fatal(err)
 	}
 	defer b.Close()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testenv.Store(t)
 	if err := b.EnsureTopics(ctx, 1, feed.Topic(), feed.DLQTopic()); err != nil {
 		t.Fatal(err)
 	}

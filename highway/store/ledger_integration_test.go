@@ -21,12 +21,8 @@ import (
 func TestLedgerAndInsertMissing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	feed := mustFeed(t, specV1)
+	st := testenv.Store(t)
+	feed := testenv.Feed(t, specV1)
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}

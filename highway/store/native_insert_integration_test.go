@@ -44,12 +44,8 @@ retention: 30d
 func TestNativeInsertMatchesClickhouseGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	native, viaGo := mustFeed(t, strings.Replace(specAllTypes, "%s", "native", 1)), mustFeed(t, strings.Replace(specAllTypes, "%s", "go", 1))
+	st := testenv.Store(t)
+	native, viaGo := testenv.Feed(t, strings.Replace(specAllTypes, "%s", "native", 1)), testenv.Feed(t, strings.Replace(specAllTypes, "%s", "go", 1))
 	for _, f := range []string{native.Table(), viaGo.Table()} {
 		_ = st.Exec(ctx, "DROP TABLE IF EXISTS "+f)
 	}
@@ -73,6 +69,7 @@ func TestNativeInsertMatchesClickhouseGo(t *testing.T) {
 			}
 		}
 		rec := dec.NewRecordBatch()
+		var err error
 		if feed == native {
 			err = st.Insert(ctx, feed, rec, prov)
 		} else {
@@ -116,12 +113,8 @@ func TestNativeInsertMatchesClickhouseGo(t *testing.T) {
 func TestNativeInsertRefusesATableChangedByHand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	feed := mustFeed(t, strings.Replace(specAllTypes, "%s", "byhand", 1))
+	st := testenv.Store(t)
+	feed := testenv.Feed(t, strings.Replace(specAllTypes, "%s", "byhand", 1))
 	_ = st.Exec(ctx, "DROP TABLE IF EXISTS "+feed.Table())
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
@@ -136,7 +129,7 @@ func TestNativeInsertRefusesATableChangedByHand(t *testing.T) {
 	}
 	rec := dec.NewRecordBatch()
 	defer rec.Release()
-	err = st.Insert(ctx, feed, rec, store.Provenance{Topic: "t", Partitions: []int32{0}, Offsets: []int64{0}, IngestedAt: time.Now()})
+	err := st.Insert(ctx, feed, rec, store.Provenance{Topic: "t", Partitions: []int32{0}, Offsets: []int64{0}, IngestedAt: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "y Float32, highway sends y Float64") {
 		t.Fatalf("Insert into a table whose y is Float32: err = %v, want one naming the column and both types", err)
 	}
@@ -146,7 +139,7 @@ func TestNativeInsertRefusesATableChangedByHand(t *testing.T) {
 	}
 	// The connection that refused goes back usable or is dropped: the next
 	// insert into a good table works.
-	good := mustFeed(t, strings.Replace(specAllTypes, "%s", "good", 1))
+	good := testenv.Feed(t, strings.Replace(specAllTypes, "%s", "good", 1))
 	_ = st.Exec(ctx, "DROP TABLE IF EXISTS "+good.Table())
 	if err := st.EnsureFeedTable(ctx, good); err != nil {
 		t.Fatal(err)

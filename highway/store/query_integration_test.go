@@ -28,12 +28,8 @@ func openWithReadings(t *testing.T, n int) (*store.Store, *catalog.Feed) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	feed := mustFeed(t, specV1)
+	st := testenv.Store(t)
+	feed := testenv.Feed(t, specV1)
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}

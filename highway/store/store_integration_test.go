@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/internal/testenv"
@@ -30,24 +29,11 @@ interval: 1m
 retention: 30d
 `
 
-func mustFeed(t *testing.T, spec string) *catalog.Feed {
-	t.Helper()
-	c, err := catalog.Parse("test.yaml", []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Feeds()[0]
-}
-
 func TestInsertRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	feed := mustFeed(t, specV1)
+	st := testenv.Store(t)
+	feed := testenv.Feed(t, specV1)
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}
@@ -108,27 +94,23 @@ func TestInsertRoundTrip(t *testing.T) {
 func TestSchemaEvolution(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.EnsureFeedTable(ctx, mustFeed(t, specV1)); err != nil {
+	st := testenv.Store(t)
+	if err := st.EnsureFeedTable(ctx, testenv.Feed(t, specV1)); err != nil {
 		t.Fatal(err)
 	}
 	added := specV1 + "" // a new optional field is added in place
 	added = replaceOnce(added, "  - {name: at, type: time, required: true}", "  - {name: at, type: time, required: true}\n  - {name: note, type: string}")
-	if err := st.EnsureFeedTable(ctx, mustFeed(t, added)); err != nil {
+	if err := st.EnsureFeedTable(ctx, testenv.Feed(t, added)); err != nil {
 		t.Fatalf("adding an optional field: %v", err)
 	}
 	changed := replaceOnce(specV1, "{name: count, type: int64, required: true}", "{name: count, type: float64, required: true}")
-	err = st.EnsureFeedTable(ctx, mustFeed(t, changed))
+	err := st.EnsureFeedTable(ctx, testenv.Feed(t, changed))
 	if !errors.Is(err, store.ErrIncompatibleSchema) {
 		t.Fatalf("changing a type: err = %v, want ErrIncompatibleSchema", err)
 	}
 	t.Logf("type change: %v", err)
 	required := replaceOnce(specV1, "  - {name: at, type: time, required: true}", "  - {name: at, type: time, required: true}\n  - {name: must, type: string, required: true}")
-	if err := st.EnsureFeedTable(ctx, mustFeed(t, required)); !errors.Is(err, store.ErrIncompatibleSchema) {
+	if err := st.EnsureFeedTable(ctx, testenv.Feed(t, required)); !errors.Is(err, store.ErrIncompatibleSchema) {
 		t.Fatalf("new required field: err = %v, want ErrIncompatibleSchema", err)
 	}
 }

@@ -43,11 +43,7 @@ func TestWindowAggregates(t *testing.T) {
 		t.Fatal(err)
 	}
 	feed, pl := cat.Feed("test.speeds"), cat.PipelineOf("test.speeds")
-	st, err := store.Open(ctx, testenv.Database(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testenv.Store(t)
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,41 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
+)
+
+// Store opens a store on a fresh database (Database) of the real ClickHouse
+// server and closes it when the test ends, before the database is dropped.
+// It fails the test, never skips it, when the server is missing.
+func Store(t testing.TB) *store.Store {
+	t.Helper()
+	dsn := Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatalf("opening a store on %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// Feed parses spec, a catalog document of exactly one feed (it may hold
+// other kinds beside it), and returns that feed; a spec that does not parse
+// or holds no feed or several fails the test.
+func Feed(t testing.TB, spec string) *catalog.Feed {
+	t.Helper()
+	c, err := catalog.Parse("test.yaml", []byte(spec))
+	if err != nil {
+		t.Fatalf("parsing the test feed spec: %v", err)
+	}
+	if n := len(c.Feeds()); n != 1 {
+		t.Fatalf("the test feed spec holds %d feeds, want 1", n)
+	}
+	return c.Feeds()[0]
+}
