@@ -42,6 +42,23 @@ event_time: at
 interval: 1m
 `
 
+// feedWith returns validFeed with its text old, which must stand in it once,
+// replaced by new: most cases below are the smallest valid feed with one
+// line changed, so the lines in their messages can be read off validFeed.
+func feedWith(t *testing.T, old, new string) string {
+	t.Helper()
+	if n := strings.Count(validFeed, old); n != 1 {
+		t.Fatalf("feedWith: %q stands %d times in validFeed, want once", old, n)
+	}
+	return strings.Replace(validFeed, old, new, 1)
+}
+
+// withField returns validFeed with one more field, line 7, after its last.
+func withField(t *testing.T, field string) string {
+	t.Helper()
+	return feedWith(t, "  - {name: at, type: time, required: true}\n", "  - {name: at, type: time, required: true}\n"+field+"\n")
+}
+
 // errorStrings returns the messages of the ErrorList err, checking on the way
 // that every entry is a *SpecError that matches ErrInvalidSpec.
 func errorStrings(t *testing.T, err error) []string {
@@ -80,16 +97,7 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown key in a field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true, colour: red}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: id, type: string, required: true}", "  - {name: id, type: string, required: true, colour: red}"),
 			want: []string{`f.yaml:5: fields[0].colour: unknown key; valid keys are ` + fieldKeys},
 		},
 		{
@@ -99,44 +107,17 @@ interval: 1m
 		},
 		{
 			name: "list where a string is expected",
-			yaml: `kind: feed
-name: city.test.feed
-department: [TEST, OPS]
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "department: TEST", "department: [TEST, OPS]"),
 			want: []string{`f.yaml:3: department: must be a string, not a list`},
 		},
 		{
 			name: "mapping where a string is expected",
-			yaml: `kind: feed
-name: {city: test}
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "name: city.test.feed", "name: {city: test}"),
 			want: []string{`f.yaml:2: name: must be a string, not a mapping`},
 		},
 		{
 			name: "empty value",
-			yaml: `kind: feed
-name: city.test.feed
-department:
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "department: TEST", "department:"),
 			want: []string{`f.yaml:3: department: must be a string, not empty`},
 		},
 		{
@@ -153,17 +134,7 @@ interval: 1m
 		},
 		{
 			name: "missing required keys of a field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {unit: km/h}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {unit: km/h}"),
 			want: []string{
 				`f.yaml:7: fields[2].name: missing (lower-case name of the column)`,
 				`f.yaml:7: fields[2].type: missing (one of string, int64, float64, bool, time)`,
@@ -171,14 +142,7 @@ interval: 1m
 		},
 		{
 			name: "fields not a list",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields: id
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "fields:\n  - {name: id, type: string, required: true}\n  - {name: at, type: time, required: true}", "fields: id"),
 			want: []string{
 				`f.yaml:1: fields: a feed needs at least one field`,
 				`f.yaml:1: key[0]: "id" is not a field of this feed; key fields must be declared under fields`,
@@ -188,16 +152,7 @@ interval: 1m
 		},
 		{
 			name: "field not a mapping",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - at
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: at, type: time, required: true}", "  - at"),
 			want: []string{
 				`f.yaml:1: event_time: "at" is not a field of this feed`,
 				`f.yaml:6: fields[1]: must be a mapping of keys to values, not "at"`,
@@ -205,118 +160,42 @@ interval: 1m
 		},
 		{
 			name: "unknown field type",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: text, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: id, type: string, required: true}", "  - {name: id, type: text, required: true}"),
 			want: []string{`f.yaml:5: fields[0].type: unknown type "text"; valid types are string, int64, float64, bool, time`},
 		},
 		{
 			name: "enum and event time on a field without a type",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, required: true, enum: [now]}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: at, type: time, required: true}", "  - {name: at, required: true, enum: [now]}"),
 			want: []string{`f.yaml:6: fields[1].type: missing (one of string, int64, float64, bool, time)`},
 		},
 		{
 			name: "min greater than max",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {name: speed, type: float64, min: 10, max: 5}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {name: speed, type: float64, min: 10, max: 5}"),
 			want: []string{`f.yaml:7: fields[2]: min 10 is greater than max 5`},
 		},
 		{
 			name: "min on a string field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true, min: 0}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: id, type: string, required: true}", "  - {name: id, type: string, required: true, min: 0}"),
 			want: []string{`f.yaml:5: fields[0]: min and max apply only to int64 and float64 fields, not string`},
 		},
 		{
 			name: "min not a number",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {name: speed, type: float64, min: low}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {name: speed, type: float64, min: low}"),
 			want: []string{`f.yaml:7: fields[2].min: must be a number, not "low"`},
 		},
 		{
 			name: "infinite max",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {name: speed, type: float64, max: inf}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {name: speed, type: float64, max: inf}"),
 			want: []string{`f.yaml:7: fields[2]: min and max must be finite numbers`},
 		},
 		{
 			name: "enum on a non-string field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {name: lanes, type: int64, enum: [1, 2]}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {name: lanes, type: int64, enum: [1, 2]}"),
 			want: []string{`f.yaml:7: fields[2].enum: enum applies only to string fields, not int64`},
 		},
 		{
 			name: "required not a bool",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: yes}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: id, type: string, required: true}", "  - {name: id, type: string, required: yes}"),
 			want: []string{
 				`f.yaml:5: fields[0].required: must be true or false, not "yes"`,
 				`f.yaml:5: key[0]: key field "id" must be required: true`,
@@ -324,114 +203,42 @@ interval: 1m
 		},
 		{
 			name: "key field not a field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id, lane]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "key: [id]", "key: [id, lane]"),
 			want: []string{`f.yaml:1: key[1]: "lane" is not a field of this feed; key fields must be declared under fields`},
 		},
 		{
 			name: "key field listed twice",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id, id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "key: [id]", "key: [id, id]"),
 			want: []string{`f.yaml:1: key[1]: "id" is listed twice`},
 		},
 		{
 			name: "key field not required",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: id, type: string, required: true}", "  - {name: id, type: string}"),
 			want: []string{`f.yaml:5: key[0]: key field "id" must be required: true`},
 		},
 		{
 			name: "float key",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: float64, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: id, type: string, required: true}", "  - {name: id, type: float64, required: true}"),
 			want: []string{`f.yaml:5: key[0]: key field "id" is a float64; keys must be string, int64, bool or time`},
 		},
 		{
 			name: "event time not a field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: when
-interval: 1m
-`,
+			yaml: feedWith(t, "event_time: at", "event_time: when"),
 			want: []string{`f.yaml:1: event_time: "when" is not a field of this feed`},
 		},
 		{
 			name: "event time not a time",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id]
-event_time: id
-interval: 1m
-`,
+			yaml: feedWith(t, "event_time: at", "event_time: id"),
 			want: []string{`f.yaml:5: event_time: field "id" is a string; the event time must be a time field`},
 		},
 		{
 			name: "event time not required",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "  - {name: at, type: time, required: true}", "  - {name: at, type: time}"),
 			want: []string{`f.yaml:6: event_time: field "at" must be required: true`},
 		},
 		{
 			name: "event time also a key",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [id, at]
-event_time: at
-interval: 1m
-`,
+			yaml: feedWith(t, "key: [id]", "key: [id, at]"),
 			want: []string{`f.yaml:1: key: the event time "at" must not also be a key field`},
 		},
 		{
@@ -481,32 +288,12 @@ interval: 1m
 		},
 		{
 			name: "bad field name",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {name: Lane-ID, type: string}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {name: Lane-ID, type: string}"),
 			want: []string{`f.yaml:7: fields[2].name: "Lane-ID" is not a valid field name: use lower-case letters, digits and _, starting with a letter`},
 		},
 		{
 			name: "duplicate field",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST
-fields:
-  - {name: id, type: string, required: true}
-  - {name: at, type: time, required: true}
-  - {name: id, type: int64}
-key: [id]
-event_time: at
-interval: 1m
-`,
+			yaml: withField(t, "  - {name: id, type: int64}"),
 			want: []string{`f.yaml:7: fields[2].name: field "id" is already declared at line 5`},
 		},
 		{
@@ -525,10 +312,7 @@ interval: 1m
 		},
 		{
 			name: "invalid YAML",
-			yaml: `kind: feed
-name: city.test.feed
-department: TEST: OPS
-`,
+			yaml: "kind: feed\nname: city.test.feed\ndepartment: TEST: OPS\n",
 			want: []string{`f.yaml:3: not valid YAML: line 3: mapping values are not allowed in this context`},
 		},
 		{
