@@ -20,8 +20,6 @@ import (
 	"github.com/cityhighway/highway/highway/catalog"
 )
 
-var hkt = time.FixedZone("HKT", 8*3600)
-
 // clock is a settable clock for the simulator.
 type clock struct {
 	mu sync.Mutex
@@ -35,7 +33,7 @@ func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // pointed at it, with the detector locations loaded from it.
 func simulate(t *testing.T, cfg sim.ServerConfig) (*clock, *builtin.Registry, []poll.Source) {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 26, 8, 30, 0, 0, hkt)}
+	c := &clock{t: time.Date(2026, 11, 26, 8, 30, 0, 0, connector.HKT)}
 	cfg.Now = c.now
 	srv := httptest.NewServer(sim.NewServer(cfg))
 	t.Cleanup(srv.Close)
@@ -82,7 +80,7 @@ func TestPayloadsParseAndValidate(t *testing.T) {
 	v := connector.NewValidator(cat.Feeds()...)
 	defer v.Release()
 	fed := map[string]int{}
-	day := time.Date(2026, 11, 26, 0, 0, 0, 0, hkt)
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, connector.HKT)
 	times := []time.Time{day.Add(-10 * time.Second), day.Add(20 * time.Second)}
 	for h := 0; h < 24; h += 3 {
 		times = append(times, day.Add(time.Duration(h)*time.Hour+17*time.Minute))
@@ -117,7 +115,7 @@ func TestPayloadsParseAndValidate(t *testing.T) {
 // Across midnight the detector file is dated by its first period, as TD
 // does; the parser moves the 00:00 period to its day.
 func TestDetectorFileAcrossMidnight(t *testing.T) {
-	at := time.Date(2026, 11, 27, 0, 0, 10, 0, hkt)
+	at := time.Date(2026, 11, 27, 0, 0, 10, 0, connector.HKT)
 	s := sim.NewServer(sim.ServerConfig{BadShare: -1, Detectors: 1})
 	payload, _, _, err := s.Payload("/td/traffic-detectors/rawSpeedVol-all.xml", at)
 	if err != nil {
@@ -146,7 +144,7 @@ func TestSpoiledItemsAreRejected(t *testing.T) {
 	defer v.Release()
 	records, rejects := map[string]int{}, map[string]int{}
 	for h := 0; h < 24; h += 4 {
-		clk.set(time.Date(2026, 11, 26, h, 30, 0, 0, hkt))
+		clk.set(time.Date(2026, 11, 26, h, 30, 0, 0, connector.HKT))
 		for _, src := range sources {
 			res, err := src.Parse(fetch(t, src.URL), clk.now())
 			if err != nil {

@@ -156,7 +156,7 @@ func spoil(feed *catalog.Feed, rec map[string]any, rng *rand.Rand) {
 
 // hour returns the local (Hong Kong) hour of day of t as a fraction.
 func hour(t time.Time) float64 {
-	hk := t.In(time.FixedZone("HKT", 8*3600))
+	hk := t.In(hkt)
 	return float64(hk.Hour()) + float64(hk.Minute())/60
 }
 

@@ -57,7 +57,7 @@ func TestDailyPatterns(t *testing.T) {
 	s := New(Config{Feeds: cat.Feeds(), BadShare: -1}, nil)
 	rng := rand.New(rand.NewPCG(3, 4))
 	mean := func(feed, field string, hkHour int) float64 {
-		at := time.Date(2026, 11, 26, hkHour, 30, 0, 0, time.FixedZone("HKT", 8*3600))
+		at := time.Date(2026, 11, 26, hkHour, 30, 0, 0, hkt)
 		dec := record.NewDecoder(cat.Feed(feed))
 		for _, m := range s.Snapshot(cat.Feed(feed), at, rng) {
 			if err := dec.Append(m.Value); err != nil {

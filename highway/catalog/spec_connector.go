@@ -88,10 +88,6 @@ const (
 	TimeUnixMS  = "unix_ms"
 )
 
-// defaultConnectorZone reads times without an offset unless a connector
-// names another zone.
-const defaultConnectorZone = "Asia/Hong_Kong"
-
 // SpecName returns the connector's name.
 func (c *Connector) SpecName() string { return c.Name }
 
@@ -185,7 +181,7 @@ func decodeConnector(p *problems, root *yaml.Node) Spec {
 		}
 	}
 	if c.TimeZone == "" {
-		c.TimeZone = defaultConnectorZone
+		c.TimeZone = DefaultTimeZone
 	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {

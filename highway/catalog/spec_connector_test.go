@@ -23,6 +23,29 @@ event_time: at
 interval: 15m
 `
 
+// TestConnectorDefaultZone: a connector that names no timezone reads local
+// times in Hong Kong's, the same default as a job's schedule.
+func TestConnectorDefaultZone(t *testing.T) {
+	c, err := catalog.Parse("c.yaml", []byte(connectorFeed+`---
+kind: connector
+name: city.bins.poll
+feed: city.bins
+url: https://example.org/bins.json
+format: json
+records: $.bins[]
+fields:
+  - {field: bin, from: id}
+  - {field: at, from: t}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Connector("city.bins.poll")
+	if k.TimeZone != catalog.DefaultTimeZone || k.Location == nil || k.Location.String() != "Asia/Hong_Kong" {
+		t.Errorf("connector without a timezone: TimeZone %q, Location %v; want Asia/Hong_Kong", k.TimeZone, k.Location)
+	}
+}
+
 func TestParseConnector(t *testing.T) {
 	c, err := catalog.Parse("c.yaml", []byte(connectorFeed+`---
 kind: connector

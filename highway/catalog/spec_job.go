@@ -26,7 +26,8 @@ const (
 	Replace Concurrency = "replace"
 )
 
-// DefaultTimeZone is the time zone of a cron schedule that names none.
+// DefaultTimeZone is the time zone of a cron schedule that names none, and
+// the one a connector reads times without an offset in unless it names another.
 const DefaultTimeZone = "Asia/Hong_Kong"
 
 // Job defaults, applied when the spec leaves a key out.
