@@ -20,6 +20,7 @@ import (
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/internal/testenv"
+	"github.com/cityhighway/highway/internal/testenv/feedenv"
 )
 
 // A department's feed, added with YAML alone (the README's car-park
@@ -65,18 +66,7 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 	feed := cat.Feed(name)
 
 	brokers := testenv.Kafka(t)
-	b, err := bus.New(bus.Config{Brokers: brokers, SessionTimeout: 6 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	st := testenv.Store(t)
-	if err := st.EnsureFeedTable(ctx, feed); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.EnsureTopics(ctx, 1, feed.Topic(), feed.DLQTopic()); err != nil {
-		t.Fatal(err)
-	}
+	b, st := feedenv.Open(t, feed)
 	prod := b.NewProducer()
 	defer prod.Close()
 	proc, err := stream.NewProcessor(stream.Config{Feed: feed, MaxRows: 100, MaxWait: 100 * time.Millisecond,

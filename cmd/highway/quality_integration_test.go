@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/internal/testenv"
+	"github.com/cityhighway/highway/internal/testenv/feedenv"
 )
 
 // qualityH0 is the first hour of the planted sequence.
@@ -127,18 +127,7 @@ func TestQualityLedgerThroughConnectors(t *testing.T) {
 	}
 	feed := cat.Feed(name)
 	brokers := testenv.Kafka(t)
-	b, err := bus.New(bus.Config{Brokers: brokers, SessionTimeout: 6 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	st := testenv.Store(t)
-	if err := st.EnsureFeedTable(ctx, feed); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.EnsureTopics(ctx, 1, feed.Topic(), feed.DLQTopic()); err != nil {
-		t.Fatal(err)
-	}
+	b, st := feedenv.Open(t, feed)
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// pipeline starts a processor and the dead-letter copy, as highway
 	// process does; the returned func stops them (a restart).

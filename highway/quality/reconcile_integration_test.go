@@ -21,6 +21,7 @@ import (
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/internal/testenv"
+	"github.com/cityhighway/highway/internal/testenv/feedenv"
 )
 
 // droppingSink is the fault hook: a store that silently loses the rows of
@@ -100,18 +101,7 @@ interval: 1m
 		t.Fatal(err)
 	}
 	feed := cat.Feed(name)
-	b, err := bus.New(bus.Config{Brokers: testenv.Kafka(t), SessionTimeout: 6 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	st := testenv.Store(t)
-	if err := b.EnsureTopics(ctx, 1, feed.Topic(), feed.DLQTopic()); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.EnsureFeedTable(ctx, feed); err != nil {
-		t.Fatal(err)
-	}
+	b, st := feedenv.Open(t, feed)
 	if err := st.EnsureQualityTables(ctx); err != nil {
 		t.Fatal(err)
 	}
