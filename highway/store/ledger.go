@@ -202,8 +202,14 @@ func (s *Store) InsertMissing(ctx context.Context, feed *catalog.Feed, rec arrow
 		return 0, 0, err
 	}
 	n := int(rec.NumRows())
+	insertAll := func() (int, int, error) {
+		if err := s.Insert(ctx, feed, rec, prov); err != nil {
+			return 0, 0, err
+		}
+		return n, 0, nil
+	}
 	if len(landed) == 0 {
-		return n, 0, s.Insert(ctx, feed, rec, prov)
+		return insertAll()
 	}
 	times, ok := rec.Column(feed.FieldIndex(feed.EventTime)).(*array.Timestamp)
 	if !ok {
@@ -218,7 +224,7 @@ func (s *Store) InsertMissing(ctx context.Context, feed *catalog.Feed, rec arrow
 		}
 	}
 	if skipped == 0 {
-		return n, 0, s.Insert(ctx, feed, rec, prov)
+		return insertAll()
 	}
 	if skipped == n {
 		return 0, n, nil
