@@ -76,8 +76,9 @@ func (w *XMLWalker) comment() error {
 	return nil
 }
 
-// directive skips <!DOCTYPE ...> and the like, with their quoted strings,
-// comments and bracketed internal subsets.
+// directive skips <!DOCTYPE ...> and the like as encoding/xml does: to
+// the first '>' outside quotes that closes every '<' opened inside it
+// (the declarations of an internal subset), with comments inside skipped.
 func (w *XMLWalker) directive() error {
 	// A declaration starts with its keyword (DOCTYPE, ENTITY, ...); "<!>"
 	// or "<! x" is refused here, as encoding/xml refuses it further on.
@@ -93,15 +94,23 @@ func (w *XMLWalker) directive() error {
 				return w.truncated()
 			}
 			i += j + 1
-		case '[':
-			depth++
-		case ']':
-			depth--
+		case '<':
+			if !bytes.HasPrefix(w.src[i:], []byte("<!--")) {
+				depth++
+				continue
+			}
+			start := w.pos
+			w.pos = i
+			if err := w.comment(); err != nil {
+				return err
+			}
+			i, w.pos = w.pos-1, start
 		case '>':
-			if depth <= 0 {
+			if depth == 0 {
 				w.pos = i + 1
 				return nil
 			}
+			depth--
 		}
 	}
 	return w.truncated()
