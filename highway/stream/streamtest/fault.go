@@ -18,7 +18,7 @@ type faults struct {
 
 // FailInserts makes the next n inserts that have rows to write fail with
 // ErrInjected, landing nothing.
-func (s *Sink) FailInserts(n int) {
+func (s *Tables) FailInserts(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.failNext = n
@@ -33,15 +33,15 @@ type InsertFault func(rows []Row) (land []bool)
 // InjectInsertFault makes f decide the fate of every later insert; an
 // insert f fails lands the rows it marks true (missing entries: not landed)
 // and returns store.ErrInjectedFault. nil removes it. f is called with the
-// Sink's lock held: it must not call the Sink.
-func (s *Sink) InjectInsertFault(f InsertFault) {
+// Tables' lock held: it must not call the Tables.
+func (s *Tables) InjectInsertFault(f InsertFault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.fault = f
 }
 
 // FailedInserts returns how many inserts an injected fault has failed.
-func (s *Sink) FailedInserts() int {
+func (s *Tables) FailedInserts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.faults.failed

@@ -12,7 +12,7 @@ import (
 
 // Landed returns the (offset, month) pairs of topic/partition with an
 // offset in [from, to) that the feed's table holds.
-func (s *Sink) Landed(_ context.Context, feed *catalog.Feed, topic string, partition int, from, to int64) (store.Landed, error) {
+func (s *Tables) Landed(_ context.Context, feed *catalog.Feed, topic string, partition int, from, to int64) (store.Landed, error) {
 	out := store.Landed{}
 	s.each(feed, func(r *Row) {
 		if r.Topic == topic && int(r.Partition) == partition && r.Offset >= from && r.Offset < to {
@@ -24,7 +24,7 @@ func (s *Sink) Landed(_ context.Context, feed *catalog.Feed, topic string, parti
 
 // ResumePoint reads the batch ledger's highest entry and the table's
 // highest offset of topic/partition, as store.Store.ResumePoint does.
-func (s *Sink) ResumePoint(_ context.Context, feed *catalog.Feed, topic string, partition int) (store.Resume, error) {
+func (s *Tables) ResumePoint(_ context.Context, feed *catalog.Feed, topic string, partition int) (store.Resume, error) {
 	var r store.Resume
 	s.mu.Lock()
 	r.Ledger, r.HasLedger = s.ledger[partitionKey{topic, partition}]
@@ -40,7 +40,7 @@ func (s *Sink) ResumePoint(_ context.Context, feed *catalog.Feed, topic string, 
 // RecordProgress writes a batch-ledger entry; the ledger keeps the highest
 // next offset of each partition, as its ReplacingMergeTree read with max()
 // does.
-func (s *Sink) RecordProgress(_ context.Context, topic string, partition int, next int64) error {
+func (s *Tables) RecordProgress(_ context.Context, topic string, partition int, next int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := partitionKey{topic, partition}
@@ -52,7 +52,7 @@ func (s *Sink) RecordProgress(_ context.Context, topic string, partition int, ne
 
 // Ledger returns the batch ledger's entry for topic/partition, and whether
 // there is one.
-func (s *Sink) Ledger(topic string, partition int) (next int64, ok bool) {
+func (s *Tables) Ledger(topic string, partition int) (next int64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next, ok = s.ledger[partitionKey{topic, partition}]
@@ -62,7 +62,7 @@ func (s *Sink) Ledger(topic string, partition int) (next int64, ok bool) {
 // RecentIdentities returns the identities of the rows of topic/partition
 // with an event time at or after since (to the second), from the key
 // fields' canonical text as ClickHouse's toString gives it.
-func (s *Sink) RecentIdentities(_ context.Context, feed *catalog.Feed, topic string, partition int, since time.Time) ([]record.Identity, error) {
+func (s *Tables) RecentIdentities(_ context.Context, feed *catalog.Feed, topic string, partition int, since time.Time) ([]record.Identity, error) {
 	var out []record.Identity
 	since = since.Truncate(time.Second)
 	s.each(feed, func(r *Row) {

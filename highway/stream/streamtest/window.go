@@ -7,10 +7,30 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/stream"
 )
+
+var _ stream.Windows = (*WindowTables)(nil)
+
+// WindowTables is an in-memory stream.Windows: the window tables of the
+// feeds' tables it was made over, computed from their rows as
+// store.Store.AggregateWindows computes them. It is safe for concurrent
+// use; the zero value is not usable, call NewWindowTables.
+type WindowTables struct {
+	rows    *Tables
+	mu      sync.Mutex
+	windows map[string]*windowTable // by window table name
+}
+
+// NewWindowTables returns empty window tables over the feeds' tables of
+// rows.
+func NewWindowTables(rows *Tables) *WindowTables {
+	return &WindowTables{rows: rows, windows: map[string]*windowTable{}}
+}
 
 // WindowRow is one window and group of a window table, as
 // store.Store.AggregateWindows computes it from the raw rows.
@@ -42,7 +62,7 @@ type windowKey struct {
 }
 
 // EnsureWindowTable creates the window's table if it is missing.
-func (s *Sink) EnsureWindowTable(_ context.Context, feed *catalog.Feed, w catalog.Window) error {
+func (s *WindowTables) EnsureWindowTable(_ context.Context, feed *catalog.Feed, w catalog.Window) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.windowOf(feed, w)
@@ -50,7 +70,7 @@ func (s *Sink) EnsureWindowTable(_ context.Context, feed *catalog.Feed, w catalo
 }
 
 // windowOf returns the window's table, creating it; s.mu is held.
-func (s *Sink) windowOf(feed *catalog.Feed, w catalog.Window) *windowTable {
+func (s *WindowTables) windowOf(feed *catalog.Feed, w catalog.Window) *windowTable {
 	name := catalog.WindowTable(feed, w)
 	t := s.windows[name]
 	if t == nil {
@@ -62,7 +82,7 @@ func (s *Sink) windowOf(feed *catalog.Feed, w catalog.Window) *windowTable {
 
 // LastWindowEnd returns the latest window end in the window's table, or
 // the zero time if it is empty.
-func (s *Sink) LastWindowEnd(_ context.Context, feed *catalog.Feed, w catalog.Window) (time.Time, error) {
+func (s *WindowTables) LastWindowEnd(_ context.Context, feed *catalog.Feed, w catalog.Window) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var last time.Time
@@ -74,17 +94,30 @@ func (s *Sink) LastWindowEnd(_ context.Context, feed *catalog.Feed, w catalog.Wi
 	return last, nil
 }
 
+// MinEventTime returns the earliest event time (to the second) in the
+// feed's table, or the zero time if it is empty.
+func (s *WindowTables) MinEventTime(_ context.Context, feed *catalog.Feed) (time.Time, error) {
+	var earliest time.Time
+	s.rows.each(feed, func(r *Row) {
+		if at := eventSecond(feed, r); earliest.IsZero() || at.Before(earliest) {
+			earliest = at
+		}
+	})
+	return earliest, nil
+}
+
 // AggregateWindows (re)computes, from the feed's rows, every window of w
 // whose start is in [from, to) and replaces their rows, as
 // store.Store.AggregateWindows does: a window and group no longer found
 // keeps its earlier row, as a ReplacingMergeTree does.
-func (s *Sink) AggregateWindows(_ context.Context, feed *catalog.Feed, w catalog.Window, from, to time.Time) error {
+func (s *WindowTables) AggregateWindows(_ context.Context, feed *catalog.Feed, w catalog.Window, from, to time.Time) error {
 	if !to.After(from) {
 		return nil
 	}
 	if w.Hop <= 0 || w.Size < w.Hop || w.Size%w.Hop != 0 {
 		return fmt.Errorf("aggregating window %s: size %s is not a multiple of hop %s", w.Name, w.Size, w.Hop)
 	}
+	rows := s.rows.Rows(feed)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wt := s.windowOf(feed, w)
@@ -93,10 +126,6 @@ func (s *Sink) AggregateWindows(_ context.Context, feed *catalog.Feed, w catalog
 		vals map[string][]float64
 	}
 	accs := map[windowKey]*acc{}
-	var rows []Row
-	if t := s.tables[feed.Name]; t != nil {
-		rows = t.rows
-	}
 	hop, size := int64(w.Hop/time.Second), int64(w.Size/time.Second)
 	for i := range rows {
 		r := &rows[i]
@@ -137,7 +166,7 @@ func (s *Sink) AggregateWindows(_ context.Context, feed *catalog.Feed, w catalog
 
 // Windows returns the rows of the window's table ordered by start, then
 // group.
-func (s *Sink) Windows(feed *catalog.Feed, w catalog.Window) []WindowRow {
+func (s *WindowTables) Windows(feed *catalog.Feed, w catalog.Window) []WindowRow {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wt := s.windowOf(feed, w)
