@@ -14,6 +14,21 @@ CLICKHOUSE_PORT=${CLICKHOUSE_PORT:-19000}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
 CLICKHOUSE_DIR=$HIGHWAY_RUN/clickhouse
 
+# Cluster mode (ops/zookeeper, ops/clickhouse/cluster, ops/kafka/cluster, ops/stack):
+# private services on their own ports, never the single-node ones above.
+ZOOKEEPER_VERSION=3.9.5 # the one place the ZooKeeper version is pinned
+ZOOKEEPER_HOME=$HIGHWAY_CACHE/zookeeper-$ZOOKEEPER_VERSION
+ZOOKEEPER_PORT=${ZOOKEEPER_PORT:-22181}
+ZOOKEEPER_DIR=$HIGHWAY_RUN/zookeeper
+CLUSTER_BASE_PORT=${CLUSTER_BASE_PORT:-29000} # ClickHouse cluster: replica i uses BASE+10*i..BASE+10*i+2
+CLICKHOUSE_CLUSTER=${CLICKHOUSE_CLUSTER:-highway}
+CLICKHOUSE_SHARDS=${CLICKHOUSE_SHARDS:-2}
+CLICKHOUSE_REPLICAS=${CLICKHOUSE_REPLICAS:-2}
+CLICKHOUSE_CLUSTER_DIR=$HIGHWAY_RUN/clickhouse-cluster
+KAFKA_CLUSTER_BASE_PORT=${KAFKA_CLUSTER_BASE_PORT:-29100} # broker i: BASE+10*i (client), +1 (controller)
+KAFKA_BROKERS=${KAFKA_BROKERS:-3}
+KAFKA_CLUSTER_DIR=$HIGHWAY_RUN/kafka-cluster
+
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
@@ -96,3 +111,12 @@ apt_install() {
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+
+# zk_ok PORT: true if the ZooKeeper on 127.0.0.1:PORT serves requests: its
+# "srvr" answer names its mode ("ruok" says imok even when the server inside
+# the process has died).
+zk_ok() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
+  [[ $reply == *"Mode: "* ]]
+}
