@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,8 @@ leaves the split to the SQL guard alone.`, stderr)
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	audit := fs.Bool("audit", true, "write the audit log to ClickHouse (<database>_restricted."+store.AuditTable+", moved there from <database> if an older version made it there)")
+	auditKey := fs.String("audit-key", envOr("HIGHWAY_AUDIT_KEY", ""), "PEM Ed25519 private key that signs the audit log's chain (highway audit keygen makes one; default $HIGHWAY_AUDIT_KEY); without it the chain is hashed, not signed")
+	auditServer := fs.String("audit-server", "", "this server's name in the audit log's chains (default: host name and --addr's port)")
 	queryTimeout := fs.Duration("query-timeout", 30*time.Second, "max_execution_time of each query")
 	queryRows := fs.Uint64("query-max-rows", 1_000_000, "max_result_rows of each query")
 	queryMemory := fs.Uint64("query-max-memory", 2<<30, "max_memory_usage of each query, in bytes")
@@ -81,6 +84,14 @@ leaves the split to the SQL guard alone.`, stderr)
 	}
 	if *tokenRate <= 0 || *openRate <= 0 || *queryTimeout <= 0 {
 		return fmt.Errorf("%w: --token-rate (%v), --open-rate (%v) and --query-timeout (%s) must be positive", errUsage, *tokenRate, *openRate, *queryTimeout)
+	}
+	var auditSigner ed25519.PrivateKey
+	if *auditKey != "" {
+		k, err := store.ReadSigningKey(*auditKey)
+		if err != nil {
+			return fmt.Errorf("%w: --audit-key: %v", errUsage, err)
+		}
+		auditSigner = k
 	}
 	log, err := c.logger(stderr)
 	if err != nil {
@@ -137,7 +148,12 @@ leaves the split to the SQL guard alone.`, stderr)
 		cfg.Scheduler = u
 	}
 	if *audit {
-		al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log})
+		acfg := store.AuditConfig{Logger: log, Server: *auditServer}
+		if acfg.Server == "" {
+			acfg.Server = defaultAuditServer(*addr)
+		}
+		acfg.Signer = auditSigner
+		al, err := st.OpenAuditLog(ctx, acfg)
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ var commands = []command{
 	{"jobs", "list, create, pause, trigger analytics jobs and show their runs, over the scheduler API", runJobs},
 	{"serve", "serve the HTTP API: catalogue, push, read-only SQL, open data, live tails, metrics", runServe},
 	{"token", "create, list and revoke the API's department tokens", runToken},
+	{"audit", "verify the audit log's hash chains and signatures; make a signing key", runAudit},
 }
 
 // errUsage marks errors in how the command was called; they exit with 2.

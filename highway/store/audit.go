@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -37,6 +40,9 @@ type AuditEntry struct {
 	Bytes    uint64
 	Duration time.Duration
 	Error    string
+	// Link is the entry's place in the hash chain (see AuditLink). The
+	// audit log fills it in; callers of Record leave it empty.
+	Link AuditLink
 }
 
 // AuditConfig configures the audit log.
@@ -54,6 +60,12 @@ type AuditConfig struct {
 	FlushEvery time.Duration
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// Server names this server in the chain names (AuditLink.Chain).
+	// Default: the host name.
+	Server string
+	// Signer, if set, signs the last entry of every batch written (see
+	// AuditLink); VerifyAudit checks the signatures with its public key.
+	Signer ed25519.PrivateKey
 }
 
 // AuditLog writes AuditEntries to a ClickHouse table in batches, off the
@@ -70,6 +82,7 @@ type AuditLog struct {
 	// for writing while it closes ch.
 	closing sync.RWMutex
 	closed  bool
+	chain   chainer
 }
 
 // auditColumns are the audit table's columns in order.
@@ -112,6 +125,14 @@ func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, e
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
+	if cfg.Server == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "highway"
+		}
+		cfg.Server = host
+	}
+	cfg.Server = strings.ReplaceAll(cfg.Server, " ", "_") // chain names are read back with %s
 	db := s.ddl.Layout().AuditDatabase()
 	if err := s.placeTable(ctx, db, cfg.Table); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
@@ -119,9 +140,46 @@ func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, e
 	if err := s.conn.Exec(ctx, s.ddl.CreateAuditTable(cfg.Table)); err != nil {
 		return nil, fmt.Errorf("creating audit table %s.%s: %w", db, cfg.Table, err)
 	}
+	if err := s.addMissingColumns(ctx, db, cfg.Table, s.ddl.AuditTable(cfg.Table), auditChainColumns); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
 	a := &AuditLog{s: s, cfg: cfg, ch: make(chan AuditEntry, cfg.Buffer), done: make(chan struct{})}
+	now := time.Now().UTC()
+	a.chain = chainer{chain: cfg.Server + "@" + now.Format(time.RFC3339Nano)}
+	if cfg.Signer != nil {
+		a.chain.signer, a.chain.keyID = cfg.Signer, KeyID(cfg.Signer.Public().(ed25519.PublicKey))
+	}
+	start := AuditEntry{At: now, Action: AuditActionStart, Detail: "first chain of server " + cfg.Server}
+	prev, ok, err := a.lastLink(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	if ok {
+		a.chain.prev = prev.Hash
+		start.Detail = fmt.Sprintf(followsFormat, prev.Chain, prev.Seq)
+	}
+	a.ch <- start
 	go a.run()
 	return a, nil
+}
+
+// lastLink reads the link of the last entry of this server's chains.
+func (a *AuditLog) lastLink(ctx context.Context) (AuditLink, bool, error) {
+	q := fmt.Sprintf("SELECT chain, seq, hash FROM %s WHERE startsWith(chain, ?) ORDER BY at_ms DESC, seq DESC LIMIT 1",
+		a.s.ddl.AuditTable(a.cfg.Table))
+	rows, err := a.s.conn.Query(ctx, q, a.cfg.Server+"@")
+	if err != nil {
+		return AuditLink{}, false, fmt.Errorf("reading the last audit entry of server %s: %w", a.cfg.Server, err)
+	}
+	defer rows.Close()
+	var l AuditLink
+	if !rows.Next() {
+		return l, false, rows.Err()
+	}
+	if err := rows.Scan(&l.Chain, &l.Seq, &l.Hash); err != nil {
+		return l, false, fmt.Errorf("reading the last audit entry of server %s: %w", a.cfg.Server, err)
+	}
+	return l, true, rows.Err()
 }
 
 // Table is the audit table's name in its database, Database.
@@ -173,6 +231,7 @@ func (a *AuditLog) Close(ctx context.Context) error {
 	a.closing.Lock()
 	if !a.closed {
 		a.closed = true
+		a.ch <- AuditEntry{At: time.Now(), Action: AuditActionStop, Detail: "audit log closed"}
 		close(a.ch)
 	}
 	a.closing.Unlock()
@@ -194,9 +253,12 @@ func (a *AuditLog) run() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		a.chain.link(batch)
 		err := a.insert(ctx, batch)
 		cancel()
-		if err != nil {
+		if err == nil {
+			a.chain.commit(batch)
+		} else {
 			a.mu.Lock()
 			a.failed += uint64(len(batch))
 			a.mu.Unlock()
@@ -223,7 +285,7 @@ func (a *AuditLog) run() {
 
 func (a *AuditLog) insert(ctx context.Context, entries []AuditEntry) error {
 	names := ""
-	for i, c := range auditColumns {
+	for i, c := range append(auditColumns[:len(auditColumns):len(auditColumns)], auditChainColumns...) {
 		if i > 0 {
 			names += ", "
 		}
@@ -235,16 +297,11 @@ func (a *AuditLog) insert(ctx context.Context, entries []AuditEntry) error {
 	}
 	defer b.Abort()
 	for _, e := range entries {
-		status := uint16(0)
-		if e.Status > 0 && e.Status < 1<<16 {
-			status = uint16(e.Status)
-		}
-		ms := e.Duration.Milliseconds()
-		if ms < 0 || ms > 1<<32-1 {
-			ms = 1<<32 - 1
-		}
-		if err := b.Append(e.At.UTC(), uint64(e.At.UnixMilli()), e.Department, e.TokenID, e.Client, e.Action, e.Route,
-			e.Feed, e.Detail, status, e.Rows, e.Bytes, uint32(ms), e.Error); err != nil {
+		e = storedAuditEntry(e)
+		l := e.Link
+		if err := b.Append(e.At, uint64(e.At.UnixMilli()), e.Department, e.TokenID, e.Client, e.Action, e.Route,
+			e.Feed, e.Detail, uint16(e.Status), e.Rows, e.Bytes, uint32(e.Duration.Milliseconds()), e.Error,
+			l.Chain, l.Seq, l.PrevHash, l.Hash, l.Signer, l.Signature); err != nil {
 			return fmt.Errorf("appending audit entry: %w", err)
 		}
 	}

@@ -197,7 +197,7 @@ func (d DDL) AuditTable(table string) string {
 // audit log's table called table: MergeTree by month, ordered by time; at
 // is in seconds (18.16 has no DateTime64) and at_ms keeps milliseconds.
 func (d DDL) CreateAuditTable(table string) string {
-	return createTable(d.AuditTable(table), auditColumns, "ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)")
+	return createTable(d.AuditTable(table), append(auditColumns[:len(auditColumns):len(auditColumns)], auditChainColumns...), "ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)")
 }
 
 // createTable returns CREATE TABLE IF NOT EXISTS name (columns) engine.

@@ -167,13 +167,8 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 		return err
 	}
 	// Provenance columns added since the table was made (they have defaults).
-	for _, c := range metaColumns {
-		if _, ok := have[c.name]; !ok {
-			q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", s.ddl.FeedTable(feed), quoteIdent(c.name), c.typ)
-			if err := s.conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("adding column %s to %s: %w", c.name, feed.Table(), err)
-			}
-		}
+	if err := s.addColumns(ctx, s.ddl.FeedTable(feed), have, metaColumns); err != nil {
+		return err
 	}
 	for _, f := range feed.Fields {
 		want := ColumnType(f)
@@ -251,6 +246,31 @@ func (s *Store) placeTable(ctx context.Context, want, table string) error {
 }
 
 // columns returns the name → type of every column of db.table.
+// addMissingColumns adds the columns of want that db.table (quoted: its
+// quoted name) lacks; they must have defaults.
+func (s *Store) addMissingColumns(ctx context.Context, db, table, quoted string, want []column) error {
+	have, err := s.columns(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	return s.addColumns(ctx, quoted, have, want)
+}
+
+// addColumns adds the columns of want that are not in have to the table
+// quoted names.
+func (s *Store) addColumns(ctx context.Context, quoted string, have map[string]string, want []column) error {
+	for _, c := range want {
+		if _, ok := have[c.name]; ok {
+			continue
+		}
+		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quoted, quoteIdent(c.name), c.typ)
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("adding column %s to %s: %w", c.name, quoted, err)
+		}
+	}
+	return nil
+}
+
 func (s *Store) columns(ctx context.Context, db, table string) (map[string]string, error) {
 	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
