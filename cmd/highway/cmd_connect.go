@@ -59,6 +59,8 @@ keeping the paths.`, stderr)
 	var connectors listFlag
 	fs.Var(&connectors, "connector", "a source to run, by name (repeatable or comma-separated); default every source of the feeds")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA); not needed with --dry-run")
+	var topics topicFlags
+	topics.register(fs)
 	stateDir := fs.String("state-dir", ".highway/connect", "folder of the connectors' state (what was published), one small JSON file per source")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9465", "address of the Prometheus /metrics endpoint; empty disables it")
 	baseURL := fs.String("base-url", "", "replace the scheme and host of every source's URL, e.g. http://127.0.0.1:8099; default the real endpoints")
@@ -116,7 +118,7 @@ keeping the paths.`, stderr)
 	if *kafka == "" {
 		return fmt.Errorf("%w: no Kafka brokers: pass --kafka host:port or set HIGHWAY_KAFKA (or check a payload with --dry-run)", errUsage)
 	}
-	b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+	b, err := bus.New(topics.config(*kafka, log))
 	if err != nil {
 		return err
 	}

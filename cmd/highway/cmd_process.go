@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	httppprof "net/http/pprof"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +34,8 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	var c common
 	c.register(fs)
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA)")
+	var topics topicFlags
+	topics.register(fs)
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
 	var opts processorOptions
 	fs.StringVar(&opts.groupPrefix, "group-prefix", "highway", "consumer groups are <prefix>.<feed>")
@@ -66,7 +67,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	if err != nil {
 		return err
 	}
-	b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+	b, err := bus.New(topics.config(*kafka, log))
 	if err != nil {
 		return err
 	}

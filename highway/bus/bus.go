@@ -32,8 +32,13 @@ type Config struct {
 	// BatchTimeout is how long the producer lingers to fill a batch.
 	// Default 10ms.
 	BatchTimeout time.Duration
-	// ReplicationFactor of topics this package creates. Default 1.
+	// ReplicationFactor of topics this package creates. 0 (the default)
+	// derives it from the cluster: min(3, brokers).
 	ReplicationFactor int
+	// MinInsyncReplicas is the min.insync.replicas of topics this package
+	// creates. 0 (the default) derives it: ReplicationFactor-1 when that is
+	// 3 or more, else the broker's default. Producers use acks=all.
+	MinInsyncReplicas int
 	// MaxBatchBytes bounds a fetched record batch once decompressed; a
 	// larger one is a *BadBatchError (a decompression bomb cannot exhaust
 	// memory). Default 256 MiB.
@@ -91,6 +96,7 @@ type Bus struct {
 	cfg       Config
 	transport *kafka.Transport
 	client    *kafka.Client
+	repl      replicator
 }
 
 // New validates cfg, applies defaults and returns a Bus. It does not dial;
@@ -111,8 +117,9 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.BatchTimeout <= 0 {
 		cfg.BatchTimeout = 10 * time.Millisecond
 	}
-	if cfg.ReplicationFactor <= 0 {
-		cfg.ReplicationFactor = 1
+	// Checked again with the cluster's broker count by the first EnsureTopics.
+	if _, err := topicReplication(MaxDerivedReplicationFactor, cfg.ReplicationFactor, cfg.MinInsyncReplicas); err != nil {
+		return nil, err
 	}
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 10 * time.Second
@@ -145,11 +152,16 @@ func (b *Bus) logf(msg string, args ...any) {
 }
 
 // EnsureTopics creates the topics that do not exist yet, each with the given
-// number of partitions. Existing topics are left as they are.
+// number of partitions, replicated as Config says (logged once). Existing
+// topics are left as they are.
 func (b *Bus) EnsureTopics(ctx context.Context, partitions int, topics ...string) error {
+	repl, err := b.replication(ctx)
+	if err != nil {
+		return err
+	}
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: b.cfg.ReplicationFactor})
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: repl.factor, ConfigEntries: repl.configEntries()})
 	}
 	resp, err := b.client.CreateTopics(ctx, req)
 	if err != nil {
