@@ -4,7 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/cityhighway/highway/internal/jsonstr"
 )
 
 // Object builds the flat JSON object of one record at a time. It carves the
@@ -39,14 +40,14 @@ func (o *Object) name(name string) {
 		o.buf = append(o.buf, ',')
 	}
 	o.n++
-	o.buf = appendString(o.buf, name)
+	o.buf = jsonstr.Append(o.buf, name)
 	o.buf = append(o.buf, ':')
 }
 
 // String writes a string field.
 func (o *Object) String(name, v string) {
 	o.name(name)
-	o.buf = appendString(o.buf, v)
+	o.buf = jsonstr.Append(o.buf, v)
 }
 
 // StringOrNull writes a string field, or null when v is empty.
@@ -151,49 +152,4 @@ func appendFloat(b []byte, v float64) []byte {
 		format = 'e'
 	}
 	return strconv.AppendFloat(b, v, format, -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, so
-// the output is always valid JSON and valid UTF-8.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

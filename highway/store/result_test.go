@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cityhighway/highway/internal/jsonstr"
 )
 
 // appendFloat must write exactly what strconv's shortest 'g' writes; its
@@ -116,10 +118,10 @@ func TestAppendJSONAndCSVText(t *testing.T) {
 		{"bad \xff utf8 \u2028", `"bad \ufffd utf8 \u2028"`, "bad \xff utf8 \u2028"},
 		{"", `""`, ""},
 	} {
-		if got := string(appendJSONBytes(nil, tc.in)); got != tc.json {
+		if got := string(jsonstr.AppendHTMLSafe(nil, tc.in)); got != tc.json {
 			t.Errorf("JSON of %q = %s, want %s", tc.in, got, tc.json)
 		}
-		if got := string(appendJSONBytes(nil, []byte(tc.in))); got != tc.json {
+		if got := string(jsonstr.AppendHTMLSafe(nil, []byte(tc.in))); got != tc.json {
 			t.Errorf("JSON of []byte %q = %s, want %s", tc.in, got, tc.json)
 		}
 		if got := string(appendCSVField(nil, tc.in)); got != tc.csv {

@@ -7,6 +7,7 @@ import (
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/cityhighway/highway/internal/jsonstr"
 )
 
 // textCol is a column written as text: appendText appends row i's text,
@@ -17,7 +18,7 @@ type textCol interface {
 
 func appendJSONText(b []byte, c textCol, i int, scratch *[]byte) []byte {
 	*scratch = c.appendText((*scratch)[:0], i)
-	return appendJSONBytes(b, *scratch)
+	return jsonstr.AppendHTMLSafe(b, *scratch)
 }
 
 func appendCSVText(b []byte, c textCol, i int, scratch *[]byte) []byte {
@@ -50,7 +51,7 @@ func (c *stringCol) bytes(i int) []byte {
 	return c.v.Buf[p.Start:p.End]
 }
 
-func (c *stringCol) appendJSON(b []byte, i int) []byte { return appendJSONBytes(b, c.bytes(i)) }
+func (c *stringCol) appendJSON(b []byte, i int) []byte { return jsonstr.AppendHTMLSafe(b, c.bytes(i)) }
 
 func (c *stringCol) appendCSV(b []byte, i int) []byte { return appendCSVField(b, c.bytes(i)) }
 
@@ -90,7 +91,9 @@ func (c *fixedStringCol) bytes(i int) []byte { return c.buf[i*c.size : (i+1)*c.s
 
 func (c *fixedStringCol) appendText(b []byte, i int) []byte { return append(b, c.bytes(i)...) }
 
-func (c *fixedStringCol) appendJSON(b []byte, i int) []byte { return appendJSONBytes(b, c.bytes(i)) }
+func (c *fixedStringCol) appendJSON(b []byte, i int) []byte {
+	return jsonstr.AppendHTMLSafe(b, c.bytes(i))
+}
 
 func (c *fixedStringCol) appendCSV(b []byte, i int) []byte { return appendCSVField(b, c.bytes(i)) }
 
