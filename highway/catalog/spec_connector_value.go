@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/internal/decimal"
 )
 
 // ParseValue reads text as a value of type t, as a connector mapping does:
@@ -22,14 +24,14 @@ func ParseValue(t FieldType, text, format string, loc *time.Location) (any, erro
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return n, nil
 		}
-		f, err := parseNumber(s)
-		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		f, ok := decimal.Parse(s)
+		if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 			return nil, fmt.Errorf("%q is not a whole number", text)
 		}
 		return int64(f), nil
 	case Float64:
-		f, err := parseNumber(s)
-		if err != nil {
+		f, ok := decimal.Parse(s)
+		if !ok {
 			return nil, fmt.Errorf("%q is not a number", text)
 		}
 		return f, nil
@@ -45,21 +47,6 @@ func ParseValue(t FieldType, text, format string, loc *time.Location) (any, erro
 		return parseTime(s, format, loc)
 	}
 	return nil, fmt.Errorf("unknown type %q", t)
-}
-
-// parseNumber reads a decimal number; NaN, infinities, hexadecimal and
-// underscores are refused.
-func parseNumber(s string) (float64, error) {
-	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
-		return (r < '0' || r > '9') && r != '.' && r != '-' && r != '+' && r != 'e' && r != 'E'
-	}) {
-		return 0, fmt.Errorf("not a number")
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("not a number")
-	}
-	return f, nil
 }
 
 // localLayouts are tried, in loc, when a mapping names no format and the
@@ -88,8 +75,8 @@ func parseTime(s, format string, loc *time.Location) (time.Time, error) {
 		}
 		return t, nil
 	case TimeUnix, TimeUnixMS:
-		f, err := parseNumber(s)
-		if err != nil || math.Abs(f) > 1e15 {
+		f, ok := decimal.Parse(s)
+		if !ok || math.Abs(f) > 1e15 {
 			unit := "milliseconds"
 			if format == TimeUnix {
 				unit = "seconds"
