@@ -30,6 +30,17 @@ const (
 // the one a connector reads times without an offset in unless it names another.
 const DefaultTimeZone = "Asia/Hong_Kong"
 
+// DefaultLocation returns the zone DefaultTimeZone names, for code that shows
+// or reads Hong Kong times outside a spec (the portal's pages). The zone
+// database is embedded (time/tzdata), so it cannot fail.
+func DefaultLocation() *time.Location {
+	loc, err := time.LoadLocation(DefaultTimeZone)
+	if err != nil {
+		panic("catalog: the embedded zone database lacks " + DefaultTimeZone + ": " + err.Error())
+	}
+	return loc
+}
+
 // Job defaults, applied when the spec leaves a key out.
 const (
 	DefaultJobTimeout = 10 * time.Minute

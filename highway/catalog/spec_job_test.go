@@ -205,6 +205,19 @@ sql: SELECT 1
 	}
 }
 
+// DefaultLocation is Hong Kong time: UTC+8, summer and winter.
+func TestDefaultLocation(t *testing.T) {
+	loc := DefaultLocation()
+	if loc.String() != DefaultTimeZone {
+		t.Errorf("DefaultLocation() = %s, want %s", loc, DefaultTimeZone)
+	}
+	for _, at := range []time.Time{time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC), time.Date(2026, 7, 15, 12, 0, 0, 0, time.UTC)} {
+		if _, off := at.In(loc).Zone(); off != 8*3600 {
+			t.Errorf("offset on %s = %ds, want 8h", at.Format(time.DateOnly), off)
+		}
+	}
+}
+
 func TestSchedule(t *testing.T) {
 	hk := time.FixedZone("HKT", 8*3600)
 	tests := []struct {

@@ -86,9 +86,9 @@ type Server struct {
 	jobsCache *ttlCache[jobsPage]
 }
 
-// hongKong is Hong Kong time (UTC+8 all year: no daylight saving since
-// 1979), in which pages show times.
-var hongKong = time.FixedZone("HKT", 8*3600)
+// hongKong is Hong Kong time, the catalog's default zone, in which pages
+// show times.
+var hongKong = catalog.DefaultLocation()
 
 // New returns the portal, or an error if its embedded templates are broken
 // (a test rules that out).
