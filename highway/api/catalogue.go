@@ -71,13 +71,13 @@ type FeedInfo struct {
 	ScoreError string           `json:"score_error,omitempty"`
 }
 
-func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*Quality) FeedInfo {
+func (s *Server) info(ctx context.Context, f *catalog.Feed, checks map[string]*Quality) FeedInfo {
 	fi := FeedInfo{
 		Name: f.Name, Department: f.Department, Title: f.Title, Description: f.Description, Descriptions: f.Descriptions, Licence: f.Licence,
 		Access: string(f.Access), Version: f.Version, IntervalSeconds: f.Interval.Seconds(),
 		RetentionSeconds: f.Retention.Seconds(),
 		Key:              f.Key, EventTime: f.EventTime, Topic: f.Topic(), DLQTopic: f.DLQTopic(),
-		Table: s.access.layout.FeedTable(f), Quality: quality[f.Name],
+		Table: s.access.layout.FeedTable(f), Quality: checks[f.Name],
 	}
 	if s.cfg.Database != "" {
 		fi.Database = s.access.layout.FeedDatabase(f)
@@ -102,7 +102,7 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*
 		return fi
 	}
 	fi.Rows = st.Rows
-	fi.Freshness = Freshness(st.LatestEvent, f.Interval, s.cfg.Now())
+	fi.Freshness = quality.Freshness(st.LatestEvent, f.Interval, s.cfg.Now())
 	if !st.LatestEvent.IsZero() {
 		t := st.LatestEvent.UTC()
 		fi.LatestEventTime = &t
@@ -113,12 +113,6 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, quality map[string]*
 func fieldInfo(fld catalog.Field) FieldInfo {
 	return FieldInfo{Name: fld.Name, Type: string(fld.Type), Unit: fld.Unit, Description: fld.Description, Descriptions: fld.Descriptions,
 		Required: fld.Required, Min: fld.Min, Max: fld.Max, Enum: fld.Enum, Personal: fld.Personal}
-}
-
-// Freshness judges the latest event time against a feed's interval
-// (quality.Freshness).
-func Freshness(latest time.Time, interval time.Duration, now time.Time) string {
-	return quality.Freshness(latest, interval, now)
 }
 
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, who *principal) {

@@ -221,3 +221,23 @@ func TestScoreWeights(t *testing.T) {
 		t.Errorf("Score = %v, want 72.5", got)
 	}
 }
+
+func TestFreshness(t *testing.T) {
+	const every = 10 * time.Minute
+	for _, tc := range []struct {
+		latest time.Time
+		want   string
+	}{
+		{time.Time{}, "empty"},
+		{t1, "fresh"},
+		{t1.Add(-2 * every), "fresh"},
+		{t1.Add(-2*every - time.Second), "late"},
+		{t1.Add(-5 * every), "late"},
+		{t1.Add(-5*every - time.Second), "stale"},
+		{t1.Add(time.Minute), "fresh"}, // a clock ahead of ours
+	} {
+		if got := Freshness(tc.latest, every, t1); got != tc.want {
+			t.Errorf("Freshness(%s, %s, %s) = %s, want %s", tc.latest, every, t1, got, tc.want)
+		}
+	}
+}
