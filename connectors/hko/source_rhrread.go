@@ -40,9 +40,9 @@ func ParseRhrread(payload []byte) (connector.Result, error) {
 		res connector.Result
 		o   connector.Object
 	)
-	parseTemperature(&res, &o, top)
+	parseStationValues(&res, &o, top, temperatureSection)
 	parseRainfall(&res, &o, top)
-	parseHumidity(&res, &o, top)
+	parseStationValues(&res, &o, top, humiditySection)
 	parseUV(&res, &o, top)
 	return res, nil
 }
@@ -141,64 +141,55 @@ func unit(it object, want string) string {
 	return ""
 }
 
-func parseTemperature(res *connector.Result, o *connector.Object, top object) {
-	sec, data, ok := section(res, top, FeedTemperature, "temperature")
+// stationSection is a section of one reading per station, the number
+// "value" in unit at the section's recordTime, written as field.
+type stationSection struct {
+	feed, name, unit, field string
+	district                bool // the record also names the station's district
+}
+
+var (
+	temperatureSection = stationSection{feed: FeedTemperature, name: "temperature", unit: "C", field: "temperature", district: true}
+	humiditySection    = stationSection{feed: FeedHumidity, name: "humidity", unit: "percent", field: "humidity"}
+)
+
+func parseStationValues(res *connector.Result, o *connector.Object, top object, ss stationSection) {
+	sec, data, ok := section(res, top, ss.feed, ss.name)
 	if !ok || len(data) == 0 {
 		return
 	}
-	at, ok := sectionTime(res, sec, FeedTemperature, "temperature", "recordTime", len(data))
+	at, ok := sectionTime(res, sec, ss.feed, ss.name, "recordTime", len(data))
 	if !ok {
 		return
 	}
-	readings(res, FeedTemperature, "temperature", data, func(it object, station, where string) string {
-		v, ok, reason := it.number("value")
-		if reason == "" && !ok {
-			reason = "value is missing"
-		}
+	readings(res, ss.feed, ss.name, data, func(it object, station, where string) string {
+		v, reason := value(it)
 		if reason == "" {
-			reason = unit(it, "C")
+			reason = unit(it, ss.unit)
 		}
 		if reason != "" {
 			return reason
 		}
-		code, _ := district.HKOStation(station)
 		o.Begin()
 		o.String("station", station)
-		o.StringOrNull("district", code)
-		o.Float("temperature", v)
+		if ss.district {
+			code, _ := district.HKOStation(station)
+			o.StringOrNull("district", code)
+		}
+		o.Float(ss.field, v)
 		o.Time("record_time", at)
-		res.Add(connector.Record{Feed: FeedTemperature, Key: station, Value: o.End(), Where: where})
+		res.Add(connector.Record{Feed: ss.feed, Key: station, Value: o.End(), Where: where})
 		return ""
 	})
 }
 
-func parseHumidity(res *connector.Result, o *connector.Object, top object) {
-	sec, data, ok := section(res, top, FeedHumidity, "humidity")
-	if !ok || len(data) == 0 {
-		return
+// value reads an item's number "value", which must be there.
+func value(it object) (float64, string) {
+	v, ok, reason := it.number("value")
+	if reason == "" && !ok {
+		reason = "value is missing"
 	}
-	at, ok := sectionTime(res, sec, FeedHumidity, "humidity", "recordTime", len(data))
-	if !ok {
-		return
-	}
-	readings(res, FeedHumidity, "humidity", data, func(it object, station, where string) string {
-		v, ok, reason := it.number("value")
-		if reason == "" && !ok {
-			reason = "value is missing"
-		}
-		if reason == "" {
-			reason = unit(it, "percent")
-		}
-		if reason != "" {
-			return reason
-		}
-		o.Begin()
-		o.String("station", station)
-		o.Float("humidity", v)
-		o.Time("record_time", at)
-		res.Add(connector.Record{Feed: FeedHumidity, Key: station, Value: o.End(), Where: where})
-		return ""
-	})
+	return v, reason
 }
 
 // uvLevels maps the exposure levels as published (English, and the
@@ -229,10 +220,7 @@ func parseUV(res *connector.Result, o *connector.Object, top object) {
 	}
 	at := updated.Truncate(time.Hour)
 	readings(res, FeedUV, "uvindex", data, func(it object, station, where string) string {
-		v, ok, reason := it.number("value")
-		if reason == "" && !ok {
-			reason = "value is missing"
-		}
+		v, reason := value(it)
 		desc, r2 := it.text("desc")
 		if reason == "" {
 			reason = r2
