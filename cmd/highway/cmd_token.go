@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cityhighway/highway/highway/api"
+	"github.com/cityhighway/highway/highway/catalog"
 )
 
 // defaultTokensFile is where tokens are kept unless --tokens-file or
@@ -17,26 +19,52 @@ import (
 const defaultTokensFile = ".highway/tokens.json"
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("token", "token create --department NAME [--note TEXT] | list | revoke ID  [flags]", `
+	fs := newFlags("token", "token create --department NAME [--note TEXT] [--scopes S,...] [--expires-in 90d] | list | revoke ID | rotate ID [--overlap 7d]  [flags]", `
 Manages the API's bearer tokens. A token belongs to a department; the file
 keeps only each token's SHA-256, so 'create' prints the token once and it
-cannot be shown again. 'list' shows IDs, departments and whether revoked;
-'revoke' takes effect on running servers within a second.`, stderr)
+cannot be shown again. 'list' shows IDs, departments, scopes, expiry and
+whether revoked; 'revoke' takes effect on running servers within a second.
+
+A token has scopes: read (catalogue, queries, downloads, live tails),
+push:<feed> or push:* (push to feeds its department owns) and admin (the
+department's admin rights, if it has them); by default all of them. It
+expires (--expires-in, default 90d); from 14 days before, every response
+to it carries a Highway-Token-Warning header. 'rotate' makes a new token
+with the same department, scopes and note and lets the old one live on
+for --overlap, so clients can move without an outage.`, stderr)
 	var c common
 	fs.Var(&c.specs, "specs", "a folder or file of extra specs (departments), added to the built-in ones (repeatable; also $HIGHWAY_SPECS)")
 	file := fs.String("tokens-file", envOr("HIGHWAY_TOKENS", defaultTokensFile), "the token file (default $HIGHWAY_TOKENS)")
 	dept := fs.String("department", "", "create: the department the token belongs to")
 	note := fs.String("note", "", "create: what the token is for, shown by list")
-	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
+	var scopes listFlag
+	fs.Var(&scopes, "scopes", "create: what the token may do, comma-separated: read, admin, push:* or push:<feed> (default read,push:*,admin)")
+	expiresIn := fs.String("expires-in", "90d", "create, rotate: how long the new token lasts (days like 90d, or a Go duration)")
+	overlap := fs.String("overlap", "7d", "rotate: how long the old token keeps working")
+	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke" && args[0] != "rotate") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fs.Usage()
 			return nil
 		}
-		return fmt.Errorf("%w: say create, list or revoke", errUsage)
+		return fmt.Errorf("%w: say create, list, revoke or rotate", errUsage)
 	}
-	sub := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	sub, rest := args[0], args[1:]
+	// The token ID may come before the flags: revoke ID --tokens-file F.
+	var ids []string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		ids, rest = rest[:1], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
 		return err
+	}
+	ids = append(ids, fs.Args()...)
+	ttl, err := catalog.ParseDuration(*expiresIn)
+	if err != nil || ttl <= 0 {
+		return fmt.Errorf("%w: --expires-in %q: want a positive duration such as 90d", errUsage, *expiresIn)
+	}
+	keep, err := catalog.ParseDuration(*overlap)
+	if err != nil || keep < 0 {
+		return fmt.Errorf("%w: --overlap %q: want a duration such as 7d", errUsage, *overlap)
 	}
 	tf, err := api.OpenTokenFile(*file)
 	if err != nil {
@@ -50,7 +78,14 @@ cannot be shown again. 'list' shows IDs, departments and whether revoked;
 		if err := checkDepartment(&c, *dept); err != nil {
 			return err
 		}
-		tok, info, err := tf.Create(*dept, *note)
+		spec := api.TokenSpec{Note: *note, TTL: ttl}
+		if len(scopes) > 0 {
+			if err := checkScopes(&c, *dept, scopes); err != nil {
+				return err
+			}
+			spec.Scopes = scopes
+		}
+		tok, info, err := tf.CreateWith(*dept, spec)
 		if err != nil {
 			return err
 		}
@@ -63,26 +98,69 @@ cannot be shown again. 'list' shows IDs, departments and whether revoked;
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tDEPARTMENT\tCREATED\tREVOKED\tNOTE")
+		fmt.Fprintln(tw, "ID\tDEPARTMENT\tSCOPES\tCREATED\tEXPIRES\tREVOKED\tNOTE")
 		for _, t := range list {
-			revoked := "-"
+			revoked, expires, sc := "-", "never", "(all)"
 			if t.Revoked != nil {
 				revoked = t.Revoked.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Department, t.Created.Format(time.RFC3339), revoked, t.Note)
+			if t.Expires != nil {
+				expires = t.Expires.Format(time.RFC3339)
+			}
+			if t.Scopes != nil {
+				sc = strings.Join(t.Scopes, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Department, sc, t.Created.Format(time.RFC3339), expires, revoked, t.Note)
 		}
 		return tw.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(ids) != 1 {
 			return fmt.Errorf("%w: give the ID of one token (highway token list shows them)", errUsage)
 		}
-		if err := tf.Revoke(fs.Arg(0)); err != nil {
+		if err := tf.Revoke(ids[0]); err != nil {
 			if errors.Is(err, api.ErrNoToken) {
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}
 			return err
 		}
-		fmt.Fprintf(stderr, "token %s revoked\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "token %s revoked\n", ids[0])
+	case "rotate":
+		if len(ids) != 1 {
+			return fmt.Errorf("%w: give the ID of one token (highway token list shows them)", errUsage)
+		}
+		tok, info, err := tf.Rotate(ids[0], keep, ttl)
+		if err != nil {
+			if errors.Is(err, api.ErrNoToken) {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			return err
+		}
+		fmt.Fprintf(stderr, "token %s replaces %s (which keeps working for %s) for department %s, expires %s; it is shown only this once:\n",
+			info.ID, ids[0], *overlap, info.Department, info.Expires.Format(time.RFC3339))
+		fmt.Fprintln(stdout, tok)
+	}
+	return nil
+}
+
+// checkScopes refuses scopes the API does not know and push scopes for
+// feeds the department does not own.
+func checkScopes(c *common, dept string, scopes []string) error {
+	if err := api.CheckScopes(scopes); err != nil {
+		return fmt.Errorf("%w: --scopes: %v", errUsage, err)
+	}
+	cat, _, err := c.catalog()
+	if err != nil {
+		return err
+	}
+	for _, s := range scopes {
+		name, ok := strings.CutPrefix(s, api.ScopePushPrefix)
+		if !ok || s == api.ScopePushAll {
+			continue
+		}
+		f := cat.Feed(name)
+		if f == nil || f.Department != dept {
+			return fmt.Errorf("%w: --scopes %s: %s owns no feed called %q", errUsage, s, dept, name)
+		}
 	}
 	return nil
 }

@@ -18,7 +18,10 @@ import (
 type accessControl struct {
 	layout store.Layout
 	depts  map[string]*catalog.Department
-	views  map[string]*view
+	// readOnly holds, for each admin department, a copy without its admin
+	// rights: what a token of it without the admin scope acts as.
+	readOnly map[string]*catalog.Department
+	views    map[*catalog.Department]*view
 	// public is what anyone may read without a token (the portal's
 	// visitors): a department with no grants that owns nothing.
 	public *view
@@ -33,7 +36,8 @@ type view struct {
 }
 
 func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout store.Layout, auditTable string) *accessControl {
-	a := &accessControl{layout: layout, depts: map[string]*catalog.Department{}, views: map[string]*view{}}
+	a := &accessControl{layout: layout, depts: map[string]*catalog.Department{}, readOnly: map[string]*catalog.Department{},
+		views: map[*catalog.Department]*view{}}
 	if cat == nil {
 		cat = &catalog.Catalog{}
 	}
@@ -81,11 +85,18 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 		return sqlguard.Policy{Database: layout.Open, Restricted: layout.Restricted, Tables: tables}
 	}
 	// The public is the reader named "": no department has that name.
-	readers := map[string]*catalog.Department{"": {}}
+	readers := []*catalog.Department{{}}
 	for name, d := range a.depts {
-		readers[name] = d
+		readers = append(readers, d)
+		if d.Admin {
+			ro := *d
+			ro.Admin = false
+			a.readOnly[name] = &ro
+			readers = append(readers, &ro)
+		}
 	}
-	for name, d := range readers {
+	for _, d := range readers {
+		name := d.Name
 		v := &view{byName: map[string]*catalog.Feed{}}
 		visible := map[string]bool{store.QualityTable: true}
 		for _, f := range cat.Feeds() {
@@ -134,7 +145,7 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 			a.public = v
 			continue
 		}
-		a.views[name] = v
+		a.views[d] = v
 	}
 	return a
 }
@@ -142,8 +153,29 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 // department returns the department called name, or nil.
 func (a *accessControl) department(name string) *catalog.Department { return a.depts[name] }
 
-// view returns what d may read.
-func (a *accessControl) view(d *catalog.Department) *view { return a.views[d.Name] }
+// view returns what d may read. A department made elsewhere than from
+// the catalogue is looked up by name.
+func (a *accessControl) view(d *catalog.Department) *view {
+	if v, ok := a.views[d]; ok {
+		return v
+	}
+	if d.Admin {
+		return a.views[a.depts[d.Name]]
+	}
+	if ro, ok := a.readOnly[d.Name]; ok {
+		return a.views[ro]
+	}
+	return a.views[a.depts[d.Name]]
+}
+
+// as returns the department a token of d acts as: d itself, or for a token
+// without the admin scope, d without its admin rights.
+func (a *accessControl) as(d *catalog.Department, t TokenInfo) *catalog.Department {
+	if d.Admin && !t.Has(ScopeAdmin) {
+		return a.readOnly[d.Name]
+	}
+	return d
+}
 
 // viewOf returns what d may read, or what the public may for a nil d.
 func (a *accessControl) viewOf(d *catalog.Department) *view {
@@ -168,5 +200,5 @@ func (s *Server) querier(res sqlguard.Result, p sqlguard.Policy) Querier {
 // feed returns the feed called name if d may read it, else nil: a feed d
 // may not read is answered as if it did not exist.
 func (a *accessControl) feed(d *catalog.Department, name string) *catalog.Feed {
-	return a.views[d.Name].byName[name]
+	return a.view(d).byName[name]
 }

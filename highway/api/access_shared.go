@@ -25,11 +25,15 @@ var (
 	// ErrUndeclared is returned for a token whose department is not
 	// declared (any more).
 	ErrUndeclared = errors.New("the token's department is not declared")
+	// ErrExpired is returned for a token past its expiry.
+	ErrExpired = errors.New("the token has expired")
 )
 
 // SignIn returns the department a token belongs to, as the API's bearer
-// authentication finds it: ErrBadToken or ErrUndeclared when there is none.
-// It is safe for concurrent use; a revoked token fails within a second.
+// authentication finds it: ErrBadToken, ErrExpired or ErrUndeclared when
+// there is none. A token without the admin scope of an admin department
+// gets the department without its admin rights. It is safe for concurrent
+// use; a revoked token fails within a second.
 func (s *Server) SignIn(token string) (*catalog.Department, TokenInfo, error) {
 	if s.cfg.Tokens == nil {
 		return nil, TokenInfo{}, ErrBadToken
@@ -38,11 +42,14 @@ func (s *Server) SignIn(token string) (*catalog.Department, TokenInfo, error) {
 	if !ok {
 		return nil, TokenInfo{}, ErrBadToken
 	}
+	if info.Expired(s.cfg.Now()) {
+		return nil, info, fmt.Errorf("%w: token %s expired on %s", ErrExpired, info.ID, info.Expires.UTC().Format(time.RFC3339))
+	}
 	dept := s.access.department(info.Department)
 	if dept == nil {
 		return nil, info, fmt.Errorf("%w: %q", ErrUndeclared, info.Department)
 	}
-	return dept, info, nil
+	return s.access.as(dept, info), info, nil
 }
 
 // Readable returns the feeds dept may read, in catalogue order; for a nil

@@ -146,7 +146,14 @@ type Me struct {
 	Admin       bool     `json:"admin"`
 	Grants      []string `json:"grants"`
 	TokenID     string   `json:"token_id"`
-	Feeds       []string `json:"feeds"`
+	// TokenScopes are what the token may do: read, admin, push:<feed>.
+	TokenScopes []string `json:"token_scopes"`
+	// TokenExpires is when the token stops working (none: never).
+	TokenExpires *time.Time `json:"token_expires,omitempty"`
+	// TokenWarning says the token expires within 14 days (or never) and
+	// how to rotate it.
+	TokenWarning string   `json:"token_warning,omitempty"`
+	Feeds        []string `json:"feeds"`
 	// Tables are the ClickHouse tables POST /api/v1/query may read, as it
 	// names them: open tables alone, restricted ones as
 	// <RestrictedDatabase>.table. An admin's include the audit log,
@@ -162,7 +169,8 @@ type Me struct {
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, who *principal) {
 	v := s.access.view(who.dept)
 	m := Me{Department: who.dept.Name, Description: who.dept.Description, Admin: who.dept.Admin,
-		Grants: append([]string{}, who.dept.Grants...), TokenID: who.token.ID, Feeds: []string{}, Tables: v.tables, Database: s.cfg.Database}
+		Grants: append([]string{}, who.dept.Grants...), TokenID: who.token.ID, TokenScopes: who.token.scopes(), TokenExpires: who.token.Expires,
+		TokenWarning: who.token.ExpiryWarning(s.cfg.Now()), Feeds: []string{}, Tables: v.tables, Database: s.cfg.Database}
 	if s.cfg.Database != "" {
 		m.RestrictedDatabase = s.access.layout.Restricted
 	}

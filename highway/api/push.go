@@ -53,6 +53,11 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 			"push with a token of "+f.Department)
 		return
 	}
+	if !who.token.CanPush(f.Name) {
+		writeError(w, http.StatusForbidden, fmt.Sprintf("token %s may not push to %s (its scopes: %s)", who.token.ID, f.Name, strings.Join(who.token.scopes(), ", ")),
+			"use a token with the scope push:"+f.Name+" or push:* ('highway token create --scopes push:"+f.Name+"')")
+		return
+	}
 	if s.limited(w, s.tokenRL, who.token.ID, "per token") {
 		return
 	}

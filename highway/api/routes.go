@@ -12,8 +12,8 @@ import (
 // The error statuses routes share, with why they happen.
 var (
 	errAuth = map[int]string{
-		http.StatusUnauthorized: "no bearer token, or a token that is unknown or revoked",
-		http.StatusForbidden:    "the token's department is not declared",
+		http.StatusUnauthorized: "no bearer token, or a token that is unknown, revoked or expired",
+		http.StatusForbidden:    "the token's department is not declared, or the token lacks the scope the route needs (read; push:<feed> to push)",
 	}
 	errRate = map[int]string{http.StatusTooManyRequests: "rate limit exceeded; the Retry-After header says when to retry"}
 )
@@ -58,7 +58,7 @@ func (s *Server) routeTable() []route {
 				413: "the body or the number of records is over the limit",
 				422: "every record was rejected (a PushReport says why), or the Idempotency-Key was already used with another body or feed (an Error)",
 				503: "Kafka is not accepting records, or the Idempotency-Key could not be checked (nothing was written)",
-			}), handle: s.push},
+			}), handle: s.push, scope: scopePush},
 		{method: "GET", path: "/api/v1/feeds/{feed}/live", auth: authToken, tag: "live",
 			summary:     "Follow a feed's new records (Server-Sent Events)",
 			description: "Streams each record as it reaches Kafka: 'event: record', the record's JSON as data, 'partition-offset' as id. A client that falls behind is dropped with a last 'event: error'.",
@@ -74,7 +74,7 @@ func (s *Server) routeTable() []route {
 				413: "the body is over 1 MiB", 502: "ClickHouse is not answering", 503: "no ClickHouse configured", 504: "the query took too long",
 			}), handle: s.query},
 		{method: "GET", path: "/api/v1/me", auth: authToken, tag: "catalogue",
-			summary: "Who you are and what you may read", ok: jsonOK("Me", "the caller"), errors: errAuth, handle: s.me},
+			summary: "Who you are and what you may read", ok: jsonOK("Me", "the caller"), errors: errAuth, handle: s.me, scope: scopeAny},
 		{method: "GET", path: "/api/v1/openapi.json", auth: authNone, tag: "operations",
 			summary: "This document (no token needed)", ok: jsonOK("", "the OpenAPI 3 document"), handle: s.openapi},
 		{method: "GET", path: "/open/v1/feeds", auth: authNone, tag: "open data",

@@ -306,7 +306,28 @@ type route struct {
 	// errors are the error statuses the route answers with, and why.
 	errors map[int]string
 	handle func(w http.ResponseWriter, r *http.Request, who *principal)
+	// scope is the token scope the route needs; the push route checks
+	// push:<feed> itself.
+	scope routeScope
 }
+
+// routeScope is what a route needs of a token's scopes.
+type routeScope int
+
+const (
+	scopeRead routeScope = iota // the read scope (the default)
+	scopeAny                    // any valid token (GET /api/v1/me)
+	scopePush                   // push:<the feed>, checked by the handler
+)
+
+// The headers that tell a caller about its token.
+const (
+	// HeaderTokenExpires is when the caller's token expires (RFC 3339).
+	HeaderTokenExpires = "Highway-Token-Expires"
+	// HeaderTokenWarning says the caller's token expires within
+	// TokenWarnBefore, or never does, and how to rotate it.
+	HeaderTokenWarning = "Highway-Token-Warning"
+)
 
 type param struct {
 	name, in, desc string
@@ -394,6 +415,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			if who, ok = s.authenticate(rec, r); !ok {
 				return
 			}
+			if rt.scope == scopeRead && !who.token.Has(ScopeRead) {
+				writeError(rec, http.StatusForbidden, fmt.Sprintf("token %s may not read (its scopes: %s)", who.token.ID, strings.Join(who.token.scopes(), ", ")),
+					"use a token with the read scope ('highway token create --scopes read,...')")
+				return
+			}
 		}
 		rt.handle(rec, r, who)
 	})
@@ -420,10 +446,21 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "check the token, or ask an operator for a new one ('highway token create')")
 		return nil, false
+	case errors.Is(err, ErrExpired):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token", error_description="expired"`)
+		writeError(w, http.StatusUnauthorized, fmt.Sprintf("token %s expired on %s", info.ID, info.Expires.UTC().Format(time.RFC3339)),
+			"rotate tokens before they expire ('highway token rotate ID'); now ask an operator for a new one ('highway token create')")
+		return nil, false
 	case err != nil:
 		writeError(w, http.StatusForbidden, fmt.Sprintf("the token's department %q is not declared", info.Department),
 			"declare the department in a 'kind: department' spec, or use a token of another department")
 		return nil, false
+	}
+	if info.Expires != nil {
+		w.Header().Set(HeaderTokenExpires, info.Expires.UTC().Format(time.RFC3339))
+	}
+	if warn := info.ExpiryWarning(s.cfg.Now()); warn != "" {
+		w.Header().Set(HeaderTokenWarning, warn)
 	}
 	return &principal{dept: dept, token: info}, true
 }

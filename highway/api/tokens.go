@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +29,26 @@ type TokenInfo struct {
 	Note       string     `json:"note,omitempty"`
 	Created    time.Time  `json:"created"`
 	Revoked    *time.Time `json:"revoked,omitempty"`
+	// Scopes say what the token may do (see ScopeRead); none stored (a
+	// token made before scopes) means all of DefaultScopes.
+	Scopes []string `json:"scopes,omitempty"`
+	// Expires is when the token stops working; nil (a token made before
+	// expiry) is never.
+	Expires *time.Time `json:"expires,omitempty"`
+	// Replaces is the ID of the token this one was rotated from.
+	Replaces string `json:"replaces,omitempty"`
+}
+
+// TokenSpec is what a new token is made with.
+type TokenSpec struct {
+	// Note says what the token is for.
+	Note string
+	// Scopes default to DefaultScopes.
+	Scopes []string
+	// TTL is how long it lasts; default DefaultTokenTTL.
+	TTL time.Duration
+	// Replaces names the token this one rotates.
+	Replaces string
 }
 
 // tokenEntry is a token as stored: its info and the SHA-256 of the secret.
@@ -128,9 +149,85 @@ func (f *TokenFile) Verify(token string) (TokenInfo, bool) {
 	return f.entries[found].TokenInfo, true
 }
 
-// Create makes a new token for department and returns it; it is not stored
-// and cannot be shown again.
+// Create makes a new token for department with DefaultScopes and
+// DefaultTokenTTL and returns it; it is not stored and cannot be shown again.
 func (f *TokenFile) Create(department, note string) (string, TokenInfo, error) {
+	return f.CreateWith(department, TokenSpec{Note: note})
+}
+
+// CreateWith makes a new token for department as spec says and returns it;
+// it is not stored and cannot be shown again.
+func (f *TokenFile) CreateWith(department string, spec TokenSpec) (string, TokenInfo, error) {
+	token, info, err := newToken(department, spec, f.now())
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	err = f.update(func(d *tokenFileData) error {
+		d.Tokens = append(d.Tokens, tokenEntry{TokenInfo: info, Hash: tokenHash(token)})
+		return nil
+	})
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	return token, info, nil
+}
+
+// Rotate makes a token that replaces the one with the given ID (same
+// department, scopes and note, a new expiry of ttl, default
+// DefaultTokenTTL) and makes the old one expire after overlap, if it would
+// not sooner, so that clients can move to the new one in the meantime.
+func (f *TokenFile) Rotate(id string, overlap, ttl time.Duration) (string, TokenInfo, error) {
+	var (
+		token string
+		info  TokenInfo
+	)
+	err := f.update(func(d *tokenFileData) error {
+		for i := range d.Tokens {
+			old := &d.Tokens[i]
+			if old.ID != id {
+				continue
+			}
+			now := f.now()
+			if old.Revoked != nil || old.Expired(now) {
+				return fmt.Errorf("token %s is revoked or expired: make a new one with 'highway token create --department %s'", id, old.Department)
+			}
+			var err error
+			token, info, err = newToken(old.Department, TokenSpec{Note: old.Note, Scopes: old.Scopes, TTL: ttl, Replaces: old.ID}, now)
+			if err != nil {
+				return err
+			}
+			end := now.Add(overlap).UTC().Truncate(time.Second)
+			if old.Expires == nil || end.Before(*old.Expires) {
+				old.Expires = &end
+			}
+			d.Tokens = append(d.Tokens, tokenEntry{TokenInfo: info, Hash: tokenHash(token)})
+			return nil
+		}
+		return fmt.Errorf("%w: %q (highway token list shows the IDs)", ErrNoToken, id)
+	})
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	return token, info, nil
+}
+
+// newToken makes a token and its info.
+func newToken(department string, spec TokenSpec, now time.Time) (string, TokenInfo, error) {
+	if spec.Scopes == nil {
+		spec.Scopes = DefaultScopes
+	}
+	if len(spec.Scopes) == 0 {
+		return "", TokenInfo{}, fmt.Errorf("%w: a token needs at least one scope", ErrBadScope)
+	}
+	if err := CheckScopes(spec.Scopes); err != nil {
+		return "", TokenInfo{}, err
+	}
+	if spec.TTL == 0 {
+		spec.TTL = DefaultTokenTTL
+	}
+	if spec.TTL < 0 {
+		return "", TokenInfo{}, fmt.Errorf("a token's lifetime must be positive, not %s", spec.TTL)
+	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return "", TokenInfo{}, fmt.Errorf("making a token: %w", err)
@@ -139,17 +236,17 @@ func (f *TokenFile) Create(department, note string) (string, TokenInfo, error) {
 	if _, err := rand.Read(id); err != nil {
 		return "", TokenInfo{}, fmt.Errorf("making a token: %w", err)
 	}
-	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(secret)
+	created := now.UTC().Truncate(time.Second)
+	expires := created.Add(spec.TTL)
+	info := TokenInfo{ID: "tok_" + hex.EncodeToString(id), Department: department, Note: spec.Note, Created: created,
+		Scopes: slices.Clone(spec.Scopes), Expires: &expires, Replaces: spec.Replaces}
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(secret), info, nil
+}
+
+// tokenHash is how a token is stored: its SHA-256, hex.
+func tokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	info := TokenInfo{ID: "tok_" + hex.EncodeToString(id), Department: department, Note: note, Created: f.now().UTC().Truncate(time.Second)}
-	err := f.update(func(d *tokenFileData) error {
-		d.Tokens = append(d.Tokens, tokenEntry{TokenInfo: info, Hash: hex.EncodeToString(sum[:])})
-		return nil
-	})
-	if err != nil {
-		return "", TokenInfo{}, err
-	}
-	return token, info, nil
+	return hex.EncodeToString(sum[:])
 }
 
 // List returns every token's info, revoked ones included, oldest first.

@@ -128,8 +128,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, v *visit) {
 	dept, _, err := s.cfg.API.SignIn(token)
 	if err != nil {
 		key := "badToken"
-		if errors.Is(err, api.ErrUndeclared) {
+		switch {
+		case errors.Is(err, api.ErrUndeclared):
 			key = "undeclaredDepartment"
+		case errors.Is(err, api.ErrExpired):
+			key = "expiredToken"
 		}
 		s.render(w, r, v, http.StatusUnauthorized, "signin", msg(v.lang, "signIn"), signInPage{Error: msg(v.lang, key)})
 		return
