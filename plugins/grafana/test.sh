@@ -8,9 +8,11 @@
 #   5. Go unit tests of the backend, and the contract test that starts the built
 #      binary the way Grafana does (go-plugin handshake, gRPC)
 #
-# The integration tests (real API on real ClickHouse) are tagged `integration`
-# and run with the rest of the module in ops/test; INTEGRATION=1 runs them here
-# too (needs `eval "$(ops/services up)"` first).
+# The backend is a Go module of its own (go.mod here; the platform's packages
+# come from this checkout through its replace directive). Its integration tests
+# (real API on real ClickHouse) are tagged `integration`; INTEGRATION=1 runs
+# them too (needs `eval "$(ops/services up)"` first), as ops/test does. ops/test
+# also vets this module and fuzzes its targets.
 #
 # Needs Node 20.19+ with npm, Go, and network to the npm registry on the first run.
 set -euo pipefail
@@ -28,7 +30,7 @@ else
   echo "node_modules is up to date with package-lock.json" >&2
 fi
 # Some npm packages ship Go files (flatted does); a go.mod makes node_modules
-# a module of its own, so the repository's `go vet ./...` and `go test ./...`
+# a module of its own, so this module's `go vet ./...` and `go list ./...`
 # leave it alone.
 printf 'module ignore/node_modules\n' > node_modules/go.mod
 
@@ -50,7 +52,13 @@ npx vitest run --reporter=dot
 
 step "backend tests and the gRPC contract test on dist/gpx_highway_linux_$(go env GOARCH)"
 tags=()
-if [ -n "${INTEGRATION:-}" ]; then tags=(-tags integration); fi
+if [ -n "${INTEGRATION:-}" ]; then
+  tags=(-tags integration)
+  # The integration tests compile the platform's packages too (api, store,
+  # bus); built with cgo's default, as ops/test builds the platform's own
+  # tests, both runs share one compiled copy of them.
+  unset CGO_ENABLED
+fi
 HIGHWAY_PLUGIN_BINARY="$PWD/dist/gpx_highway_linux_$(go env GOARCH)" \
   go test "${tags[@]}" -count=1 ./pkg/...
 

@@ -55,10 +55,10 @@ func TestCommittedDashboardsAreGenerated(t *testing.T) {
 		}
 		got, err := os.ReadFile(name)
 		if err != nil {
-			t.Fatalf("%v (generate with: go test ./plugins/grafana/pkg/dashboards -update)", err)
+			t.Fatalf("%v (generate with: go -C plugins/grafana test ./pkg/dashboards -update)", err)
 		}
 		if !bytes.Equal(got, b) {
-			t.Errorf("%s is not what the code generates; run go test ./plugins/grafana/pkg/dashboards -update", name)
+			t.Errorf("%s is not what the code generates; run go -C plugins/grafana test ./pkg/dashboards -update", name)
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))

@@ -7,7 +7,7 @@
 //
 // Regenerate the JSON after a change with
 //
-//	go test ./plugins/grafana/pkg/dashboards -update
+//	go -C plugins/grafana test ./pkg/dashboards -update
 package dashboards
 
 import (
