@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	httppprof "net/http/pprof"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,7 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
+	"github.com/cityhighway/highway/highway/stream"
 )
 
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +47,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	fs.IntVar(&opts.partitions, "partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")
 	memLimit := fs.Int64("memory-limit", 160<<20, "soft limit of the Go heap in bytes (GOMEMLIMIT wins); the backlog stays in Kafka, so this bounds memory whatever the lag")
+	memBudget := fs.Int64("memory-budget", 0, "bytes that records may occupy in the process (fetched, decoded, dead letters on their way), shared fairly by the feeds; when spent, fetching waits and the backlog stays in Kafka (default half of --memory-limit, at least 64 MiB)")
 	copyDLQ := fs.Bool("copy-dead-letters", true, "also copy the where, when and why of each <feed>.dlq message into ClickHouse, for the quality ledger (one consumer group per DLQ, highway.quality.<feed>.dlq)")
 	pprof := fs.Bool("pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (for profiling; keep the address private)")
 	if err := fs.Parse(args); err != nil {
@@ -58,11 +62,16 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	if opts.maxRows < 1 || opts.maxWait <= 0 || opts.partitions < 1 {
 		return fmt.Errorf("%w: --max-rows (%d), --max-wait (%s) and --partitions (%d) must be positive", errUsage, opts.maxRows, opts.maxWait, opts.partitions)
 	}
+	if *memBudget < 0 {
+		return fmt.Errorf("%w: --memory-budget (%d) must not be negative", errUsage, *memBudget)
+	}
 	log, err := c.logger(stderr)
 	if err != nil {
 		return err
 	}
 	tuneGC(*memLimit)
+	opts.budget = stream.NewBudget(memoryBudget(*memBudget, *memLimit))
+	log.Info("memory budget", "bytes", opts.budget.Stats().Total, "memory_limit", debug.SetMemoryLimit(-1))
 	cat, feeds, err := c.catalog()
 	if err != nil {
 		return err
@@ -111,4 +120,18 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	t := p.totals()
 	log.Info("stopped", "in", t.In, "written", t.Written, "rejected", t.Rejected)
 	return err
+}
+
+// memoryBudget is --memory-budget, or, when 0, half of the Go heap's soft
+// limit (GOMEMLIMIT wins over --memory-limit), at least 64 MiB: the rest is
+// for what does not grow with the records (decoders, connections, the
+// runtime).
+func memoryBudget(budget, limit int64) int64 {
+	if budget > 0 {
+		return budget
+	}
+	if l := debug.SetMemoryLimit(-1); l > 0 && l < math.MaxInt64 {
+		limit = l
+	}
+	return max(limit/2, 64<<20)
 }

@@ -34,6 +34,9 @@ type processorOptions struct {
 	maxRows     int
 	maxWait     time.Duration
 	partitions  int
+	// budget is the memory budget every processor shares; nil: one of
+	// stream.DefaultMemoryBudget bytes.
+	budget *stream.Budget
 }
 
 // startProcessing creates the feeds' topics and starts a processor for each
@@ -60,12 +63,17 @@ func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, cat *cata
 		}
 	}
 	metrics := stream.NewMetrics(reg)
+	budget := opts.budget
+	if budget == nil {
+		budget = stream.NewBudget(stream.DefaultMemoryBudget)
+	}
+	budget.Register(reg)
 	producer := b.NewProducer()
 	p := &processing{feeds: feeds}
 	for _, f := range feeds {
 		proc, err := stream.NewProcessor(stream.Config{
 			Feed: f, Pipeline: cat.PipelineOf(f.Name), Group: opts.groupPrefix + "." + f.Name, MaxRows: opts.maxRows, MaxWait: opts.maxWait,
-			Logger: log, Metrics: metrics,
+			Budget: budget, Logger: log, Metrics: metrics,
 		}, b, st, producer)
 		if err != nil {
 			return nil, err

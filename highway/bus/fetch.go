@@ -135,7 +135,8 @@ func (c *fetchConn) fetch(topic string, partition int, offset int64, maxWait tim
 	if corr := int32(binary.BigEndian.Uint32(head[4:])); corr != c.corr {
 		return fetchResult{}, fmt.Errorf("fetch response %d for request %d", corr, c.corr)
 	}
-	if size < 4 || size > maxBytes+(1<<20) {
+	// The broker sends a first record batch larger than maxBytes whole.
+	if size < 4 || size > max(maxBytes, fetchMaxBytes)+(1<<20) {
 		return fetchResult{}, fmt.Errorf("a fetch response of %d bytes", size)
 	}
 	var body []byte

@@ -19,6 +19,8 @@ type fetchMemory struct {
 	messages []Message
 	// limit bounds a record batch once inflated; maxInflated when 0.
 	limit int
+	// keep bounds the bytes of free buffers kept; maxFreeBytes when 0.
+	keep int
 }
 
 func (f *fetchMemory) batchLimit() int {
@@ -101,12 +103,16 @@ func (f *fetchMemory) takeUsed() usedMemory {
 
 // recycle makes u available again: nothing points into it any more.
 func (f *fetchMemory) recycle(u usedMemory) {
+	keep := f.keep
+	if keep <= 0 {
+		keep = maxFreeBytes
+	}
 	kept := 0
 	for _, b := range f.free {
 		kept += cap(b)
 	}
 	for _, b := range u.bufs {
-		if kept += cap(b); kept > maxFreeBytes {
+		if kept += cap(b); kept > keep {
 			break
 		}
 		f.free = append(f.free, b)

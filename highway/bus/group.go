@@ -39,7 +39,9 @@ const firstMessageWait = 500 * time.Millisecond
 // Fetch waits for at least one message, then gathers more until it has
 // maxRows messages, maxBytes bytes of values, or wait has passed since the
 // first one arrived. It returns what it has when ctx ends after the first
-// message.
+// message. maxBytes also bounds what each fetch request asks the broker for
+// (which still sends a first record batch larger than that whole) and the
+// buffers the claim keeps for reuse, so a claim given few bytes holds few.
 //
 // The keys, values and headers of the messages returned are valid until
 // the next Fetch on the claim, which reuses their memory: keep a Clone of a
@@ -50,6 +52,7 @@ const firstMessageWait = 500 * time.Millisecond
 // after that goes on after the batch. What to do with its offsets (a
 // dead-letter note, an alert) is the caller's.
 func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait time.Duration) ([]Message, error) {
+	c.reader.bound(maxBytes)
 	c.reader.release()
 	stop := context.AfterFunc(ctx, c.reader.interrupt)
 	defer stop()
@@ -70,10 +73,9 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 		first = m
 		break
 	}
-	// The last batch's slice is free now: reuse it when it is large enough.
-	if cap(c.batch) < maxRows {
-		c.batch = make([]Message, 0, max(maxRows, 1)) // appends never grow it
-	}
+	// The last batch's slice is free now: reuse it, growing it as a feed's
+	// batches grow rather than making room for maxRows up front (a quiet
+	// feed's batches hold a few records).
 	msgs := append(c.batch[:0], first)
 	size := int64(len(first.Value))
 	deadline := time.Now().Add(wait)

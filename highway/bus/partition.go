@@ -38,6 +38,8 @@ type partitionReader struct {
 	bad     *BadBatchError
 	// hwm is the partition's high watermark at the last fetch, -1 before.
 	hwm int64
+	// fetchBytes bounds one fetch response; fetchMaxBytes until bound.
+	fetchBytes int
 	// mem is the memory fetches reuse. current is what of it pending point
 	// into; retired is that of responses whose messages have all been
 	// handed out, which release gives back to mem.
@@ -55,7 +57,7 @@ var errEmptyFetch = errors.New("no messages within the fetch wait")
 const fetchMaxBytes = 1 << 20
 
 func newPartitionReader(dialer *kafka.Dialer, brokers []string, topic string, partition int, logf func(string, ...any)) *partitionReader {
-	return &partitionReader{dialer: dialer, brokers: brokers, topic: topic, partition: partition, logf: logf, offset: kafka.FirstOffset, hwm: -1}
+	return &partitionReader{dialer: dialer, brokers: brokers, topic: topic, partition: partition, logf: logf, offset: kafka.FirstOffset, hwm: -1, fetchBytes: fetchMaxBytes}
 }
 
 // seek makes the next message the one at offset.
@@ -158,7 +160,17 @@ func (r *partitionReader) fetch(ctx context.Context, maxWait time.Duration) (fet
 	// The broker answers within maxWait; the deadline only catches a dead
 	// connection.
 	_ = r.conn.conn.SetDeadline(time.Now().Add(maxWait + 10*time.Second))
-	return r.conn.fetch(r.topic, r.partition, r.offset, maxWait, fetchMaxBytes, &r.mem)
+	return r.conn.fetch(r.topic, r.partition, r.offset, maxWait, r.fetchBytes, &r.mem)
+}
+
+// minFetchBytes is the least a fetch request asks for.
+const minFetchBytes = 16 << 10
+
+// bound sizes the reader's fetches and kept buffers for batches of at
+// most values bytes of values.
+func (r *partitionReader) bound(values int64) {
+	r.fetchBytes = int(min(max(values, minFetchBytes), fetchMaxBytes))
+	r.mem.keep = int(min(max(2*values, minFetchBytes), maxFreeBytes))
 }
 
 // skipBad moves past the unreadable batch next reported.

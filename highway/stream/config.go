@@ -9,6 +9,9 @@ import (
 	"github.com/cityhighway/highway/highway/catalog"
 )
 
+// DefaultMemoryBudget is the memory budget of a processor given none.
+const DefaultMemoryBudget = 128 << 20
+
 // Config configures one processor.
 type Config struct {
 	// Feed is the feed whose topic is consumed. Required.
@@ -32,6 +35,11 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between attempts when
 	// ClickHouse or Kafka fail. Defaults 200ms and 10s.
 	RetryMin, RetryMax time.Duration
+	// Budget is the memory budget the processor's partitions take their
+	// batches' bytes from, shared by the processors of one process (see
+	// Budget). Default: one of DefaultMemoryBudget bytes for this
+	// processor alone.
+	Budget *Budget
 	// Logger, default slog.Default().
 	Logger *slog.Logger
 	// Metrics, when set, receive the processor's counters.
@@ -68,6 +76,9 @@ func (c *Config) defaults() error {
 	}
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = max(10*time.Second, c.RetryMin)
+	}
+	if c.Budget == nil {
+		c.Budget = NewBudget(DefaultMemoryBudget)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

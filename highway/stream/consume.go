@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -77,17 +78,25 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	// memory whatever the backlog.
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	decoded := make(chan *batch, max(p.cfg.InFlight-2, 0))
+	decoded := make(chan budgeted, max(p.cfg.InFlight-2, 0))
 	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(decoded)
+		sz := newSizer(p.cfg.MaxBytes, p.acct.Clamp(math.MaxInt64))
 		for {
+			// Bytes from the budget first: when it is spent, the backlog
+			// waits in Kafka.
+			grant, err := p.acct.Acquire(gctx, sz.grant())
+			if err != nil {
+				return // the claim ends
+			}
+			limit := sz.values(grant)
 			var msgs []bus.Message
 			// A broker that restarts or moves the partition makes fetches
 			// fail for a while; wait for it rather than give the partition up.
 			var bad *bus.BadBatchError
-			err := retry(gctx, p, "fetching from Kafka", func() (err error) {
-				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, p.cfg.MaxBytes, p.cfg.MaxWait)
+			err = retry(gctx, p, "fetching from Kafka", func() (err error) {
+				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, limit, p.cfg.MaxWait)
 				if errors.As(err, &bad) {
 					return permanent{err} // the broker holds it as it is: no retry helps
 				}
@@ -98,12 +107,14 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			case bad != nil:
 				b = p.badBatch(dec, bad, st)
 			case err != nil:
+				p.acct.Release(grant)
 				fetchErr <- err
 				return
 			default:
 				if start >= 0 {
 					// Never write a row twice, whatever the broker hands back.
 					if msgs = dropBefore(msgs, start); len(msgs) == 0 {
+						p.acct.Release(grant)
 						continue
 					}
 				}
@@ -111,6 +122,14 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
 				st.pend = make([]Pending, len(p.windows))
 				b = p.decode(dec, msgs, st)
+			}
+			// Hold what the batch occupies, no more, until it is written.
+			cost, values := batchCost(msgs, b)
+			sz.observe(values, limit, cost)
+			if cost > grant {
+				p.acct.Charge(cost - grant)
+			} else {
+				p.acct.Release(grant - cost)
 			}
 			start = b.next
 			if landed != nil {
@@ -120,17 +139,19 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				}
 			}
 			select {
-			case decoded <- b:
+			case decoded <- budgeted{b, cost}:
 			case <-gctx.Done():
 				b.rec.Release()
+				p.acct.Release(cost)
 				return
 			}
 		}
 	}()
 	fail := func(err error) error {
 		cancel()
-		for b := range decoded { // let the fetcher finish before the decoder is freed
-			b.rec.Release()
+		for bb := range decoded { // let the fetcher finish before the decoder is freed
+			bb.rec.Release()
+			p.acct.Release(bb.held)
 		}
 		return nilIfDone(ctx, err)
 	}
@@ -156,8 +177,11 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			commit(uncommitted)
 		}
 	}()
-	for b := range decoded {
-		if err := p.persist(gctx, b); err != nil {
+	for bb := range decoded {
+		b := bb.batch
+		err := p.persist(gctx, b)
+		p.acct.Release(bb.held)
+		if err != nil {
 			return fail(err)
 		}
 		now := time.Now()
@@ -182,6 +206,13 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	default:
 		return nil
 	}
+}
+
+// budgeted is a decoded batch and the bytes of the memory budget it
+// holds until it is written.
+type budgeted struct {
+	*batch
+	held int64
 }
 
 // commitInterval spaces a partition's batch-ledger entries and Kafka

@@ -24,6 +24,8 @@ type Processor struct {
 	sink Sink
 	dlq  DeadLetters
 	log  *slog.Logger
+	// acct is the feed's part of cfg.Budget while Run runs.
+	acct *Account
 
 	in, written, rejected, duplicates atomic.Int64
 	lags                              sync.Map // partition → *atomic.Int64
@@ -82,6 +84,8 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err := p.startWindows(ctx); err != nil {
 		return err
 	}
+	p.acct = p.cfg.Budget.Account(p.cfg.Feed.Name)
+	defer p.acct.Close()
 	p.log.Info("processor started", "topic", p.cfg.Feed.Topic(), "group", p.cfg.Group, "max_rows", p.cfg.MaxRows, "max_wait", p.cfg.MaxWait, "windows", len(p.windows))
 	if len(p.windows) > 0 {
 		go p.fireLoop(ctx)

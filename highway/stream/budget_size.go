@@ -1,0 +1,105 @@
+package stream
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/cityhighway/highway/highway/bus"
+)
+
+// Batches sized to the feed. A partition asks its feed's Account for what
+// its next micro-batch will occupy, judged from what its recent batches
+// did: a feed that delivers a few records a minute holds a few kilobytes
+// while it waits, one that drains a backlog doubles its grant batch after
+// batch up to the spec's byte limit. The grant also bounds what the fetch
+// may bring (its values, in bytes), so a batch never takes more than it
+// was given by much.
+
+// minGrant is the least a partition acquires before a fetch: room for a
+// few hundred small records.
+const minGrant = 32 << 10
+
+// messageOverhead is what one fetched message occupies beside its key,
+// value and headers: its bus.Message in the claim's slice and in the
+// response's, and its row's provenance (offset, partition).
+const messageOverhead = 2*int64(unsafe.Sizeof(bus.Message{})) + 12
+
+// sizer picks the grant of a partition's next micro-batch. It is used by
+// the partition's fetching goroutine only.
+type sizer struct {
+	// maxValues bounds the value bytes of a batch (the spec's batch bytes);
+	// maxGrant is the most one grant may be.
+	maxValues, maxGrant int64
+	// cost is what the recent batches occupied (a moving average), ratio
+	// their cost per byte of values.
+	cost, ratio float64
+}
+
+func newSizer(maxValues, maxGrant int64) *sizer {
+	return &sizer{maxValues: maxValues, maxGrant: max(maxGrant, minGrant), cost: minGrant / 2, ratio: 3}
+}
+
+// grant is how many bytes to acquire before the next fetch: twice the
+// recent batches' cost (room to grow), at least minGrant.
+func (s *sizer) grant() int64 {
+	return min(max(int64(2*s.cost), minGrant), s.maxGrant)
+}
+
+// values is how many bytes of values a fetch made with grant bytes may
+// bring.
+func (s *sizer) values(grant int64) int64 {
+	return min(max(int64(float64(grant)/s.ratio), 1), s.maxValues)
+}
+
+// observe learns from a batch that occupied cost bytes for values bytes of
+// values, fetched with a bound of limit value bytes: a batch cut by the
+// bound doubles the next grant, others move the average halfway.
+func (s *sizer) observe(values, limit, cost int64) {
+	if values > 0 {
+		s.ratio = max((s.ratio+float64(cost)/float64(values))/2, 1)
+	}
+	if values >= limit {
+		s.cost = max(s.cost*2, float64(cost))
+		return
+	}
+	s.cost = (s.cost + float64(cost)) / 2
+}
+
+// batchCost is what a decoded micro-batch occupies until it is written:
+// the fetched messages (still in the claim's buffers until the next fetch),
+// their Arrow rows and the rejects cloned for the dead-letter topic. It
+// returns the value bytes of msgs too.
+func batchCost(msgs []bus.Message, b *batch) (cost, values int64) {
+	for i := range msgs {
+		values += int64(len(msgs[i].Value))
+		cost += int64(len(msgs[i].Key)) + messageOverhead
+		for _, h := range msgs[i].Headers {
+			cost += int64(len(h.Key) + len(h.Value))
+		}
+	}
+	cost += values
+	if b.rec != nil {
+		for _, col := range b.rec.Columns() {
+			cost += dataSize(col.Data())
+		}
+	}
+	for i, m := range b.bad {
+		cost += int64(len(m.Key)+len(m.Value)+len(b.reasons[i])) + messageOverhead
+	}
+	return cost, values
+}
+
+// dataSize is the bytes of an Arrow array's buffers and its children's.
+func dataSize(d arrow.ArrayData) int64 {
+	var n int64
+	for _, buf := range d.Buffers() {
+		if buf != nil {
+			n += int64(buf.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataSize(c)
+	}
+	return n
+}

@@ -1,0 +1,254 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// budgetStep is one operation on a budget's accounts: account acct
+// acquires (without waiting: the test says whether it must fit), charges or
+// releases n half-reserves (Reserve/2 bytes), or an account opens or closes.
+type budgetStep struct {
+	op   string // acquire, charge, release, open, close
+	acct int
+	n    int64
+	fits bool // for acquire: whether it succeeds at once
+}
+
+// half is the unit of the budget tests: half a reserve.
+const half = Reserve / 2
+
+func TestBudgetTiers(t *testing.T) {
+	tests := []struct {
+		name     string
+		total    int64 // in halves
+		accounts int
+		steps    []budgetStep
+		used     int64 // in halves
+	}{
+		{"one account takes the whole budget", 20, 1, []budgetStep{
+			{op: "acquire", n: 20, fits: true},
+			{op: "acquire", n: 1, fits: false},
+			{op: "release", n: 2},
+			{op: "acquire", n: 2, fits: true},
+		}, 20},
+		{"borrowing: at most half of what is not reserved", 20, 4, []budgetStep{
+			// share 5, reserve 2, limit 2 + (20-8)/2 = 8
+			{op: "acquire", acct: 0, n: 8, fits: true},
+			{op: "acquire", acct: 0, n: 1, fits: false}, // its limit
+			{op: "acquire", acct: 1, n: 8, fits: true},  // 8 + 8 + 2 + 2 committed
+			{op: "acquire", acct: 2, n: 3, fits: false}, // the others' reserves are set aside
+			{op: "acquire", acct: 2, n: 2, fits: true},
+			{op: "acquire", acct: 3, n: 2, fits: true},
+		}, 20},
+		{"a reserve fits whatever the others hold", 20, 4, []budgetStep{
+			{op: "acquire", acct: 0, n: 8, fits: true},
+			{op: "charge", acct: 0, n: 40}, // a batch far larger than its grant
+			{op: "acquire", acct: 1, n: 2, fits: true},
+			{op: "acquire", acct: 1, n: 1, fits: false},
+			{op: "acquire", acct: 2, n: 2, fits: true},
+			{op: "release", acct: 0, n: 48},
+			{op: "acquire", acct: 1, n: 3, fits: true},
+		}, 7},
+		{"a closed account's share goes to the others", 20, 2, []budgetStep{
+			{op: "acquire", acct: 0, n: 10, fits: true}, // share 10, limit 2 + 16/2 = 10
+			{op: "acquire", acct: 0, n: 1, fits: false},
+			{op: "close", acct: 1},
+			{op: "acquire", acct: 0, n: 10, fits: true},
+		}, 20},
+		{"a new account's reserve is set aside at once", 20, 1, []budgetStep{
+			{op: "acquire", acct: 0, n: 19, fits: true},
+			{op: "open"}, // account 1: share 10, reserve 2; committed 21
+			{op: "acquire", acct: 1, n: 2, fits: true},
+			{op: "acquire", acct: 1, n: 1, fits: false},
+			{op: "release", acct: 0, n: 10},
+			{op: "acquire", acct: 1, n: 8, fits: true},
+		}, 19},
+		{"a budget too small for the reserves reserves the shares", 4, 4, []budgetStep{
+			{op: "acquire", acct: 0, n: 1, fits: true},
+			{op: "acquire", acct: 0, n: 1, fits: false},
+			{op: "acquire", acct: 3, n: 1, fits: true},
+		}, 2},
+		{"a release of more than is held gives back what is held", 20, 1, []budgetStep{
+			{op: "acquire", acct: 0, n: 6, fits: true},
+			{op: "release", acct: 0, n: 16},
+			{op: "acquire", acct: 0, n: 20, fits: true},
+		}, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBudget(tt.total * half)
+			var accts []*Account
+			for range tt.accounts {
+				accts = append(accts, b.Account("feed"))
+			}
+			for i, s := range tt.steps {
+				switch s.op {
+				case "open":
+					accts = append(accts, b.Account("feed"))
+				case "close":
+					accts[s.acct].Close()
+				case "charge":
+					accts[s.acct].Charge(s.n * half)
+				case "release":
+					accts[s.acct].Release(s.n * half)
+				case "acquire":
+					ctx, cancel := context.WithCancel(context.Background())
+					cancel() // fits at once or not at all
+					got, err := accts[s.acct].Acquire(ctx, s.n*half)
+					if s.fits && (err != nil || got != s.n*half) {
+						t.Fatalf("step %d: acquire %d halves by account %d: got %d bytes, %v; want it to fit", i, s.n, s.acct, got, err)
+					}
+					if !s.fits && !errors.Is(err, context.Canceled) {
+						t.Fatalf("step %d: acquire %d halves by account %d: got %d bytes, %v; want it to wait", i, s.n, s.acct, got, err)
+					}
+				}
+			}
+			if st := b.Stats(); st.Used != tt.used*half {
+				t.Fatalf("used %d halves, want %d (%+v)", st.Used/half, tt.used, st)
+			}
+		})
+	}
+}
+
+// TestBudgetBorrowerGivesWay: while an account below its share waits, a
+// borrower takes nothing more, even where it would fit; the bytes given back
+// go to the one waiting.
+func TestBudgetBorrowerGivesWay(t *testing.T) {
+	b := NewBudget(20 * half) // 4 accounts: share 5, reserve 2, limit 8
+	backlog, storm, quiet := b.Account("backlog"), b.Account("storm"), b.Account("quiet")
+	b.Account("idle")
+	ctx := context.Background()
+	for _, a := range []*Account{backlog, storm} {
+		if _, err := a.Acquire(ctx, 8*half); err != nil { // committed 8 + 8 + 2 + 2
+			t.Fatal(err)
+		}
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := quiet.Acquire(ctx, 5*half) // its share: 3 more than its reserve
+		got <- err
+	}()
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	backlog.Release(2 * half) // committed 18: not enough for the quiet feed's 3 yet
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := backlog.Acquire(cancelled, half); err == nil { // 7 > share 5: borrowing
+		t.Fatal("the borrower took bytes while a feed below its share waited")
+	}
+	storm.Release(half)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.Used != 18*half || st.Waiting != 0 || st.Waits != 2 {
+		t.Fatalf("stats %+v, want used 18 halves, no one waiting, two waits (the quiet feed's, the borrower's)", st)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBudgetWaitsForRelease: an Acquire that does not fit waits until
+// bytes are given back, and is counted while it waits.
+func TestBudgetWaitsForRelease(t *testing.T) {
+	b := NewBudget(100)
+	a := b.Account("backlog")
+	if _, err := a.Acquire(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int64)
+	go func() {
+		n, err := a.Acquire(context.Background(), 40)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- n
+	}()
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	select {
+	case n := <-got:
+		t.Fatalf("Acquire returned %d before any release", n)
+	default:
+	}
+	a.Release(60)
+	if n := <-got; n != 40 {
+		t.Fatalf("acquired %d, want 40", n)
+	}
+	if st := b.Stats(); st.Used != 80 || st.Waiting != 0 || st.Waits != 1 {
+		t.Fatalf("stats %+v, want used 80, no one waiting, one wait", st)
+	}
+}
+
+// TestBudgetClamp: a request larger than an account may ever hold is cut
+// to what it may hold, so it never waits forever.
+func TestBudgetClamp(t *testing.T) {
+	tests := []struct {
+		total    int64 // in halves
+		accounts int
+		want     int64 // in halves
+	}{
+		{20, 1, 20},
+		{20, 2, 10},
+		{20, 4, 8},
+		{20, 10, 2},
+		{20, 40, 0}, // half a half: the share
+	}
+	for _, tt := range tests {
+		b := NewBudget(tt.total * half)
+		var a *Account
+		for range tt.accounts {
+			a = b.Account("feed")
+		}
+		want := max(tt.want*half, tt.total*half/int64(tt.accounts))
+		if got := a.Clamp(1 << 40); got != want {
+			t.Errorf("total %d halves, %d accounts: clamp %d, want %d", tt.total, tt.accounts, got, want)
+		}
+		n, err := a.Acquire(context.Background(), 1<<40)
+		if err != nil || n != want {
+			t.Errorf("total %d halves, %d accounts: acquired %d, %v; want %d", tt.total, tt.accounts, n, err, want)
+		}
+	}
+}
+
+func TestSizer(t *testing.T) {
+	const maxValues, maxGrant = 16 << 20, 64 << 20
+	tests := []struct {
+		name    string
+		batches [][2]int64 // values, cost of each batch, cut by the bound when values ≥ the bound
+		want    int64      // the grant after them
+	}{
+		{"a new partition asks for little", nil, minGrant},
+		{"a quiet feed stays small", [][2]int64{{100, 400}, {100, 400}, {100, 400}}, minGrant},
+		{"a backlog doubles the grant batch after batch", [][2]int64{{-1, 3 * minGrant}, {-1, 3 * minGrant * 2}, {-1, 3 * minGrant * 4}}, 2 * 3 * minGrant * 4},
+		{"never past the most a grant may be", [][2]int64{{-1, 40 << 20}, {-1, 40 << 20}, {-1, 40 << 20}}, maxGrant},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSizer(maxValues, maxGrant)
+			for _, vc := range tt.batches {
+				limit := s.values(s.grant())
+				values := vc[0]
+				if values < 0 { // cut by the bound
+					values = limit
+				}
+				s.observe(values, limit, vc[1])
+			}
+			if got := s.grant(); got != tt.want {
+				t.Fatalf("grant %d, want %d", got, tt.want)
+			}
+			if v := s.values(s.grant()); v < 1 || v > maxValues {
+				t.Fatalf("values %d out of [1, %d]", v, maxValues)
+			}
+		})
+	}
+}
