@@ -140,6 +140,9 @@ type QueryStats struct {
 // sql must already be vetted (see highway/api/sqlguard); readonly=1 is the
 // second defence, not the only one. Query is safe for concurrent use.
 func (s *Store) Query(ctx context.Context, sql string, lim Limits, f Format, w io.Writer) (QueryStats, error) {
+	if s.queryVia != nil {
+		return QueryStats{}, s.queryVia(ctx, sql, lim.settings())
+	}
 	return runQuery(ctx, s.reader, sql, lim, f, w)
 }
 

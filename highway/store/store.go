@@ -58,6 +58,9 @@ type Store struct {
 	ledgerReady bool
 
 	fault atomic.Pointer[InsertFault] // tests only; see InjectInsertFault
+	// queryVia, when set, runs Query's statements instead of the native
+	// pool (tests only: a store of OpenConn has no pool).
+	queryVia func(ctx context.Context, sql string, settings []setting) error
 }
 
 // Open connects to the ClickHouse at dsn (clickhouse://host:port/database,
@@ -79,29 +82,39 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to ClickHouse at %v: %w", opts.Addr, err)
 	}
+	reader := newNativePool(nativeConfig{addrs: opts.Addr, database: opts.Auth.Database, user: opts.Auth.Username,
+		password: opts.Auth.Password, tls: opts.TLS, dialTimeout: opts.DialTimeout, maxOpen: opts.MaxOpenConns})
+	s, err := newStore(ctx, conn, reader, opts.Auth.Database, log)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ClickHouse at %v: %w", opts.Addr, err)
+	}
+	return s, nil
+}
+
+// newStore reads the server's version and time zone through conn and
+// returns the store of database on conn and reader.
+func newStore(ctx context.Context, conn driver.Conn, reader *nativePool, database string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	var raw string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&raw); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("ClickHouse at %v does not answer (is it running? `ops/services up` starts one): %w", opts.Addr, err)
+		return nil, fmt.Errorf("the server does not answer (is it running? `ops/services up` starts one): %w", err)
 	}
 	v, err := ParseVersion(raw)
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
 	var tz string
 	if err := conn.QueryRow(ctx, "SELECT timezone()").Scan(&tz); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("reading the time zone of ClickHouse at %v: %w", opts.Addr, err)
+		return nil, fmt.Errorf("reading the server's time zone: %w", err)
 	}
 	zone, err := time.LoadLocation(tz)
 	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("ClickHouse at %v runs in time zone %q, which this machine's time zone database lacks (install tzdata): %w", opts.Addr, tz, err)
+		return nil, fmt.Errorf("the server runs in time zone %q, which this machine's time zone database lacks (install tzdata): %w", tz, err)
 	}
-	reader := newNativePool(nativeConfig{addrs: opts.Addr, database: opts.Auth.Database, user: opts.Auth.Username,
-		password: opts.Auth.Password, tls: opts.TLS, dialTimeout: opts.DialTimeout, maxOpen: opts.MaxOpenConns})
-	return &Store{conn: conn, reader: reader, database: opts.Auth.Database, ddl: DDL{Database: opts.Auth.Database, Server: v}, log: log, zone: zone}, nil
+	return &Store{conn: conn, reader: reader, database: database, ddl: DDL{Database: database, Server: v}, log: log, zone: zone}, nil
 }
 
 // Close closes the connections.
