@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/internal/testenv"
 	"github.com/cityhighway/highway/internal/testenv/feedenv"
@@ -138,9 +138,9 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dead) != 1 || string(dead[0].Header(bus.HeaderReason)) != `car_park[2].vehicle_type[0].service_category[0]: field vacancy (from "vacancy"): "lots" is not a whole number` {
+	if len(dead) != 1 || string(dead[0].Header(envelope.HeaderReason)) != `car_park[2].vehicle_type[0].service_category[0]: field vacancy (from "vacancy"): "lots" is not a whole number` {
 		for _, m := range dead {
-			t.Logf("DLQ: %s: %s", m.Header(bus.HeaderReason), m.Value)
+			t.Logf("DLQ: %s: %s", m.Header(envelope.HeaderReason), m.Value)
 		}
 		t.Fatalf("%d dead letters", len(dead))
 	}

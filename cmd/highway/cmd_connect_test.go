@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/envelope"
 )
 
 // The samples of connectors/*/testdata, replayed through each feed's
@@ -159,7 +160,7 @@ func TestConnectProduces(t *testing.T) {
 	for {
 		msgs, _ := b.ReadAll(context.Background(), "td.traffic.journeytimes")
 		if len(msgs) == 2 {
-			if string(msgs[0].Header("highway-source")) != srv.URL+"/td/jss/Journeytimev2.xml" {
+			if string(msgs[0].Header(envelope.HeaderSource)) != srv.URL+"/td/jss/Journeytimev2.xml" {
 				t.Errorf("provenance: %v", msgs[0].Headers)
 			}
 			break

@@ -10,7 +10,7 @@
 // producing to Kafka belong to the runtime that calls it.
 package connector
 
-import "strings"
+import "github.com/cityhighway/highway/highway/record"
 
 // Record is one record of one feed, ready to be produced to the feed's topic.
 type Record struct {
@@ -28,11 +28,12 @@ type Record struct {
 	Where string
 }
 
-// KeySep separates the values of a compound key in Record.Key.
-const KeySep = "|"
+// KeySep separates the values of a compound key in Record.Key: it is
+// record.KeySep, the one rule of Kafka keys.
+const KeySep = record.KeySep
 
-// JoinKey joins the values of a compound key.
-func JoinKey(parts ...string) string { return strings.Join(parts, KeySep) }
+// JoinKey joins the values of a compound key (record.JoinKey).
+func JoinKey(parts ...string) string { return record.JoinKey(parts...) }
 
 // Reject is one item of a payload that could not become a record.
 type Reject struct {

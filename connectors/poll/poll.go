@@ -26,6 +26,7 @@ import (
 	"github.com/cityhighway/highway/connectors/connector"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/record"
 )
 
@@ -346,17 +347,11 @@ func (p *Poller) messages(src Source, res connector.Result, fetched time.Time, e
 	return msgs, rejects, repeated, latest, nil
 }
 
+// provenance is the envelope of the records of one payload: JSON, and
+// where and when they were fetched, for which version of the feed.
 func provenance(url, etag string, fetched time.Time, version int) []bus.Header {
-	h := []bus.Header{
-		{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)},
-		{Key: record.HeaderSource, Value: []byte(url)},
-		{Key: record.HeaderFetchedAt, Value: []byte(fetched.UTC().Format(time.RFC3339))},
-		{Key: record.HeaderSchemaVersion, Value: []byte(strconv.Itoa(version))},
-	}
-	if etag != "" {
-		h = append(h, bus.Header{Key: record.HeaderETag, Value: []byte(etag)})
-	}
-	return h
+	return bus.Headers(envelope.Envelope{ContentType: record.ContentTypeJSON,
+		Provenance: envelope.Provenance{Source: url, ETag: etag, FetchedAt: fetched, SchemaVersion: version}})
 }
 
 // eventTime reads the event-time field of a JSON record in Unix

@@ -14,6 +14,7 @@ import (
 	"github.com/cityhighway/highway/connectors/connector"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 )
 
 const gaugesSpec = `
@@ -163,11 +164,11 @@ func TestPollPublishesOnlyWhatIsNew(t *testing.T) {
 		var keys, reasons []string
 		for _, m := range out.take() {
 			if strings.HasSuffix(m.Topic, ".dlq") {
-				reasons = append(reasons, string(m.Header(bus.HeaderReason)))
+				reasons = append(reasons, string(m.Header(envelope.HeaderReason)))
 				continue
 			}
 			keys = append(keys, string(m.Key))
-			if m.Topic != "test.gauges" || string(m.Header("highway-source")) != src.URL || m.Header("highway-fetched-at") == nil {
+			if m.Topic != "test.gauges" || string(m.Header(envelope.HeaderSource)) != src.URL || m.Header(envelope.HeaderFetchedAt) == nil {
 				t.Errorf("%s: message %s lacks topic or provenance: %v", st.name, m.Key, m.Headers)
 			}
 		}

@@ -16,13 +16,14 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
+	"github.com/cityhighway/highway/highway/record"
 )
 
 // Producer is where the simulator sends records: *bus.Producer.
@@ -133,9 +134,9 @@ func (s *Simulator) Snapshot(feed *catalog.Feed, now time.Time, rng *rand.Rand) 
 		}
 		msgs = append(msgs, bus.Message{
 			Topic:   feed.Topic(),
-			Key:     []byte(strings.Join(key, "|")),
+			Key:     []byte(record.JoinKey(key...)),
 			Value:   value,
-			Headers: []bus.Header{{Key: bus.HeaderContentType, Value: []byte("application/json")}},
+			Headers: bus.Headers(envelope.Envelope{ContentType: record.ContentTypeJSON}),
 		})
 	}
 	return msgs

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
 )
@@ -34,9 +35,6 @@ type RecordResult struct {
 	Reason string `json:"reason,omitempty"`
 	Field  string `json:"field,omitempty"`
 }
-
-// HeaderPushedBy is set on every pushed record: the department that pushed it.
-const HeaderPushedBy = "highway-pushed-by"
 
 // push accepts records of a feed from its owner: a JSON array of objects,
 // or objects one per line (NDJSON). Each is checked against the feed's spec
@@ -112,7 +110,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 	rep := PushReport{Feed: f.Name, Results: make([]RecordResult, len(recs))}
 	var good, bad []bus.Message
 	var reasons []string
-	headers := []bus.Header{{Key: bus.HeaderContentType, Value: []byte("application/json")}, {Key: HeaderPushedBy, Value: []byte(who.dept.Name)}}
+	headers := bus.Headers(envelope.Envelope{ContentType: record.ContentTypeJSON, Provenance: envelope.Provenance{PushedBy: who.dept.Name}})
 	for i, raw := range recs {
 		m := bus.Message{Topic: f.Topic(), Offset: -1, Key: recordKey(f, raw), Value: raw, Headers: headers, Time: s.cfg.Now()}
 		if err := dec.Append(raw); err != nil {
@@ -240,8 +238,8 @@ func splitRecords(body []byte, max int) ([][]byte, error) {
 }
 
 // recordKey is the Kafka key of a record: its key fields' values in the
-// feed's order, joined with '|' (strings as they are, other values as
-// written), as the connectors key theirs.
+// feed's order, joined with record.KeySep (strings as they are, other
+// values as written), as the connectors key theirs.
 func recordKey(f *catalog.Feed, raw []byte) []byte {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil {
@@ -257,5 +255,5 @@ func recordKey(f *catalog.Feed, raw []byte) []byte {
 			parts[i] = string(v)
 		}
 	}
-	return []byte(strings.Join(parts, "|"))
+	return []byte(record.JoinKey(parts...))
 }

@@ -2,47 +2,25 @@ package bus
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-)
 
-// Headers set on every dead-letter message, beside the original key, value
-// and headers.
-const (
-	HeaderReason          = "highway-reason"
-	HeaderSourceTopic     = "highway-source-topic"
-	HeaderSourcePartition = "highway-source-partition"
-	HeaderSourceOffset    = "highway-source-offset"
-	// HeaderSourceRow is the row within the source message, for a reject
-	// of one row of a message that carries many (an Arrow batch).
-	HeaderSourceRow   = "highway-source-row"
-	HeaderRejectedAt  = "highway-rejected-at"
-	HeaderContentType = "content-type"
+	"github.com/cityhighway/highway/highway/envelope"
 )
-
-// DLQTopic is the dead-letter topic of a feed topic.
-func DLQTopic(topic string) string { return topic + ".dlq" }
 
 // DeadLetter returns the message that carries rejected message m to its
-// topic's dead-letter topic: the original bytes and headers, plus the reason
-// and where m came from. A message that never reached Kafka (a connector's
-// or a push's reject) has a negative Offset, which is left out.
+// topic's dead-letter topic (envelope.DLQTopic): the original bytes and
+// headers, plus the envelope's reject, saying why and where m came from. A
+// message that never reached Kafka (a connector's or a push's reject) has a
+// negative Offset, and the reject then has no partition and offset.
 func DeadLetter(m Message, reason string, at time.Time) Message {
+	rej := envelope.Envelope{Reject: &envelope.Reject{Reason: reason, At: at, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}}
 	headers := append([]Header(nil), m.Headers...)
-	headers = append(headers,
-		Header{Key: HeaderReason, Value: []byte(reason)},
-		Header{Key: HeaderSourceTopic, Value: []byte(m.Topic)},
-		Header{Key: HeaderRejectedAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
-	)
-	if m.Offset >= 0 {
-		headers = append(headers,
-			Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(m.Partition))},
-			Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
-		)
+	for k, v := range rej.Headers() {
+		headers = append(headers, Header{Key: k, Value: v})
 	}
-	return Message{Topic: DLQTopic(m.Topic), Key: m.Key, Value: m.Value, Headers: headers, Time: at}
+	return Message{Topic: envelope.DLQTopic(m.Topic), Key: m.Key, Value: m.Value, Headers: headers, Time: at}
 }
 
 // SendDeadLetters produces each rejected message to its dead-letter topic,

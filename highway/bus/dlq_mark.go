@@ -4,26 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/segmentio/kafka-go"
-)
 
-// WholeRecord is the row of a reject that stands for its whole source
-// record (HeaderSourceRow absent). It sorts after every row of the record,
-// as the processor sends a record's row rejects before its own.
-const WholeRecord = math.MaxInt32
+	"github.com/cityhighway/highway/highway/envelope"
+)
 
 // DeadLetterMark says which rejects of one source partition its dead-letter
 // topic already holds: those of records before Offset, and those of rows up
-// to Row of the record at Offset (WholeRecord: all of it).
+// to Row of the record at Offset (envelope.WholeRecord: all of it).
 type DeadLetterMark struct {
 	Offset int64
 	Row    int
 }
 
-// Covers says whether the reject of row (WholeRecord for the whole record)
+// Covers says whether the reject of row (envelope.WholeRecord for the whole record)
 // of the source record at offset is among those the mark says are held.
 func (m DeadLetterMark) Covers(offset int64, row int) bool {
 	return offset < m.Offset || offset == m.Offset && row <= m.Row
@@ -37,7 +32,7 @@ func (m DeadLetterMark) Covers(offset int64, row int) bool {
 // only rejects the mark does not cover, so a crash between sending rejects
 // and inserting their batch's rows does not send them twice.
 func (b *Bus) LastDeadLetter(ctx context.Context, topic string, partition int) (mark DeadLetterMark, found bool, err error) {
-	dlq := DLQTopic(topic)
+	dlq := envelope.DLQTopic(topic)
 	parts, err := b.Partitions(ctx, dlq)
 	if err != nil {
 		if errors.Is(err, kafka.UnknownTopicOrPartition) || errors.Is(err, errNoTopic) {
@@ -53,24 +48,12 @@ func (b *Bus) LastDeadLetter(ctx context.Context, topic string, partition int) (
 	if err != nil {
 		return DeadLetterMark{}, false, err
 	}
-	want := strconv.Itoa(partition)
 	for step := int64(64); end > first; step *= 8 {
 		from := max(first, end-step)
 		err := b.readRange(ctx, dlq, d, from, end, func(m *Message) {
-			if string(m.Header(HeaderSourceTopic)) != topic || string(m.Header(HeaderSourcePartition)) != want {
-				return
+			if mk, ok := markOf(m, topic, partition); ok {
+				mark, found = mk, true // the last one read wins
 			}
-			off, err := strconv.ParseInt(string(m.Header(HeaderSourceOffset)), 10, 64)
-			if err != nil {
-				return
-			}
-			row := WholeRecord
-			if v := m.Header(HeaderSourceRow); v != nil {
-				if r, err := strconv.Atoi(string(v)); err == nil {
-					row = r
-				}
-			}
-			mark, found = DeadLetterMark{Offset: off, Row: row}, true // the last one read wins
 		})
 		if err != nil || found {
 			return mark, found, err
@@ -98,4 +81,18 @@ func (b *Bus) partitionBounds(ctx context.Context, topic string, partition int) 
 		}
 	}
 	return 0, 0, fmt.Errorf("listing offsets of %s/%d: no answer for the partition", topic, partition)
+}
+
+// markOf reads the dead letter m: the mark of its source record if it is
+// the reject of a record of topic/partition (a processor's reject).
+func markOf(m *Message, topic string, partition int) (DeadLetterMark, bool) {
+	env := m.Envelope()
+	if r := env.Reject; r == nil || r.Topic != topic || !r.InKafka() || r.Partition != partition {
+		return DeadLetterMark{}, false
+	}
+	row := envelope.WholeRecord
+	if env.HasRow {
+		row = env.Row
+	}
+	return DeadLetterMark{Offset: env.Reject.Offset, Row: row}, true
 }

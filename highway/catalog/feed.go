@@ -8,6 +8,8 @@ package catalog
 import (
 	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/highway/envelope"
 )
 
 // FieldType is the type of a feed field as written in a spec.
@@ -115,8 +117,9 @@ func (f *Feed) FieldIndex(name string) int {
 // Topic is the Kafka topic that carries the feed's records.
 func (f *Feed) Topic() string { return f.Name }
 
-// DLQTopic is the Kafka topic that receives the feed's rejected records.
-func (f *Feed) DLQTopic() string { return f.Name + ".dlq" }
+// DLQTopic is the Kafka topic that receives the feed's rejected records
+// (envelope.DLQTopic of its topic).
+func (f *Feed) DLQTopic() string { return envelope.DLQTopic(f.Topic()) }
 
 // Table is the ClickHouse table that holds the feed's rows: the feed name with
 // dots replaced by underscores, so it needs no quoting.

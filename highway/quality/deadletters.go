@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -142,18 +142,23 @@ func (c *DeadLetterCopier) claim(ctx context.Context, f *catalog.Feed, cl *bus.C
 	return nil
 }
 
-// DeadLetterOf reads a message of <feed>.dlq into the row that counts it.
+// DeadLetterOf reads a message of <feed>.dlq into the row that counts it:
+// its envelope's reject says why, when and (for a processor's reject)
+// where the record was; the message's own time stands in for a rejection
+// time it lacks.
 func DeadLetterOf(feed string, m *bus.Message) store.DeadLetter {
-	reason := string(m.Header(bus.HeaderReason))
-	class, field := Classify(reason)
-	d := store.DeadLetter{Feed: feed, Partition: int32(m.Partition), Offset: m.Offset, RejectedAt: m.Time.UTC(),
-		Reason: reason, Class: class, Field: field, Stage: store.StageSource, SourcePartition: -1, SourceOffset: -1}
-	if t, err := time.Parse(time.RFC3339Nano, string(m.Header(bus.HeaderRejectedAt))); err == nil {
-		d.RejectedAt = t.UTC()
+	rej := m.Envelope().Reject
+	if rej == nil {
+		rej = &envelope.Reject{Partition: -1, Offset: -1}
 	}
-	if o, err := strconv.ParseInt(string(m.Header(bus.HeaderSourceOffset)), 10, 64); err == nil {
-		p, _ := strconv.Atoi(string(m.Header(bus.HeaderSourcePartition)))
-		d.Stage, d.SourcePartition, d.SourceOffset = store.StageProcessor, int32(p), o
+	class, field := Classify(rej.Reason)
+	d := store.DeadLetter{Feed: feed, Partition: int32(m.Partition), Offset: m.Offset, RejectedAt: m.Time.UTC(),
+		Reason: rej.Reason, Class: class, Field: field, Stage: store.StageSource, SourcePartition: -1, SourceOffset: -1}
+	if !rej.At.IsZero() {
+		d.RejectedAt = rej.At.UTC()
+	}
+	if rej.InKafka() {
+		d.Stage, d.SourcePartition, d.SourceOffset = store.StageProcessor, int32(rej.Partition), rej.Offset
 	}
 	return d
 }

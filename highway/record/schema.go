@@ -51,16 +51,3 @@ func Schema(feed *catalog.Feed) *arrow.Schema {
 	md := arrow.NewMetadata([]string{MetaFeed, MetaVersion}, []string{feed.Name, strconv.Itoa(feed.Version)})
 	return arrow.NewSchema(fields, &md)
 }
-
-// Headers of a record's Kafka message that say where it came from; the
-// processor stores them with the row (store.Provenance).
-const (
-	// HeaderSource is the URL the record was fetched from.
-	HeaderSource = "highway-source"
-	// HeaderETag is the ETag (or Last-Modified) of the fetched payload.
-	HeaderETag = "highway-etag"
-	// HeaderFetchedAt is when the payload was fetched, RFC 3339.
-	HeaderFetchedAt = "highway-fetched-at"
-	// HeaderSchemaVersion is the feed version the record was made for.
-	HeaderSchemaVersion = "highway-schema-version"
-)

@@ -14,7 +14,10 @@ const (
 	ColPartition  = "_partition"
 	ColOffset     = "_offset"
 	ColIngestedAt = "_ingested_at"
-	// The source a record was fetched from, as its headers say.
+	// The source a record was fetched from, as its envelope says
+	// (envelope.Provenance; Provenance.Add fills them): Source, ETag,
+	// FetchedAt and SchemaVersion, from the headers envelope.HeaderSource,
+	// HeaderETag, HeaderFetchedAt and HeaderSchemaVersion.
 	ColSource        = "_source"
 	ColETag          = "_etag"
 	ColFetchedAt     = "_fetched_at"

@@ -11,11 +11,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 )
 
 // Provenance says where each row of a batch came from: its Kafka topic,
 // partition and offset (the basis of exactly-once resume), and, from the
-// record's headers, the source it was fetched from. The per-row slices have
+// record's envelope (envelope.Provenance), the source it was fetched from;
+// Add appends a row of both. The per-row slices have
 // one entry per row; Sources, ETags, FetchedAt and SchemaVersions may be
 // nil when no row has them.
 type Provenance struct {
@@ -31,6 +33,40 @@ type Provenance struct {
 	FetchedAt []int64
 	// SchemaVersions are the feed versions the records were made for.
 	SchemaVersions []uint32
+}
+
+// Add appends one row: its place in Kafka and what its envelope says of
+// where it came from, which become the columns ColSource, ColETag,
+// ColFetchedAt (to the second; 0 when unknown) and ColSchemaVersion (the
+// feed's version, feedVersion, when unknown). The per-row provenance
+// slices stay nil until a row has any (most batches of a feed come from
+// one connector, or none).
+func (p *Provenance) Add(partition int32, offset int64, src *envelope.Provenance, feedVersion int) {
+	p.Partitions = append(p.Partitions, partition)
+	p.Offsets = append(p.Offsets, offset)
+	row := len(p.Offsets) - 1
+	if p.Sources == nil {
+		if src.Source == "" && src.ETag == "" && src.FetchedAt.IsZero() && src.SchemaVersion == 0 {
+			return
+		}
+		p.Sources, p.ETags = make([]string, row, cap(p.Offsets)), make([]string, row, cap(p.Offsets))
+		p.FetchedAt, p.SchemaVersions = make([]int64, row, cap(p.Offsets)), make([]uint32, row, cap(p.Offsets))
+		for i := range p.SchemaVersions {
+			p.SchemaVersions[i] = uint32(feedVersion)
+		}
+	}
+	var at int64
+	if !src.FetchedAt.IsZero() {
+		at = src.FetchedAt.Unix()
+	}
+	v := uint32(feedVersion)
+	if src.SchemaVersion != 0 {
+		v = uint32(src.SchemaVersion)
+	}
+	p.Sources = append(p.Sources, src.Source)
+	p.ETags = append(p.ETags, src.ETag)
+	p.FetchedAt = append(p.FetchedAt, at)
+	p.SchemaVersions = append(p.SchemaVersions, v)
 }
 
 // Columns is a batch of rows of a feed's table converted to the column

@@ -1,16 +1,15 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
 )
@@ -22,7 +21,7 @@ type batch struct {
 	rec     arrow.RecordBatch
 	prov    store.Provenance
 	bad     []bus.Message
-	rows    []int // of each reject: its row in an Arrow message, or bus.WholeRecord
+	rows    []int // of each reject: its row in an Arrow message, or envelope.WholeRecord
 	reasons []string
 	pend    []Pending
 	// landed, when set, holds which rows of the batch's offsets the table
@@ -41,28 +40,24 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, st *partitio
 		Partitions: make([]int32, 0, len(msgs)), Offsets: make([]int64, 0, len(msgs))},
 		pend: pend, next: msgs[len(msgs)-1].Offset + 1, began: time.Now()}
 	dec.Reserve(len(msgs))
-	srcs := sources{version: feed.Version}
+	var srcs sources
 	for _, m := range msgs {
-		h := readHeaders(&m)
-		if string(h.contentType) == record.ContentTypeArrow {
+		h := m.RawEnvelope()
+		src := srcs.of(&h)
+		if string(h.ContentType()) == record.ContentTypeArrow {
 			// An Arrow message carries many rows under one offset.
 			n, rowRejects, err := dec.AppendIPC(m.Value)
 			for i := 0; i < n; i++ {
-				b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
-				b.prov.Offsets = append(b.prov.Offsets, m.Offset)
-				srcs.add(&b.prov, &h)
+				b.prov.Add(int32(m.Partition), m.Offset, src, feed.Version)
 			}
 			for _, rr := range rowRejects {
 				row := m.Clone() // the message's bytes are reused by the next fetch
 				row.Value = rr.JSON
-				row.Headers = []bus.Header{
-					{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeJSON)},
-					{Key: bus.HeaderSourceRow, Value: []byte(strconv.Itoa(rr.Row))},
-				}
+				row.Headers = bus.Headers(envelope.Envelope{ContentType: record.ContentTypeJSON, Row: rr.Row, HasRow: true})
 				st.reject(b, row, rr.Row, fmt.Sprintf("row %d of Arrow message: %v", rr.Row, rr.Err))
 			}
 			if err != nil {
-				st.reject(b, m.Clone(), bus.WholeRecord, err.Error())
+				st.reject(b, m.Clone(), envelope.WholeRecord, err.Error())
 			}
 			continue
 		}
@@ -72,12 +67,10 @@ func (p *Processor) decode(dec *record.Decoder, msgs []bus.Message, st *partitio
 				p.cfg.Metrics.duplicate(feed.Name)
 				continue
 			}
-			st.reject(b, m.Clone(), bus.WholeRecord, err.Error())
+			st.reject(b, m.Clone(), envelope.WholeRecord, err.Error())
 			continue
 		}
-		b.prov.Partitions = append(b.prov.Partitions, int32(m.Partition))
-		b.prov.Offsets = append(b.prov.Offsets, m.Offset)
-		srcs.add(&b.prov, &h)
+		b.prov.Add(int32(m.Partition), m.Offset, src, feed.Version)
 	}
 	b.rec = dec.NewRecordBatch()
 	p.in.Add(int64(len(msgs)))
@@ -129,83 +122,21 @@ func (p *Processor) persist(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// add appends a record's provenance headers to prov's per-row slices,
-// which stay nil until a message has any (most batches of a feed come from
-// one connector, or none).
-func (s *sources) add(prov *store.Provenance, h *headers) {
-	row := len(prov.Offsets) - 1
-	if prov.Sources == nil {
-		if h.source == nil && h.etag == nil && h.fetchedAt == nil && h.schemaVersion == nil {
-			return
-		}
-		prov.Sources, prov.ETags = make([]string, row, cap(prov.Offsets)), make([]string, row, cap(prov.Offsets))
-		prov.FetchedAt, prov.SchemaVersions = make([]int64, row, cap(prov.Offsets)), make([]uint32, row, cap(prov.Offsets))
-		for i := range prov.SchemaVersions {
-			prov.SchemaVersions[i] = uint32(s.version)
-		}
-	}
-	// The records of one poll arrive together with the same headers:
-	// parse them once per run.
-	if !s.parsed || !bytes.Equal(h.source, s.last.source) || !bytes.Equal(h.etag, s.last.etag) ||
-		!bytes.Equal(h.fetchedAt, s.last.fetchedAt) || !bytes.Equal(h.schemaVersion, s.last.schemaVersion) {
-		s.parsed, s.last = true, *h
-		s.source, s.etag = string(h.source), string(h.etag)
-		s.at = 0
-		if t, err := time.Parse(time.RFC3339Nano, string(h.fetchedAt)); err == nil {
-			s.at = t.Unix()
-		}
-		s.v = uint32(s.version)
-		if n, err := strconv.ParseUint(string(h.schemaVersion), 10, 32); err == nil {
-			s.v = uint32(n)
-		}
-	}
-	prov.Sources = append(prov.Sources, s.source)
-	prov.ETags = append(prov.ETags, s.etag)
-	prov.FetchedAt = append(prov.FetchedAt, s.at)
-	prov.SchemaVersions = append(prov.SchemaVersions, s.v)
-}
-
-// headers are the record headers the processor reads.
-type headers struct {
-	contentType, source, etag, fetchedAt, schemaVersion []byte
-}
-
-// readHeaders finds m's headers in one pass (the first of each name, as
-// Message.Header does).
-func readHeaders(m *bus.Message) headers {
-	var h headers
-	for _, kv := range m.Headers {
-		var dst *[]byte
-		switch kv.Key {
-		case bus.HeaderContentType:
-			dst = &h.contentType
-		case record.HeaderSource:
-			dst = &h.source
-		case record.HeaderETag:
-			dst = &h.etag
-		case record.HeaderFetchedAt:
-			dst = &h.fetchedAt
-		case record.HeaderSchemaVersion:
-			dst = &h.schemaVersion
-		default:
-			continue
-		}
-		if *dst == nil {
-			*dst = kv.Value
-		}
-	}
-	return h
-}
-
-// sources turns provenance headers into the batch's per-row provenance,
-// remembering the last message's so a run of records from one poll is
-// parsed once.
+// sources parses the provenance of a micro-batch's messages, once per run
+// of messages with the same provenance headers: the records of one poll
+// arrive together with the same headers.
 type sources struct {
-	version int
-	parsed  bool
-	last    headers
-	source  string
-	etag    string
-	at      int64
-	v       uint32
+	parsed bool
+	last   envelope.Raw
+	prov   envelope.Provenance
+}
+
+// of returns the provenance that h carries. It stays valid until the next
+// call.
+func (s *sources) of(h *envelope.Raw) *envelope.Provenance {
+	if !s.parsed || !h.SameProvenance(&s.last) {
+		s.parsed, s.last = true, *h
+		s.prov = h.Provenance()
+	}
+	return &s.prov
 }

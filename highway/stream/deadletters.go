@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/record"
 )
 
@@ -19,7 +20,7 @@ func (p *Processor) badBatch(dec *record.Decoder, bad *bus.BadBatchError, st *pa
 	p.log.Error("skipping an unreadable record batch", "partition", bad.Partition, "first_offset", bad.First, "next_offset", bad.Next, "reason", bad.Reason)
 	b := &batch{rec: dec.NewRecordBatch(), next: bad.Next, began: time.Now()}
 	note := bus.Message{Topic: bad.Topic, Partition: bad.Partition, Offset: bad.First, Time: time.Now()}
-	st.reject(b, note, bus.WholeRecord, reason)
+	st.reject(b, note, envelope.WholeRecord, reason)
 	return b
 }
 

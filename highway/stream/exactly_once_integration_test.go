@@ -15,6 +15,7 @@ import (
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -185,7 +186,7 @@ func TestDeadLettersOnceThroughACrash(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, m := range msgs {
-		seen[string(m.Header(bus.HeaderSourcePartition))+"@"+string(m.Header(bus.HeaderSourceOffset))]++
+		seen[string(m.Header(envelope.HeaderSourcePartition))+"@"+string(m.Header(envelope.HeaderSourceOffset))]++
 	}
 	twice := 0
 	for at, k := range seen {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/envelope"
 )
 
 const windowedSpec = readingsSpec + `
@@ -171,7 +172,7 @@ func TestPipelineWindowsExactlyOnce(t *testing.T) {
 	if len(dead) != 1 || string(dead[0].Value) != tooLate.json(t0) {
 		t.Fatalf("DLQ = %d records, want the late one", len(dead))
 	}
-	if reason := string(dead[0].Header(bus.HeaderReason)); !strings.Contains(reason, "late: window m1 has closed") {
+	if reason := string(dead[0].Header(envelope.HeaderReason)); !strings.Contains(reason, "late: window m1 has closed") {
 		t.Errorf("late reason = %q", reason)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/highway/stream/streamtest"
 )
@@ -92,16 +92,16 @@ func TestProcessorSendsRejectsToTheDeadLetterTopic(t *testing.T) {
 		where[at{row.Partition, row.Offset}] = "table"
 	}
 	for _, m := range dead {
-		if want, ok := bad[string(m.Value)]; !ok || string(m.Header(bus.HeaderReason)) != want {
-			t.Errorf("dead letter %q: reason %q, want %q", m.Value, m.Header(bus.HeaderReason), want)
+		if want, ok := bad[string(m.Value)]; !ok || string(m.Header(envelope.HeaderReason)) != want {
+			t.Errorf("dead letter %q: reason %q, want %q", m.Value, m.Header(envelope.HeaderReason), want)
 		}
-		if string(m.Header(bus.HeaderSourceTopic)) != r.feed.Topic() {
-			t.Errorf("dead letter %q: source topic %q", m.Value, m.Header(bus.HeaderSourceTopic))
+		if string(m.Header(envelope.HeaderSourceTopic)) != r.feed.Topic() {
+			t.Errorf("dead letter %q: source topic %q", m.Value, m.Header(envelope.HeaderSourceTopic))
 		}
-		part, err1 := strconv.Atoi(string(m.Header(bus.HeaderSourcePartition)))
-		off, err2 := strconv.ParseInt(string(m.Header(bus.HeaderSourceOffset)), 10, 64)
+		part, err1 := strconv.Atoi(string(m.Header(envelope.HeaderSourcePartition)))
+		off, err2 := strconv.ParseInt(string(m.Header(envelope.HeaderSourceOffset)), 10, 64)
 		if err1 != nil || err2 != nil {
-			t.Fatalf("dead letter %q: source partition %q, offset %q", m.Value, m.Header(bus.HeaderSourcePartition), m.Header(bus.HeaderSourceOffset))
+			t.Fatalf("dead letter %q: source partition %q, offset %q", m.Value, m.Header(envelope.HeaderSourcePartition), m.Header(envelope.HeaderSourceOffset))
 		}
 		k := at{int32(part), off}
 		if where[k] != "" {
@@ -352,10 +352,10 @@ func TestProcessorWindowsFire(t *testing.T) {
 	r.waitRows(t, len(good)+2)
 	stop()
 	dead := r.deadLetters(t)
-	if len(dead) != 1 || string(dead[0].Value) != js(tooLate)[0] || !strings.Contains(string(dead[0].Header(bus.HeaderReason)), "late: window m1 has closed") {
+	if len(dead) != 1 || string(dead[0].Value) != js(tooLate)[0] || !strings.Contains(string(dead[0].Header(envelope.HeaderReason)), "late: window m1 has closed") {
 		var vals []string
 		for _, m := range dead {
-			vals = append(vals, string(m.Value)+" ("+string(m.Header(bus.HeaderReason))+")")
+			vals = append(vals, string(m.Value)+" ("+string(m.Header(envelope.HeaderReason))+")")
 		}
 		t.Fatalf("dead-letter topic: %q, want the late record alone", vals)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
@@ -236,10 +237,10 @@ func TestProcessorDeliversEveryGoodRecordAndDeadLettersBadOnes(t *testing.T) {
 			t.Errorf("unexpected DLQ record %q", m.Value)
 			continue
 		}
-		if got := string(m.Header(bus.HeaderReason)); got != want {
+		if got := string(m.Header(envelope.HeaderReason)); got != want {
 			t.Errorf("reason of %s = %q, want %q", m.Value, got, want)
 		}
-		if string(m.Header(bus.HeaderSourceTopic)) != r.feed.Topic() || m.Header(bus.HeaderSourceOffset) == nil || m.Header(bus.HeaderRejectedAt) == nil {
+		if string(m.Header(envelope.HeaderSourceTopic)) != r.feed.Topic() || m.Header(envelope.HeaderSourceOffset) == nil || m.Header(envelope.HeaderRejectedAt) == nil {
 			t.Errorf("DLQ record %q lacks provenance headers: %v", m.Value, m.Headers)
 		}
 	}
@@ -347,7 +348,7 @@ func TestProcessorArrowMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arrowHeader := []bus.Header{{Key: bus.HeaderContentType, Value: []byte(record.ContentTypeArrow)}}
+	arrowHeader := []bus.Header{{Key: envelope.HeaderContentType, Value: []byte(record.ContentTypeArrow)}}
 	if err := r.prod.Produce(context.Background(),
 		bus.Message{Topic: r.feed.Topic(), Key: []byte("A"), Value: payload, Headers: arrowHeader},
 		bus.Message{Topic: r.feed.Topic(), Key: []byte("A"), Value: wrong, Headers: arrowHeader},
@@ -365,7 +366,7 @@ func TestProcessorArrowMessages(t *testing.T) {
 	if len(dead) != 1 {
 		t.Fatalf("DLQ has %d records, want 1 (the message of another schema)", len(dead))
 	}
-	if got := string(dead[0].Header(bus.HeaderReason)); got != "field colour: unknown field; the feed "+r.feed.Name+" has station, value, at" {
+	if got := string(dead[0].Header(envelope.HeaderReason)); got != "field colour: unknown field; the feed "+r.feed.Name+" has station, value, at" {
 		t.Errorf("reason = %q", got)
 	}
 }
@@ -392,10 +393,10 @@ interval: 1m
 func TestProcessorKeepsProvenance(t *testing.T) {
 	r := newRig(t)
 	headers := []bus.Header{
-		{Key: record.HeaderSource, Value: []byte("https://data.example/feed.json")},
-		{Key: record.HeaderETag, Value: []byte(`"abc"`)},
-		{Key: record.HeaderFetchedAt, Value: []byte("2026-11-26T08:00:05+08:00")},
-		{Key: record.HeaderSchemaVersion, Value: []byte("3")},
+		{Key: envelope.HeaderSource, Value: []byte("https://data.example/feed.json")},
+		{Key: envelope.HeaderETag, Value: []byte(`"abc"`)},
+		{Key: envelope.HeaderFetchedAt, Value: []byte("2026-11-26T08:00:05+08:00")},
+		{Key: envelope.HeaderSchemaVersion, Value: []byte("3")},
 	}
 	err := r.prod.Produce(context.Background(),
 		bus.Message{Topic: r.feed.Topic(), Key: []byte("P"), Value: []byte(`{"station":"P","at":"2026-11-26T00:00:00Z"}`)},
@@ -469,9 +470,9 @@ func TestProcessorSkipsAnUnreadableBatch(t *testing.T) {
 	if len(dead) != 1 {
 		t.Fatalf("DLQ has %d records, want 1", len(dead))
 	}
-	reason := string(dead[0].Header(bus.HeaderReason))
+	reason := string(dead[0].Header(envelope.HeaderReason))
 	if !strings.Contains(reason, "cannot be read: decompressing (snappy): a record batch of") || !strings.Contains(reason, "inflates past 262144 bytes; skipped") ||
-		string(dead[0].Header(bus.HeaderSourceTopic)) != r.feed.Topic() || dead[0].Header(bus.HeaderSourceOffset) == nil {
+		string(dead[0].Header(envelope.HeaderSourceTopic)) != r.feed.Topic() || dead[0].Header(envelope.HeaderSourceOffset) == nil {
 		t.Errorf("DLQ record: reason %q, headers %v", reason, dead[0].Headers)
 	}
 }

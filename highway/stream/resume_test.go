@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cityhighway/highway/highway/bus"
+	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -40,10 +41,10 @@ func TestRejectLeavesOutWhatTheDeadLetterTopicHolds(t *testing.T) {
 	for _, r := range []struct {
 		offset int64
 		row    int
-	}{{8, bus.WholeRecord}, {10, 0}, {10, 1}, {10, 2}, {10, bus.WholeRecord}, {11, bus.WholeRecord}} {
+	}{{8, envelope.WholeRecord}, {10, 0}, {10, 1}, {10, 2}, {10, envelope.WholeRecord}, {11, envelope.WholeRecord}} {
 		st.reject(b, bus.Message{Offset: r.offset}, r.row, "bad")
 	}
-	if len(b.bad) != 3 || b.bad[0].Offset != 10 || b.rows[0] != 2 || b.rows[1] != bus.WholeRecord || b.bad[2].Offset != 11 {
+	if len(b.bad) != 3 || b.bad[0].Offset != 10 || b.rows[0] != 2 || b.rows[1] != envelope.WholeRecord || b.bad[2].Offset != 11 {
 		t.Errorf("rejects kept: offsets %v rows %v; want (10,2), (10,whole), (11,whole)", offsetsOf(b.bad), b.rows)
 	}
 }
