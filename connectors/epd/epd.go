@@ -9,9 +9,13 @@
 package epd
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/connectors/connector"
 )
 
 // The feeds this package produces.
@@ -41,4 +45,40 @@ func (n noDuplicates) repeat(key, what string) string {
 		return fmt.Sprintf("%s is given again; the first is %s", what, prev)
 	}
 	return ""
+}
+
+// walkBlocks reads w to the end, gathering the texts of the elements inside
+// each element named block into a map by name, and calls done at the block's
+// end with its number (from 1), the map (reused: done must not keep it) and
+// the block's end event, for w.Raw. Every other end event outside a block
+// goes to outside, when it is not nil. It returns nil at the end of the
+// document, else the walker's error (the blocks before it were done).
+func walkBlocks(w *connector.XMLWalker, block string, outside func(connector.XMLEvent), done func(n int, fields map[string]string, end connector.XMLEvent)) error {
+	var (
+		n       int
+		inBlock bool
+		fields  = map[string]string{}
+	)
+	for {
+		ev, err := w.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case !ev.End && ev.Name == block:
+			n++
+			inBlock = true
+			clear(fields)
+		case ev.End && ev.Name == block:
+			inBlock = false
+			done(n, fields, ev)
+		case ev.End && inBlock:
+			fields[ev.Name] = string(ev.Text)
+		case ev.End && outside != nil:
+			outside(ev)
+		}
+	}
 }

@@ -1,9 +1,7 @@
 package epd
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -35,38 +33,21 @@ func ParseAQHI(payload []byte) (connector.Result, error) {
 	var (
 		res         connector.Result
 		o           connector.Object
-		n           int
-		inItem      bool
-		item        = map[string]string{}
 		channelDate string
 		seen        = noDuplicates{}
 	)
-	for {
-		ev, err := w.Next()
-		if errors.Is(err, io.EOF) {
-			return res, nil
-		}
-		if err != nil {
-			return res, err
-		}
-		switch {
-		case !ev.End && ev.Name == "item":
-			n++
-			inItem = true
-			clear(item)
-		case ev.End && ev.Name == "item":
-			inItem = false
-			station, _, _ := strings.Cut(item["title"], ":")
-			where := fmt.Sprintf("item %d (%s)", n, strings.TrimSpace(station))
-			if reason := aqhiItem(&res, &o, item, channelDate, where, seen); reason != "" {
-				res.Reject(FeedAQHI, where, reason, w.Raw(ev))
-			}
-		case ev.End && inItem:
-			item[ev.Name] = string(ev.Text)
-		case ev.End && ev.Name == "pubDate" && ev.Depth == 3:
+	err := walkBlocks(w, "item", func(ev connector.XMLEvent) {
+		if ev.Name == "pubDate" && ev.Depth == 3 {
 			channelDate = string(ev.Text)
 		}
-	}
+	}, func(n int, item map[string]string, end connector.XMLEvent) {
+		station, _, _ := strings.Cut(item["title"], ":")
+		where := fmt.Sprintf("item %d (%s)", n, strings.TrimSpace(station))
+		if reason := aqhiItem(&res, &o, item, channelDate, where, seen); reason != "" {
+			res.Reject(FeedAQHI, where, reason, w.Raw(end))
+		}
+	})
+	return res, err
 }
 
 // riskNames are the risk categories as the spec spells them, by lower case.

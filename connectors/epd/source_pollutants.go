@@ -1,9 +1,7 @@
 package epd
 
 import (
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/cityhighway/highway/connectors/connector"
 	"github.com/cityhighway/highway/connectors/district"
@@ -33,36 +31,17 @@ func ParsePollutants(payload []byte) (connector.Result, error) {
 		return connector.Result{}, err
 	}
 	var (
-		res    connector.Result
-		o      connector.Object
-		n      int
-		inItem bool
-		block  = map[string]string{}
-		seen   = noDuplicates{}
+		res  connector.Result
+		o    connector.Object
+		seen = noDuplicates{}
 	)
-	for {
-		ev, err := w.Next()
-		if errors.Is(err, io.EOF) {
-			return res, nil
+	err := walkBlocks(w, "PollutantConcentration", nil, func(n int, block map[string]string, end connector.XMLEvent) {
+		where := fmt.Sprintf("block %d (%s %s)", n, block["StationName"], block["DateTime"])
+		if reason := pollutantBlock(&res, &o, block, where, seen); reason != "" {
+			res.Reject(FeedPollutants, where, reason, w.Raw(end))
 		}
-		if err != nil {
-			return res, err
-		}
-		switch {
-		case !ev.End && ev.Name == "PollutantConcentration":
-			n++
-			inItem = true
-			clear(block)
-		case ev.End && ev.Name == "PollutantConcentration":
-			inItem = false
-			where := fmt.Sprintf("block %d (%s %s)", n, block["StationName"], block["DateTime"])
-			if reason := pollutantBlock(&res, &o, block, where, seen); reason != "" {
-				res.Reject(FeedPollutants, where, reason, w.Raw(ev))
-			}
-		case ev.End && inItem:
-			block[ev.Name] = string(ev.Text)
-		}
-	}
+	})
+	return res, err
 }
 
 // pollutantBlock adds the record of one block, or returns why it cannot.
