@@ -187,9 +187,9 @@ func newDecimal(name, args string) (resultColumn, error) {
 	case prec <= 18:
 		return &decimalCol[int64, proto.ColInt64, *proto.ColInt64]{scale: scale}, nil
 	case prec <= 38:
-		return &bigIntCol{fixedStringCol: fixedStringCol{size: 16}, signed: true, scale: scale}, nil
+		return textOf(&bigIntCol{fixedBytes: fixedBytes{size: 16}, signed: true, scale: scale}), nil
 	}
-	return &bigIntCol{fixedStringCol: fixedStringCol{size: 32}, signed: true, scale: scale}, nil
+	return textOf(&bigIntCol{fixedBytes: fixedBytes{size: 32}, signed: true, scale: scale}), nil
 }
 
 type decimalCol[T int32 | int64, C ~[]T, PC decoder[C]] struct {
@@ -243,7 +243,7 @@ func appendScaled(b, digits []byte, scale int) []byte {
 // bigIntCol is a little-endian integer of 128 or 256 bits: Int128,
 // UInt256, or the Decimal of that width when scale > 0.
 type bigIntCol struct {
-	fixedStringCol
+	fixedBytes
 	signed  bool
 	scale   int
 	n       big.Int
@@ -263,19 +263,4 @@ func (c *bigIntCol) appendText(b []byte, i int) []byte {
 	}
 	c.scratch = c.n.Append(c.scratch[:0], 10)
 	return appendScaled(b, c.scratch, c.scale)
-}
-
-func (c *bigIntCol) appendJSON(b []byte, i int) []byte {
-	b = append(b, '"')
-	b = c.appendText(b, i)
-	return append(b, '"')
-}
-
-func (c *bigIntCol) appendCSV(b []byte, i int) []byte { return c.appendText(b, i) }
-
-func (c *bigIntCol) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
-
-func (c *bigIntCol) appendArrow(b array.Builder, lo, hi int, nulls []uint8) {
-	var scratch []byte
-	appendArrowText(b, c, lo, hi, nulls, &scratch)
 }

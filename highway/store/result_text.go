@@ -72,13 +72,15 @@ func (c *stringCol) appendArrow(b array.Builder, lo, hi int, nulls []uint8) {
 	}
 }
 
-type fixedStringCol struct {
+// fixedBytes holds values of size bytes each (FixedString, UUID, IPv6,
+// 128- and 256-bit integers), read straight into one buffer.
+type fixedBytes struct {
 	noState
 	size int
 	buf  []byte
 }
 
-func (c *fixedStringCol) decode(r *proto.Reader, rows int) error {
+func (c *fixedBytes) decode(r *proto.Reader, rows int) error {
 	n := rows * c.size
 	if cap(c.buf) < n {
 		c.buf = make([]byte, n)
@@ -87,7 +89,9 @@ func (c *fixedStringCol) decode(r *proto.Reader, rows int) error {
 	return r.ReadFull(c.buf)
 }
 
-func (c *fixedStringCol) bytes(i int) []byte { return c.buf[i*c.size : (i+1)*c.size] }
+func (c *fixedBytes) bytes(i int) []byte { return c.buf[i*c.size : (i+1)*c.size] }
+
+type fixedStringCol struct{ fixedBytes }
 
 func (c *fixedStringCol) appendText(b []byte, i int) []byte { return append(b, c.bytes(i)...) }
 
@@ -139,11 +143,44 @@ func (c *enumCol[T, C, PC]) appendArrow(b array.Builder, lo, hi int, nulls []uin
 	appendArrowText(b, c, lo, hi, nulls, &c.scratch)
 }
 
-// uuidCol is a UUID: two little-endian 64-bit halves, high half first.
-type uuidCol struct {
-	fixedStringCol
+// textValues is a column's values with a text that needs no escaping.
+type textValues interface {
+	decodeState(r *proto.Reader) error
+	decode(r *proto.Reader, rows int) error
+	textCol
+}
+
+// plainText writes the values of C by their text, which needs no escaping
+// (UUID, IPv4, IPv6, 128- and 256-bit integers and decimals): a JSON string,
+// the CSV field as it is, Arrow utf8.
+type plainText[C textValues] struct {
+	values  C
 	scratch []byte
 }
+
+// textOf is the column of values written by their text.
+func textOf[C textValues](values C) *plainText[C] { return &plainText[C]{values: values} }
+
+func (c *plainText[C]) decodeState(r *proto.Reader) error { return c.values.decodeState(r) }
+
+func (c *plainText[C]) decode(r *proto.Reader, rows int) error { return c.values.decode(r, rows) }
+
+func (c *plainText[C]) appendJSON(b []byte, i int) []byte {
+	b = append(b, '"')
+	b = c.values.appendText(b, i)
+	return append(b, '"')
+}
+
+func (c *plainText[C]) appendCSV(b []byte, i int) []byte { return c.values.appendText(b, i) }
+
+func (c *plainText[C]) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
+
+func (c *plainText[C]) appendArrow(b array.Builder, lo, hi int, nulls []uint8) {
+	appendArrowText(b, c.values, lo, hi, nulls, &c.scratch)
+}
+
+// uuidCol is a UUID: two little-endian 64-bit halves, high half first.
+type uuidCol struct{ fixedBytes }
 
 func (c *uuidCol) appendText(b []byte, i int) []byte {
 	const hex = "0123456789abcdef"
@@ -165,23 +202,8 @@ func (c *uuidCol) appendText(b []byte, i int) []byte {
 	return b
 }
 
-func (c *uuidCol) appendJSON(b []byte, i int) []byte {
-	b = append(b, '"')
-	b = c.appendText(b, i)
-	return append(b, '"')
-}
-
-func (c *uuidCol) appendCSV(b []byte, i int) []byte { return c.appendText(b, i) }
-
-func (c *uuidCol) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
-
-func (c *uuidCol) appendArrow(b array.Builder, lo, hi int, nulls []uint8) {
-	appendArrowText(b, c, lo, hi, nulls, &c.scratch)
-}
-
 type ipv4Col struct {
 	fixed[uint32, proto.ColUInt32, *proto.ColUInt32]
-	scratch []byte
 }
 
 func (c *ipv4Col) appendText(b []byte, i int) []byte {
@@ -189,41 +211,10 @@ func (c *ipv4Col) appendText(b []byte, i int) []byte {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).AppendTo(b)
 }
 
-func (c *ipv4Col) appendJSON(b []byte, i int) []byte {
-	b = append(b, '"')
-	b = c.appendText(b, i)
-	return append(b, '"')
-}
-
-func (c *ipv4Col) appendCSV(b []byte, i int) []byte { return c.appendText(b, i) }
-
-func (c *ipv4Col) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
-
-func (c *ipv4Col) appendArrow(b array.Builder, lo, hi int, nulls []uint8) {
-	appendArrowText(b, c, lo, hi, nulls, &c.scratch)
-}
-
-type ipv6Col struct {
-	fixedStringCol
-	scratch []byte
-}
+type ipv6Col struct{ fixedBytes }
 
 func (c *ipv6Col) appendText(b []byte, i int) []byte {
 	return netip.AddrFrom16([16]byte(c.bytes(i))).Unmap().AppendTo(b)
-}
-
-func (c *ipv6Col) appendJSON(b []byte, i int) []byte {
-	b = append(b, '"')
-	b = c.appendText(b, i)
-	return append(b, '"')
-}
-
-func (c *ipv6Col) appendCSV(b []byte, i int) []byte { return c.appendText(b, i) }
-
-func (c *ipv6Col) arrowType() arrow.DataType { return arrow.BinaryTypes.String }
-
-func (c *ipv6Col) appendArrow(b array.Builder, lo, hi int, nulls []uint8) {
-	appendArrowText(b, c, lo, hi, nulls, &c.scratch)
 }
 
 // jsonText is embedded by the columns that Arrow and CSV carry as the

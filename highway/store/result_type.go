@@ -43,7 +43,7 @@ func newColumn(t string) (resultColumn, error) {
 		if err != nil || n <= 0 {
 			return nil, fmt.Errorf("bad FixedString size %q", args)
 		}
-		return &fixedStringCol{size: n}, nil
+		return &fixedStringCol{fixedBytes{size: n}}, nil
 	case "Enum8", "Enum16":
 		names, err := parseEnum(args)
 		if err != nil {
@@ -73,13 +73,13 @@ func newColumn(t string) (resultColumn, error) {
 		if strings.HasSuffix(name, "256") {
 			size = 32
 		}
-		return &bigIntCol{fixedStringCol: fixedStringCol{size: size}, signed: name[0] == 'I'}, nil
+		return textOf(&bigIntCol{fixedBytes: fixedBytes{size: size}, signed: name[0] == 'I'}), nil
 	case "UUID":
-		return &uuidCol{fixedStringCol: fixedStringCol{size: 16}}, nil
+		return textOf(&uuidCol{fixedBytes{size: 16}}), nil
 	case "IPv4":
-		return &ipv4Col{}, nil
+		return textOf(&ipv4Col{}), nil
 	case "IPv6":
-		return &ipv6Col{fixedStringCol: fixedStringCol{size: 16}}, nil
+		return textOf(&ipv6Col{fixedBytes{size: 16}}), nil
 	case "Nothing":
 		return &nothingCol{}, nil
 	case "Nullable":
