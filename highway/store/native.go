@@ -278,12 +278,11 @@ func (c *nativeConn) query(ctx context.Context, sql string, settings []setting, 
 		return err
 	}
 	for {
-		code, err := c.r.UVarInt()
+		code, err := c.nextPacket()
 		if err != nil {
-			c.broken = true
-			return fmt.Errorf("reading from ClickHouse: %w", err)
+			return err
 		}
-		switch proto.ServerCode(code) {
+		switch code {
 		case proto.ServerCodeData:
 			rows, err := c.readBlock(res)
 			if err != nil {
@@ -303,11 +302,9 @@ func (c *nativeConn) query(ctx context.Context, sql string, settings []setting, 
 		case proto.ServerCodeEndOfStream:
 			return nil
 		default:
-			err = c.skipPacket(code)
-		}
-		if err != nil {
-			c.broken = true
-			return fmt.Errorf("reading from ClickHouse: %w", err)
+			if err := c.skipPacket(code); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -330,11 +327,32 @@ func (c *nativeConn) cancelOn(ctx context.Context) func(err *error) {
 	}
 }
 
+// nextPacket reads the code of the server's next packet. A failed read
+// leaves the connection broken.
+func (c *nativeConn) nextPacket() (proto.ServerCode, error) {
+	code, err := c.r.UVarInt()
+	if err != nil {
+		c.broken = true
+		return 0, fmt.Errorf("reading from ClickHouse: %w", err)
+	}
+	return proto.ServerCode(code), nil
+}
+
 // skipPacket reads a packet that is neither data, an exception nor the end
 // of the stream: progress, profile information, table columns, logs, and
-// the totals and extremes blocks, which no format carries.
-func (c *nativeConn) skipPacket(code uint64) error {
-	switch proto.ServerCode(code) {
+// the totals and extremes blocks, which no format carries. A failure leaves
+// the connection broken.
+func (c *nativeConn) skipPacket(code proto.ServerCode) error {
+	if err := c.skipBody(code); err != nil {
+		c.broken = true
+		return fmt.Errorf("reading from ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// skipBody reads the packet of code that skipPacket skips.
+func (c *nativeConn) skipBody(code proto.ServerCode) error {
+	switch code {
 	case proto.ServerCodeProgress:
 		var p proto.Progress
 		return p.DecodeAware(c.r, c.version)

@@ -62,12 +62,11 @@ func (c *nativeConn) insert(ctx context.Context, sql string, names, types []stri
 // describing the columns, and checks them against names and types.
 func (c *nativeConn) insertHeader(names, types []string) error {
 	for {
-		code, err := c.r.UVarInt()
+		code, err := c.nextPacket()
 		if err != nil {
-			c.broken = true
-			return fmt.Errorf("reading from ClickHouse: %w", err)
+			return err
 		}
-		switch proto.ServerCode(code) {
+		switch code {
 		case proto.ServerCodeData:
 			var header proto.Results
 			if err := c.skipBlock(header.Auto()); err != nil {
@@ -90,8 +89,7 @@ func (c *nativeConn) insertHeader(names, types []string) error {
 			return c.exception()
 		default:
 			if err := c.skipPacket(code); err != nil {
-				c.broken = true
-				return fmt.Errorf("reading from ClickHouse: %w", err)
+				return err
 			}
 		}
 	}
@@ -100,20 +98,18 @@ func (c *nativeConn) insertHeader(names, types []string) error {
 // readUntilEnd reads the server's packets up to EndOfStream.
 func (c *nativeConn) readUntilEnd() error {
 	for {
-		code, err := c.r.UVarInt()
+		code, err := c.nextPacket()
 		if err != nil {
-			c.broken = true
-			return fmt.Errorf("reading from ClickHouse: %w", err)
+			return err
 		}
-		switch proto.ServerCode(code) {
+		switch code {
 		case proto.ServerCodeEndOfStream:
 			return nil
 		case proto.ServerCodeException:
 			return c.exception()
 		default:
 			if err := c.skipPacket(code); err != nil {
-				c.broken = true
-				return fmt.Errorf("reading from ClickHouse: %w", err)
+				return err
 			}
 		}
 	}
