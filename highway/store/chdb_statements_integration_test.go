@@ -4,9 +4,11 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -203,12 +205,29 @@ func TestStatementsOnCurrentClickHouse(t *testing.T) {
 	if _, err := keys.PushKeys(ctx, "td", "k1", time.Hour); err != nil {
 		fail("push keys", err)
 	}
+	// The Grafana plugin's dashboards and macros, expanded by the plugin's
+	// own test (a module of its own) into a file, as the API runs them.
+	grafana, err := os.ReadFile("../../plugins/grafana/pkg/dashboards/testdata/expanded_sql.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	panels := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(grafana)), "\n") {
+		var q struct{ Label, SQL string }
+		if err := json.Unmarshal([]byte(line), &q); err != nil {
+			t.Fatalf("the plugin's expanded SQL: %v in %q", err, line)
+		}
+		if _, err := st.Query(ctx, q.SQL, store.Limits{MaxExecutionTime: 30 * time.Second}, store.FormatJSON, io.Discard); err != nil {
+			fail("Grafana "+q.Label, err)
+		}
+		panels++
+	}
 	ddl := 0
 	for _, q := range conn.statements {
 		if strings.HasPrefix(q, "CREATE") || strings.HasPrefix(q, "ALTER") || strings.HasPrefix(q, "RENAME") {
 			ddl++
 		}
 	}
-	t.Logf("%d statements of the store ran on ClickHouse %s (%d DDL) for %d feeds, %d pipelines, %d jobs",
-		len(conn.statements), st.Version(), ddl, len(cat.Feeds()), len(cat.Pipelines()), len(cat.Jobs()))
+	t.Logf("%d statements ran on ClickHouse %s (%d DDL, %d of the Grafana plugin) for %d feeds, %d pipelines, %d jobs",
+		len(conn.statements), st.Version(), ddl, panels, len(cat.Feeds()), len(cat.Pipelines()), len(cat.Jobs()))
 }
