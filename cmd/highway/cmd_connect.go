@@ -64,6 +64,7 @@ keeping the paths.`, stderr)
 	stateDir := fs.String("state-dir", ".highway/connect", "folder of the connectors' state (what was published), one small JSON file per source")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9465", "address of the Prometheus /metrics endpoint; empty disables it")
 	baseURL := fs.String("base-url", "", "replace the scheme and host of every source's URL, e.g. http://127.0.0.1:8099; default the real endpoints")
+	speed := fs.Float64("speed", 1, "poll the built-in sources this many times more often than their cadence (with a simulator at --base-url)")
 	partitions := fs.Int("partitions", 2, "partitions of topics this command creates (existing topics are left alone)")
 	replay := fs.String("replay", "", "with --dry-run: parse this saved payload instead of fetching")
 	dryRun := fs.Bool("dry-run", false, "parse one payload of the --feed's connector and print records (stdout) and rejects (stderr); produce nothing")
@@ -74,6 +75,9 @@ keeping the paths.`, stderr)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *speed <= 0 {
+		return fmt.Errorf("%w: --speed (%v) must be positive", errUsage, *speed)
 	}
 	if *replay != "" && !*dryRun {
 		return fmt.Errorf("%w: --replay publishes nothing; add --dry-run", errUsage)
@@ -94,7 +98,7 @@ keeping the paths.`, stderr)
 	if err != nil {
 		return err
 	}
-	reg, err := builtin.New(builtin.Options{BaseURL: *baseURL, Logger: log})
+	reg, err := builtin.New(builtin.Options{BaseURL: *baseURL, Speed: *speed, Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w: --base-url: %v", errUsage, err)
 	}

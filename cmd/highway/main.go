@@ -34,6 +34,7 @@ var commands = []command{
 	{"jobs", "list, create, pause, trigger analytics jobs and show their runs, over the scheduler API", runJobs},
 	{"serve", "serve the HTTP API: catalogue, push, read-only SQL, open data, live tails, metrics", runServe},
 	{"token", "create, list and revoke the API's department tokens", runToken},
+	{"simulate", "serve every built-in source's payload in its real format (the simulator of dev), for connect --base-url", runSimulate},
 	{"audit", "verify the audit log's hash chains and signatures; make a signing key", runAudit},
 }
 
