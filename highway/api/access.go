@@ -81,8 +81,8 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 		jobTables[j] = layout.SQLName(layout.JobDatabase(j.Render(epoch, epoch)), j.Table)
 		all[jobTables[j]] = true
 	}
-	policy := func(tables map[string]bool) sqlguard.Policy {
-		return sqlguard.Policy{Database: layout.Open, Restricted: layout.Restricted, Tables: tables}
+	policy := func(tables map[string]bool, personal map[string][]string) sqlguard.Policy {
+		return sqlguard.Policy{Database: layout.Open, Restricted: layout.Restricted, Tables: tables, Personal: personal}
 	}
 	// The public is the reader named "": no department has that name.
 	readers := []*catalog.Department{{}}
@@ -98,6 +98,7 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 	for _, d := range readers {
 		name := d.Name
 		v := &view{byName: map[string]*catalog.Feed{}}
+		personal := personalColumns(cat, layout, d)
 		visible := map[string]bool{store.QualityTable: true}
 		for _, f := range cat.Feeds() {
 			if d.CanRead(f) {
@@ -122,7 +123,7 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 					if visible[jobTables[j]] {
 						continue
 					}
-					res, err := sqlguard.Check(j.Render(epoch, epoch), policy(visible))
+					res, err := sqlguard.Check(j.Render(epoch, epoch), policy(visible, personal))
 					if err == nil && len(res.Tables) > 0 {
 						visible[jobTables[j]] = true
 						changed = true
@@ -130,7 +131,7 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 				}
 			}
 		}
-		v.policy = policy(visible)
+		v.policy = policy(visible, personal)
 		v.policy.Hidden = map[string]bool{}
 		for t := range all {
 			if !visible[t] {
@@ -148,6 +149,23 @@ func newAccessControl(cat *catalog.Catalog, extra []*catalog.Department, layout 
 		a.views[d] = v
 	}
 	return a
+}
+
+// personalColumns are the personal fields of the feeds d does not own, by
+// feed table: no one but the owner reads them (sqlguard.CodePersonal).
+func personalColumns(cat *catalog.Catalog, layout store.Layout, d *catalog.Department) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range cat.Feeds() {
+		if f.Department == d.Name && d.Name != "" {
+			continue
+		}
+		for _, fld := range f.Fields {
+			if fld.Personal {
+				out[layout.FeedTable(f)] = append(out[layout.FeedTable(f)], fld.Name)
+			}
+		}
+	}
+	return out
 }
 
 // department returns the department called name, or nil.

@@ -45,6 +45,9 @@ kind: department
 name: TEST
 ---
 kind: department
+name: OTHER
+---
+kind: department
 name: OPS
 admin: true
 `
@@ -89,7 +92,7 @@ func newEnv(t *testing.T, rows int, tune func(*api.Config)) *env {
 		t.Fatal(err)
 	}
 	e := &env{st: st, feed: feed, tokens: map[string]string{}, audit: al}
-	for _, d := range []string{"TEST", "OPS"} {
+	for _, d := range []string{"TEST", "OTHER", "OPS"} {
 		if e.tokens[d], _, err = tf.Create(d, ""); err != nil {
 			t.Fatal(err)
 		}

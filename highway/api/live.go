@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,6 +172,14 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, who *principal) {
 		writeError(w, http.StatusServiceUnavailable, "live tails are not available: this server has no Kafka", "start highway serve with --kafka")
 		return
 	}
+	var personal []string // removed from each record for all but the owner
+	if f.Department != who.dept.Name {
+		for _, fld := range f.Fields {
+			if fld.Personal {
+				personal = append(personal, fld.Name)
+			}
+		}
+	}
 	rc := http.NewResponseController(w)
 	start := time.Now()
 	sub := s.hub.subscribe(f)
@@ -211,12 +220,38 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, who *principal) {
 				write("event: error\ndata: %s\n\n", msg)
 				return
 			}
-			if !write("id: %d-%d\nevent: record\ndata: %s\n\n", m.Partition, m.Offset, oneLine(m.Value)) {
+			if !write("id: %d-%d\nevent: record\ndata: %s\n\n", m.Partition, m.Offset, withoutFields(m.Value, personal)) {
 				return
 			}
 			sent++
 		}
 	}
+}
+
+// withoutFields returns a record as one line of JSON without the fields
+// named (compared case-insensitively, every copy of a repeated key). A
+// record that is not a JSON object cannot be shown without them and is
+// replaced by a note.
+func withoutFields(v []byte, names []string) []byte {
+	if len(names) == 0 {
+		return oneLine(v)
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return []byte(`"record withheld: it is not a JSON object, so its personal fields cannot be taken out"`)
+	}
+	for k := range rec {
+		for _, n := range names {
+			if strings.EqualFold(k, n) {
+				delete(rec, k)
+			}
+		}
+	}
+	out, err := json.Marshal(rec)
+	if err != nil {
+		return []byte(`"record withheld: it could not be encoded again"`)
+	}
+	return out
 }
 
 // oneLine returns a record as one line of JSON, as an SSE data line needs;

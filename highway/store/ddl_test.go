@@ -83,7 +83,8 @@ func TestAuditDDL(t *testing.T) {
 			create := tc.ddl.CreateAuditTable(AuditTable)
 			for _, want := range []string{
 				"CREATE TABLE IF NOT EXISTS " + tc.wantTable + " (\n  `at` DateTime,\n  `at_ms` UInt64,",
-				"`error` String\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)",
+				"`error` String,\n  `chain` String,\n  `seq` UInt64,\n  `prev_hash` String,\n  `hash` String,\n  `signer` String,\n  `signature` String\n" +
+					") ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)",
 			} {
 				if !strings.Contains(create, want) {
 					t.Errorf("CreateAuditTable lacks %q:\n%s", want, create)

@@ -192,7 +192,7 @@ func TestOpenUserCannotReadRestricted(t *testing.T) {
 		{"open user, the audit log", store.OpenReaderUser, "SELECT * FROM " + audit, 0, 291},
 		{"open user, the audit log in a subquery", store.OpenReaderUser, "SELECT * FROM " + open + " WHERE station IN (SELECT detail FROM " + audit + ")", 0, 291},
 		{"reader reads restricted data", store.ReaderUser, "SELECT * FROM " + secret, 5, 0},
-		{"reader reads the audit log", store.ReaderUser, "SELECT * FROM " + audit, 1, 0},
+		{"reader reads the audit log", store.ReaderUser, "SELECT * FROM " + audit + " WHERE action = 'query'", 1, 0},
 		{"reader reads open data", store.ReaderUser, "SELECT * FROM " + open, 3, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -83,6 +83,9 @@ type Policy struct {
 	// table part of a restricted one), so that no ClickHouse version can
 	// read a WITH name as the table.
 	Hidden map[string]bool
+	// Personal are, per table named as in Tables, the columns the caller
+	// may not read (personal fields of others' feeds); see CodePersonal.
+	Personal map[string][]string
 }
 
 // Result is what an accepted statement reads.
@@ -200,6 +203,9 @@ func Check(sql string, p Policy) (Result, error) {
 	}
 	c := &checker{p: p, toks: toks, frames: []*frame{{}}, tables: map[string]bool{}}
 	if rej := c.walk(); rej != nil {
+		return Result{}, rej
+	}
+	if rej := c.personal(); rej != nil {
 		return Result{}, rej
 	}
 	res := Result{Tables: make([]string, 0, len(c.tables))}
