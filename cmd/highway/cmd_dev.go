@@ -42,6 +42,7 @@ Apache Kafka (see ops/).`, stderr)
 	c.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address of the HTTP API")
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "DSN of a running ClickHouse; default: start clickhouse-server here (default $HIGHWAY_CLICKHOUSE)")
+	cluster := clickhouseCluster(fs)
 	chPort := fs.Int("clickhouse-port", 19100, "native port of the ClickHouse started here (HTTP port is one more)")
 	dataDir := fs.String("data-dir", ".highway/dev", "folder for the local ClickHouse's data and logs")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka on 127.0.0.1; 0 picks a free one")
@@ -76,7 +77,7 @@ Apache Kafka (see ops/).`, stderr)
 		defer local.Stop()
 		*dsn, openDSN, readerDSN = local.DSN, local.OpenReaderDSN, local.ReaderDSN
 	}
-	st, err := store.Open(ctx, *dsn, log)
+	st, err := store.Open(ctx, *dsn, log, cluster()...)
 	if err != nil {
 		return err
 	}
@@ -87,14 +88,14 @@ Apache Kafka (see ops/).`, stderr)
 	// With --clickhouse they run as its DSN's user (rely on the guard).
 	open, reader := st, st
 	if openDSN != "" {
-		if open, err = store.Open(ctx, openDSN, log); err != nil {
+		if open, err = store.Open(ctx, openDSN, log, cluster()...); err != nil {
 			return fmt.Errorf("connecting as %s: %w", store.OpenReaderUser, err)
 		}
 		defer open.Close()
 		if err := open.CheckDenied(ctx, st.Layout().Restricted); err != nil {
 			return fmt.Errorf("the local ClickHouse's %s user: %w", store.OpenReaderUser, err)
 		}
-		if reader, err = store.Open(ctx, readerDSN, log); err != nil {
+		if reader, err = store.Open(ctx, readerDSN, log, cluster()...); err != nil {
 			return fmt.Errorf("connecting as %s: %w", store.ReaderUser, err)
 		}
 		defer reader.Close()

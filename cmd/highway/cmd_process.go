@@ -40,6 +40,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	var topics topicFlags
 	topics.register(fs)
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
+	cluster := clickhouseCluster(fs)
 	var opts processorOptions
 	fs.StringVar(&opts.groupPrefix, "group-prefix", "highway", "consumer groups are <prefix>.<feed>")
 	fs.IntVar(&opts.maxRows, "max-rows", catalog.DefaultBatch.Rows, "most records in one micro-batch (one INSERT: ClickHouse prefers few large ones)")
@@ -81,7 +82,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 		return err
 	}
 	defer b.Close()
-	st, err := store.Open(ctx, *dsn, log)
+	st, err := store.Open(ctx, *dsn, log, cluster()...)
 	if err != nil {
 		return err
 	}

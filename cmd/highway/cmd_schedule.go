@@ -48,6 +48,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	bootstrap := fs.Bool("bootstrap", false, "start a new cluster with this node, if it has no state")
 	join := fs.String("join", "", "HTTP address (host:port) of a member to join, if this node has no state")
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
+	cluster := clickhouseCluster(fs)
 	election := fs.Duration("election-timeout", time.Second, "raft heartbeat and election timeout")
 	lease := fs.Duration("lease", 15*time.Second, "how long an assigned slot's lease lasts without renewal")
 	bucket := fs.Duration("quality-bucket", quality.DefaultBucket, "bucket of the quality ledger job ("+jobs.QualityJobName+", run with all the catalogue's jobs, not with --jobs); 0 leaves the job out")
@@ -80,7 +81,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *dsn, log)
+	st, err := store.Open(ctx, *dsn, log, cluster()...)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA); without it, push and live tails answer 503")
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN for the catalogue's statistics and the audit log (default $HIGHWAY_CLICKHOUSE)")
+	cluster := clickhouseCluster(fs)
 	queryDSN := fs.String("query-clickhouse", envOr("HIGHWAY_QUERY_CLICKHOUSE", ""), "ClickHouse DSN for the queries that read restricted tables a caller is granted: a read-only user of both databases (default $HIGHWAY_QUERY_CLICKHOUSE, else --clickhouse)")
 	openDSN := fs.String("open-clickhouse", envOr("HIGHWAY_OPEN_CLICKHOUSE", ""), "ClickHouse DSN for open data and every query that reads no restricted table: a read-only user denied <database>_restricted; 'none' runs them with --query-clickhouse (default $HIGHWAY_OPEN_CLICKHOUSE)")
 	tokensFile := fs.String("tokens-file", envOr("HIGHWAY_TOKENS", defaultTokensFile), "the token file made by 'highway token' (default $HIGHWAY_TOKENS)")
@@ -105,14 +106,14 @@ leaves the split to the SQL guard alone.`, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *dsn, log)
+	st, err := store.Open(ctx, *dsn, log, cluster()...)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	querier := st
 	if *queryDSN != "" && *queryDSN != *dsn {
-		if querier, err = store.Open(ctx, *queryDSN, log); err != nil {
+		if querier, err = store.Open(ctx, *queryDSN, log, cluster()...); err != nil {
 			return fmt.Errorf("--query-clickhouse: %w", err)
 		}
 		defer querier.Close()
@@ -120,7 +121,7 @@ leaves the split to the SQL guard alone.`, stderr)
 			return fmt.Errorf("%w: --query-clickhouse uses database %q but the feeds are in %q", errUsage, querier.Database(), st.Database())
 		}
 	}
-	openQuerier, err := openDataStore(ctx, *openDSN, st, cat, log)
+	openQuerier, err := openDataStore(ctx, *openDSN, st, cat, log, cluster()...)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ leaves the split to the SQL guard alone.`, stderr)
 // refuses its user the restricted database. It returns nil (the caller then
 // uses the restricted-capable querier) for "none", and for "" when no feed
 // is restricted; "" with a restricted feed is a usage error.
-func openDataStore(ctx context.Context, dsn string, st *store.Store, cat *catalog.Catalog, log *slog.Logger) (*store.Store, error) {
+func openDataStore(ctx context.Context, dsn string, st *store.Store, cat *catalog.Catalog, log *slog.Logger, with ...store.Option) (*store.Store, error) {
 	restricted := st.Layout().Restricted
 	switch dsn {
 	case "none":
@@ -212,7 +213,7 @@ func openDataStore(ctx context.Context, dsn string, st *store.Store, cat *catalo
 		log.Info("no restricted feeds and no --open-clickhouse: open data and queries use --query-clickhouse")
 		return nil, nil
 	}
-	open, err := store.Open(ctx, dsn, log)
+	open, err := store.Open(ctx, dsn, log, with...)
 	if err != nil {
 		return nil, fmt.Errorf("--open-clickhouse: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
 )
 
 // newFlags returns a flag set whose --help prints what the command does,
@@ -87,4 +88,13 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// clickhouseCluster registers --clickhouse-cluster on a command that opens
+// the store; the function it returns gives the store options of its value.
+func clickhouseCluster(fs *flag.FlagSet) func() []store.Option {
+	name := fs.String("clickhouse-cluster", envOr("HIGHWAY_CLICKHOUSE_CLUSTER", ""),
+		"ClickHouse cluster (a remote_servers entry) to make the tables on: ON CLUSTER, Replicated*MergeTree behind Distributed tables, "+
+			"each Kafka partition's batches written to one shard (README: \"ClickHouse cluster\"); empty for a single server (default $HIGHWAY_CLICKHOUSE_CLUSTER)")
+	return func() []store.Option { return []store.Option{store.WithCluster(*name)} }
 }

@@ -137,10 +137,10 @@ func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, e
 	if err := s.placeTable(ctx, db, cfg.Table); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	if err := s.conn.Exec(ctx, s.ddl.CreateAuditTable(cfg.Table)); err != nil {
+	if err := s.execAll(ctx, s.ddl.CreateAuditTable(cfg.Table)); err != nil {
 		return nil, fmt.Errorf("creating audit table %s.%s: %w", db, cfg.Table, err)
 	}
-	if err := s.addMissingColumns(ctx, db, cfg.Table, s.ddl.AuditTable(cfg.Table), auditChainColumns); err != nil {
+	if err := s.addMissingColumns(ctx, db, cfg.Table, auditChainColumns); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	a := &AuditLog{s: s, cfg: cfg, ch: make(chan AuditEntry, cfg.Buffer), done: make(chan struct{})}

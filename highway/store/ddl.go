@@ -155,9 +155,11 @@ func (l Layout) AuditDatabase() string { return l.Restricted }
 // table (AuditTable by default): Restricted.table.
 func (l Layout) AuditTable(table string) string { return l.SQLName(l.AuditDatabase(), table) }
 
-// DDL generates the SQL of feed tables. All DDL of the store is made here,
-// so cluster tables (Replicated*MergeTree behind a Distributed table, ON
-// CLUSTER) can be added by setting a field without touching callers.
+// DDL generates the SQL of the store's tables. All DDL of the store is
+// made here, from one tableSpec per table (cluster.go), for a single server
+// or, with Cluster set, for a cluster (Replicated*MergeTree behind a
+// Distributed table, ON CLUSTER). Statements that make or change a table
+// come as a list to run in order.
 type DDL struct {
 	// Database holds the tables of open feeds.
 	Database string
@@ -167,6 +169,9 @@ type DDL struct {
 	// Server is the ClickHouse version; features newer than 18.16 (TTL) are
 	// used only when it has them.
 	Server Version
+	// Cluster is the name of the ClickHouse cluster (remote_servers) the
+	// tables are made on; "" for a single server. See cluster.go.
+	Cluster string
 }
 
 // Layout returns the databases of the DDL's tables.
@@ -196,72 +201,63 @@ func (d DDL) AuditTable(table string) string {
 	return quoteIdent(d.Layout().AuditDatabase()) + "." + quoteIdent(table)
 }
 
-// CreateAuditTable returns the CREATE TABLE IF NOT EXISTS statement of the
-// audit log's table called table: MergeTree by month, ordered by time; at
-// is in seconds (18.16 has no DateTime64) and at_ms keeps milliseconds.
-func (d DDL) CreateAuditTable(table string) string {
-	return createTable(d.AuditTable(table), append(auditColumns[:len(auditColumns):len(auditColumns)], auditChainColumns...), "ENGINE = MergeTree()\nPARTITION BY toYYYYMM(at)\nORDER BY (at, department)")
-}
-
-// createTable returns CREATE TABLE IF NOT EXISTS name (columns) engine.
-func createTable(name string, columns []column, engine string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", name)
-	for i, c := range columns {
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, "  %s %s", quoteIdent(c.name), c.typ)
-	}
-	b.WriteString("\n) " + engine)
-	return b.String()
+// CreateAuditTable returns the statements that create the audit log's
+// table called table if it is missing: MergeTree by month, ordered by
+// time; at is in seconds (18.16 has no DateTime64) and at_ms keeps
+// milliseconds.
+func (d DDL) CreateAuditTable(table string) []string {
+	return d.create(tableSpec{db: d.Layout().AuditDatabase(), name: table, columns: append(auditColumns[:len(auditColumns):len(auditColumns)], auditChainColumns...),
+		engine: "MergeTree", partition: "toYYYYMM(at)", order: "at, department"})
 }
 
 // CreateDatabase returns the statement that creates database db if it is
-// missing.
+// missing (on every server of the cluster in cluster mode).
 func (d DDL) CreateDatabase(db string) string {
-	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db)
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db) + d.onCluster()
 }
 
-// MoveTable returns the statement that moves table from database from to
+// MoveTable returns the statements that move table from database from to
 // database to, keeping its data (RENAME TABLE across databases, which
-// ClickHouse 18.16 has).
-func (d DDL) MoveTable(from, to, table string) string {
-	return fmt.Sprintf("RENAME TABLE %s.%s TO %s.%s", quoteIdent(from), quoteIdent(table), quoteIdent(to), quoteIdent(table))
+// ClickHouse 18.16 has). In cluster mode they move the local replicated
+// table on every server and drop the Distributed table in front of it,
+// which names its database: the table's CREATE statements make it anew.
+func (d DDL) MoveTable(from, to, table string) []string {
+	rename := fmt.Sprintf("RENAME TABLE %s.%s TO %s.%s%s", quoteIdent(from), quoteIdent(d.storageName(table)), quoteIdent(to), quoteIdent(d.storageName(table)), d.onCluster())
+	if d.Cluster == "" {
+		return []string{rename}
+	}
+	return []string{rename, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", quoteIdent(from), quoteIdent(table), d.onCluster())}
 }
 
-// CreateTable returns the CREATE TABLE IF NOT EXISTS statement of a feed's
-// raw table: MergeTree, partitioned by month of event time, ordered by key
+// CreateTable returns the statements that create a feed's raw table if it
+// is missing: MergeTree, partitioned by month of event time, ordered by key
 // and event time, with a TTL from the retention where the server has TTL.
-func (d DDL) CreateTable(feed *catalog.Feed) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", d.FeedTable(feed))
-	for i, c := range tableColumns(feed) {
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, "  %s %s", quoteIdent(c.name), c.typ)
-	}
+// In cluster mode the rows of a Kafka partition are on one shard (the
+// Distributed table's sharding key is _partition; see ShardOf).
+func (d DDL) CreateTable(feed *catalog.Feed) []string {
 	order := make([]string, 0, len(feed.Key)+1)
 	for _, k := range feed.Key {
 		order = append(order, quoteIdent(k))
 	}
 	order = append(order, quoteIdent(feed.EventTime))
-	fmt.Fprintf(&b, "\n) ENGINE = MergeTree()\nPARTITION BY toYYYYMM(%s)\nORDER BY (%s)", quoteIdent(feed.EventTime), strings.Join(order, ", "))
+	t := tableSpec{db: d.Layout().FeedDatabase(feed), name: feed.Table(), columns: tableColumns(feed), engine: "MergeTree",
+		partition: "toYYYYMM(" + quoteIdent(feed.EventTime) + ")", order: strings.Join(order, ", "), shardBy: quoteIdent(ColPartition)}
 	if feed.Retention > 0 && d.Server.AtLeast(19, 6) {
 		days := int(feed.Retention.Hours() / 24)
 		if days < 1 {
 			days = 1
 		}
-		fmt.Fprintf(&b, "\nTTL %s + toIntervalDay(%d)", quoteIdent(feed.EventTime), days)
+		t.ttl = fmt.Sprintf("%s + toIntervalDay(%d)", quoteIdent(feed.EventTime), days)
 	}
-	return b.String()
+	return d.create(t)
 }
 
-// AddColumn returns the statement that adds a field to a feed's table. (18.16
-// has no ADD COLUMN IF NOT EXISTS, so callers check system.columns first.)
-func (d DDL) AddColumn(feed *catalog.Feed, f catalog.Field) string {
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", d.FeedTable(feed), quoteIdent(f.Name), ColumnType(f))
+// AddColumn returns the statements that add a field to a feed's table (in
+// cluster mode to its local and Distributed tables, on every server).
+// 18.16 has no ADD COLUMN IF NOT EXISTS, so callers check system.columns
+// first.
+func (d DDL) AddColumn(feed *catalog.Feed, f catalog.Field) []string {
+	return d.addColumn(d.Layout().FeedDatabase(feed), feed.Table(), column{f.Name, ColumnType(f)})
 }
 
 // quoteIdent quotes a ClickHouse identifier with backticks.

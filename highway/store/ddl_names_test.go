@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func TestLayoutNames(t *testing.T) {
 		{"job on open data", l.JobDatabase("SELECT count() FROM td_traffic_test"), "highway"},
 		{"job naming the restricted database, in any case", l.JobDatabase("SELECT 1 FROM HIGHWAY_RESTRICTED.x"), "highway_restricted"},
 		{"create database", DDL{}.CreateDatabase("a`b"), "CREATE DATABASE IF NOT EXISTS `a\\`b`"},
-		{"move table", DDL{}.MoveTable("highway", "highway_restricted", "t"), "RENAME TABLE `highway`.`t` TO `highway_restricted`.`t`"},
+		{"move table", strings.Join(DDL{}.MoveTable("highway", "highway_restricted", "t"), ";\n"), "RENAME TABLE `highway`.`t` TO `highway_restricted`.`t`"},
 		{"quoted string", quoteString(`it's a \ test`), `'it\'s a \\ test'`},
 	}
 	for _, c := range cases {

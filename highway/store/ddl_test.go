@@ -51,11 +51,11 @@ func TestCreateTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := (DDL{Database: "db", Server: v}).CreateTable(feed); got != tc.want {
+		if got := strings.Join((DDL{Database: "db", Server: v}).CreateTable(feed), ";\n"); got != tc.want {
 			t.Errorf("server %s:\n%s\nwant:\n%s", tc.server, got, tc.want)
 		}
 	}
-	if got := (DDL{Database: "db"}).AddColumn(feed, *feed.Field("speed")); got != "ALTER TABLE `db`.`td_traffic_test` ADD COLUMN `speed` Nullable(Float64)" {
+	if got := strings.Join((DDL{Database: "db"}).AddColumn(feed, *feed.Field("speed")), ";\n"); got != "ALTER TABLE `db`.`td_traffic_test` ADD COLUMN `speed` Nullable(Float64)" {
 		t.Errorf("AddColumn = %s", got)
 	}
 }
@@ -80,7 +80,7 @@ func TestAuditDDL(t *testing.T) {
 			if got := tc.ddl.Layout().AuditTable(AuditTable); got != tc.wantSQL {
 				t.Errorf("Layout.AuditTable = %s, want %s", got, tc.wantSQL)
 			}
-			create := tc.ddl.CreateAuditTable(AuditTable)
+			create := strings.Join(tc.ddl.CreateAuditTable(AuditTable), ";\n")
 			for _, want := range []string{
 				"CREATE TABLE IF NOT EXISTS " + tc.wantTable + " (\n  `at` DateTime,\n  `at_ms` UInt64,",
 				"`error` String,\n  `chain` String,\n  `seq` UInt64,\n  `prev_hash` String,\n  `hash` String,\n  `signer` String,\n  `signature` String\n" +
@@ -99,7 +99,7 @@ func TestWindowDDL(t *testing.T) {
 	w := catalog.Window{Name: "speed_5m", Size: 300e9, Hop: 60e9, GroupBy: []string{"detector_id"},
 		Aggregates: []catalog.Aggregate{{Field: "speed", Funcs: []string{"avg", "p90"}}}}
 	d := DDL{Database: "db"}
-	create := d.CreateWindowTable(feed, w)
+	create := strings.Join(d.CreateWindowTable(feed, w), ";\n")
 	for _, want := range []string{
 		"`td_traffic_test_speed_5m`", "`detector_id` String", "`rows` UInt64", "`speed_count` UInt64",
 		"`speed_sum` Nullable(Float64)", "`speed_avg` Nullable(Float64)", "`speed_p90` Nullable(Float64)",

@@ -95,8 +95,8 @@ func (s *Store) DropEarlierAttempts(ctx context.Context, table string, slot time
 	} else if in {
 		db = s.ddl.Layout().Restricted
 	}
-	q := fmt.Sprintf("ALTER TABLE %s.%s DELETE WHERE %s = toDateTime(%d) AND %s < %d",
-		quoteIdent(db), quoteIdent(table), quoteIdent(ColSlot), slot.Unix(), quoteIdent(ColAttempt), attempt)
+	q := fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE %s = toDateTime(%d) AND %s < %d",
+		quoteIdent(db), quoteIdent(s.ddl.storageName(table)), s.ddl.onCluster(), quoteIdent(ColSlot), slot.Unix(), quoteIdent(ColAttempt), attempt)
 	if err := s.conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("deleting earlier attempts of slot %s in %s: %w", slot.UTC().Format(time.RFC3339), table, err)
 	}
@@ -123,7 +123,7 @@ func (s *Store) jobDatabase(ctx context.Context, table, query string) (string, e
 		return "", fmt.Errorf("job table %s: %w", table, err)
 	}
 	if inOpen {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", quoteIdent(l.Open), quoteIdent(table+LatestSuffix))); err != nil {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", quoteIdent(l.Open), quoteIdent(table+LatestSuffix), s.ddl.onCluster())); err != nil {
 			return "", fmt.Errorf("dropping the view %s%s left in %s: %w", table, LatestSuffix, l.Open, err)
 		}
 	}
@@ -140,31 +140,70 @@ func (s *Store) tableIn(ctx context.Context, db, table string) (bool, error) {
 }
 
 // ensureJobTable creates a job's result table in db and its latest view if
-// the table is missing. The table takes the query's columns (CREATE TABLE
-// ... AS SELECT ... LIMIT 0, which ClickHouse 18.16 has).
+// the table is missing. The table takes the query's columns, which a
+// SELECT ... LIMIT 0 of it tells, after the job's own (_slot, _attempt,
+// _node, _written_at).
 func (s *Store) ensureJobTable(ctx context.Context, db, table, query string) error {
-	tbl := quoteIdent(db) + "." + quoteIdent(table)
 	have, err := s.columns(ctx, db, table)
 	if err != nil {
 		return err
 	}
 	if len(have) == 0 {
-		create := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s ENGINE = MergeTree PARTITION BY toYYYYMM(%s) ORDER BY (%s, %s) "+
-			"AS SELECT toDateTime(0) AS %s, toUInt32(0) AS %s, '' AS %s, now() AS %s, * FROM (%s) LIMIT 0",
-			tbl, quoteIdent(ColSlot), quoteIdent(ColSlot), quoteIdent(ColAttempt),
+		probe := fmt.Sprintf("SELECT toDateTime(0) AS %s, toUInt32(0) AS %s, '' AS %s, now() AS %s, * FROM (%s) LIMIT 0",
 			quoteIdent(ColSlot), quoteIdent(ColAttempt), quoteIdent(ColNode), quoteIdent(ColWrittenAt), query)
-		if err := s.conn.Exec(ctx, create); err != nil {
-			return fmt.Errorf("creating job table %s from its query: %w", table, err)
+		cols, err := s.queryColumns(ctx, probe)
+		if err != nil {
+			return fmt.Errorf("reading the columns of job table %s from its query: %w", table, err)
+		}
+		if err := s.execAll(ctx, s.ddl.CreateJobTable(db, table, cols)); err != nil {
+			return fmt.Errorf("creating job table %s: %w", table, err)
 		}
 		s.log.Info("created job table", "table", table)
 	}
-	view := fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s AS SELECT * FROM %s WHERE (%s, %s) IN (SELECT %s, max(%s) FROM %s GROUP BY %s)",
-		quoteIdent(db), quoteIdent(table+LatestSuffix), tbl,
-		quoteIdent(ColSlot), quoteIdent(ColAttempt), quoteIdent(ColSlot), quoteIdent(ColAttempt), tbl, quoteIdent(ColSlot))
-	if err := s.conn.Exec(ctx, view); err != nil {
+	if err := s.conn.Exec(ctx, s.ddl.CreateJobView(db, table)); err != nil {
 		return fmt.Errorf("creating view %s%s: %w", table, LatestSuffix, err)
 	}
 	return nil
+}
+
+// CreateJobTable returns the statements that create the result table of a
+// job with the given columns (its own first) if it is missing: MergeTree
+// by month of slot, ordered by slot and attempt. In cluster mode a slot's
+// attempts are on one shard.
+func (d DDL) CreateJobTable(db, table string, cols []column) []string {
+	return d.create(tableSpec{db: db, name: table, columns: cols, engine: "MergeTree",
+		partition: "toYYYYMM(" + quoteIdent(ColSlot) + ")", order: quoteIdent(ColSlot) + ", " + quoteIdent(ColAttempt),
+		shardBy: "cityHash64(" + quoteIdent(ColSlot) + ")"})
+}
+
+// CreateJobView returns the statement that creates the <table>_latest view
+// of a job's table if it is missing: each slot's rows of its highest
+// attempt. In cluster mode its subquery is GLOBAL IN (run once, sent to the
+// shards), whatever the reader's distributed_product_mode.
+func (d DDL) CreateJobView(db, table string) string {
+	tbl := quoteIdent(db) + "." + quoteIdent(table)
+	in := "IN"
+	if d.Cluster != "" {
+		in = "GLOBAL IN"
+	}
+	return fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s%s AS SELECT * FROM %s WHERE (%s, %s) %s (SELECT %s, max(%s) FROM %s GROUP BY %s)",
+		quoteIdent(db), quoteIdent(table+LatestSuffix), d.onCluster(), tbl,
+		quoteIdent(ColSlot), quoteIdent(ColAttempt), in, quoteIdent(ColSlot), quoteIdent(ColAttempt), tbl, quoteIdent(ColSlot))
+}
+
+// queryColumns returns the names and ClickHouse types of the columns of a
+// query's result.
+func (s *Store) queryColumns(ctx context.Context, query string) ([]column, error) {
+	rows, err := s.conn.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []column
+	for _, t := range rows.ColumnTypes() {
+		cols = append(cols, column{t.Name(), t.DatabaseTypeName()})
+	}
+	return cols, rows.Err()
 }
 
 // orderedColumns lists the columns of db.table in table order.

@@ -265,33 +265,33 @@ func TestTablesMoveToTheirAccessDatabase(t *testing.T) {
 		added uint64
 	}{
 		{name: "restricted feed table of before the split",
-			setup:  func() { mustExec(t, e.st, oneDB.CreateTable(e.secret)); e.insert(t, e.openDB, e.secret.Table(), 7) },
+			setup:  func() { mustExec(t, e.st, oneDB.CreateTable(e.secret)...); e.insert(t, e.openDB, e.secret.Table(), 7) },
 			ensure: func() error { return e.st.EnsureFeedTable(ctx, e.secret) }, table: e.secret.Table(), wantDB: e.restDB},
 		{name: "restricted feed window table of before the split",
-			setup:  func() { mustExec(t, e.st, oneDB.CreateWindowTable(e.secret, w)) },
+			setup:  func() { mustExec(t, e.st, oneDB.CreateWindowTable(e.secret, w)...) },
 			ensure: func() error { return e.st.EnsureWindowTable(ctx, e.secret, w) }, table: catalog.WindowTable(e.secret, w), wantDB: e.restDB},
 		{name: "feed made open again",
 			setup: func() {
-				mustExec(t, e.st, restrictedOnly.CreateTable(e.open))
+				mustExec(t, e.st, restrictedOnly.CreateTable(e.open)...)
 				e.insert(t, e.restDB, e.open.Table(), 4)
 			},
 			ensure: func() error { return e.st.EnsureFeedTable(ctx, e.open) }, table: e.open.Table(), wantDB: e.openDB},
 		{name: "in both databases",
 			setup: func() {
-				mustExec(t, e.st, oneDB.CreateWindowTable(e.open, w))
-				mustExec(t, e.st, restrictedOnly.CreateWindowTable(e.open, w))
+				mustExec(t, e.st, oneDB.CreateWindowTable(e.open, w)...)
+				mustExec(t, e.st, restrictedOnly.CreateWindowTable(e.open, w)...)
 			},
 			ensure: func() error { return e.st.EnsureWindowTable(ctx, e.open, w) }, table: catalog.WindowTable(e.open, w), wantErr: store.ErrTableInBothDatabases},
 		{name: "audit log of before the split",
 			setup: func() {
-				mustExec(t, e.st, oneDB.CreateAuditTable(oldAudit))
+				mustExec(t, e.st, oneDB.CreateAuditTable(oldAudit)...)
 				mustExec(t, e.st, fmt.Sprintf("INSERT INTO %s (at, at_ms, department, action, detail) SELECT now(), toUInt64(1), 'OPS', 'query', 'SELECT 1'", oneDB.AuditTable(oldAudit)))
 			},
 			ensure: openAudit(oldAudit), table: oldAudit, wantDB: e.restDB, added: 2},
 		{name: "audit log in both databases",
 			setup: func() {
-				mustExec(t, e.st, oneDB.CreateAuditTable(bothAudit))
-				mustExec(t, e.st, restrictedOnly.CreateAuditTable(bothAudit))
+				mustExec(t, e.st, oneDB.CreateAuditTable(bothAudit)...)
+				mustExec(t, e.st, restrictedOnly.CreateAuditTable(bothAudit)...)
 			},
 			ensure: openAudit(bothAudit), table: bothAudit, wantErr: store.ErrTableInBothDatabases},
 	} {
@@ -384,9 +384,11 @@ func TestJobTablesFollowTheirData(t *testing.T) {
 	}
 }
 
-func mustExec(t *testing.T, st *store.Store, sql string) {
+func mustExec(t *testing.T, st *store.Store, stmts ...string) {
 	t.Helper()
-	if err := st.Exec(context.Background(), sql); err != nil {
-		t.Fatal(err)
+	for _, sql := range stmts {
+		if err := st.Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

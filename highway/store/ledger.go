@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -56,21 +55,15 @@ func (d DDL) LedgerTable() string {
 	return quoteIdent(d.Layout().Restricted) + "." + quoteIdent(LedgerTable)
 }
 
-// CreateLedgerTable returns the CREATE TABLE IF NOT EXISTS statement of
-// the batch ledger: a ReplacingMergeTree keyed by topic and partition that
+// CreateLedgerTable returns the statements that create the batch ledger
+// if it is missing: a ReplacingMergeTree keyed by topic and partition that
 // keeps the highest next_offset of each (readers take max() and need not
-// wait for merges), so it stays one row per partition.
-func (d DDL) CreateLedgerTable() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", d.LedgerTable())
-	for i, c := range ledgerColumns {
-		if i > 0 {
-			b.WriteString(",\n")
-		}
-		fmt.Fprintf(&b, "  %s %s", quoteIdent(c.name), c.typ)
-	}
-	b.WriteString("\n) ENGINE = ReplacingMergeTree(next_offset)\nORDER BY (topic, partition)")
-	return b.String()
+// wait for merges), so it stays one row per partition. In cluster mode a
+// partition's entries are on the shard of its rows (sharded by partition,
+// see ShardOf).
+func (d DDL) CreateLedgerTable() []string {
+	return d.create(tableSpec{db: d.Layout().Restricted, name: LedgerTable, columns: ledgerColumns,
+		engine: "ReplacingMergeTree", version: "next_offset", order: "topic, partition", shardBy: "partition"})
 }
 
 // ensureLedger creates the ledger's database and table once per Store.
@@ -83,7 +76,7 @@ func (s *Store) ensureLedger(ctx context.Context) error {
 	if err := s.conn.Exec(ctx, s.ddl.CreateDatabase(s.ddl.Layout().Restricted)); err != nil {
 		return fmt.Errorf("creating database %s for the batch ledger: %w", s.ddl.Layout().Restricted, err)
 	}
-	if err := s.conn.Exec(ctx, s.ddl.CreateLedgerTable()); err != nil {
+	if err := s.execAll(ctx, s.ddl.CreateLedgerTable()); err != nil {
 		return fmt.Errorf("creating the batch ledger %s: %w", s.ddl.LedgerTable(), err)
 	}
 	s.ledgerReady = true
@@ -104,18 +97,25 @@ type Resume struct {
 }
 
 // ResumePoint reads the ledger's and the table's offsets of topic/partition.
-func (s *Store) ResumePoint(ctx context.Context, feed *catalog.Feed, topic string, partition int) (Resume, error) {
-	var r Resume
+// In cluster mode it reads them on the replica the partition's writes go
+// to, once it has every part its shard committed (see cluster_route.go).
+func (s *Store) ResumePoint(ctx context.Context, feed *catalog.Feed, topic string, partition int) (r Resume, err error) {
 	if err := s.ensureLedger(ctx); err != nil {
 		return r, err
 	}
-	q := fmt.Sprintf("SELECT count(), max(next_offset) FROM %s WHERE topic = ? AND partition = ?", s.ddl.LedgerTable())
+	pc := s.forPartition(int32(partition))
+	defer func() { s.done(pc, err) }()
+	ledger, table := s.ddl.writeTable(s.ddl.Layout().Restricted, LedgerTable), s.ddl.writeTable(s.ddl.Layout().FeedDatabase(feed), feed.Table())
+	if err := s.synced(ctx, pc, ledger, table); err != nil {
+		return r, err
+	}
+	q := fmt.Sprintf("SELECT count(), max(next_offset) FROM %s WHERE topic = ? AND partition = ?", ledger)
 	var n uint64
-	if err := s.conn.QueryRow(ctx, q, topic, int32(partition)).Scan(&n, &r.Ledger); err != nil {
+	if err := pc.conn.QueryRow(ctx, q, topic, int32(partition)).Scan(&n, &r.Ledger); err != nil {
 		return r, fmt.Errorf("reading the batch ledger of %s/%d: %w", topic, partition, err)
 	}
 	r.HasLedger = n > 0
-	next, found, err := s.ResumeOffset(ctx, feed, topic, partition)
+	next, found, err := resumeOffset(ctx, pc.conn, table, feed, topic, partition)
 	if err != nil {
 		return r, err
 	}
@@ -125,14 +125,17 @@ func (s *Store) ResumePoint(ctx context.Context, feed *catalog.Feed, topic strin
 
 // RecordProgress writes to the batch ledger that every record of
 // topic/partition before next is written. Callers write it only after the
-// batches before next have landed.
-func (s *Store) RecordProgress(ctx context.Context, topic string, partition int, next int64) error {
+// batches before next have landed. In cluster mode the entry goes where
+// the partition's rows go.
+func (s *Store) RecordProgress(ctx context.Context, topic string, partition int, next int64) (err error) {
 	if err := s.ensureLedger(ctx); err != nil {
 		return err
 	}
+	pc := s.forPartition(int32(partition))
+	defer func() { s.done(pc, err) }()
 	// A prepared batch: 18.16 waits for data blocks after an INSERT even
 	// when its VALUES are inline.
-	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (topic, partition, next_offset, written_at)", s.ddl.LedgerTable()))
+	b, err := pc.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (topic, partition, next_offset, written_at)", s.ddl.writeTable(s.ddl.Layout().Restricted, LedgerTable)))
 	if err != nil {
 		return fmt.Errorf("writing the batch ledger of %s/%d at %d: %w", topic, partition, next, err)
 	}
@@ -159,20 +162,34 @@ type RowPart struct {
 type Landed map[RowPart]struct{}
 
 // Landed returns the RowParts of topic/partition with an offset in
-// [from, to) that the feed's table holds.
-func (s *Store) Landed(ctx context.Context, feed *catalog.Feed, topic string, partition int, from, to int64) (Landed, error) {
+// [from, to) that the feed's table holds. In cluster mode it reads them on
+// the replica the partition's writes go to, once it has every part its
+// shard committed.
+func (s *Store) Landed(ctx context.Context, feed *catalog.Feed, topic string, partition int, from, to int64) (_ Landed, err error) {
+	pc := s.forPartition(int32(partition))
+	defer func() { s.done(pc, err) }()
+	table := s.ddl.writeTable(s.ddl.Layout().FeedDatabase(feed), feed.Table())
+	if err := s.synced(ctx, pc, table); err != nil {
+		return nil, err
+	}
 	q := fmt.Sprintf("SELECT %s, toYYYYMM(%s) AS m FROM %s WHERE %s = ? AND %s = ? AND %s >= ? AND %s < ? GROUP BY %s, m",
-		quoteIdent(ColOffset), quoteIdent(feed.EventTime), s.ddl.FeedTable(feed), quoteIdent(ColTopic), quoteIdent(ColPartition),
+		quoteIdent(ColOffset), quoteIdent(feed.EventTime), table, quoteIdent(ColTopic), quoteIdent(ColPartition),
 		quoteIdent(ColOffset), quoteIdent(ColOffset), quoteIdent(ColOffset))
 	out := Landed{}
-	err := s.QueryEach(ctx, q, func(scan func(dest ...any) error) error {
-		var p RowPart
-		if err := scan(&p.Offset, &p.Month); err != nil {
-			return err
+	rows, err := pc.conn.Query(ctx, q, topic, int32(partition), from, to)
+	if err == nil {
+		defer rows.Close()
+		for rows.Next() {
+			var p RowPart
+			if err = rows.Scan(&p.Offset, &p.Month); err != nil {
+				break
+			}
+			out[p] = struct{}{}
 		}
-		out[p] = struct{}{}
-		return nil
-	}, topic, int32(partition), from, to)
+		if err == nil {
+			err = rows.Err()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading which rows of %s/%d offsets %d…%d landed in %s: %w", topic, partition, from, to-1, feed.Table(), err)
 	}

@@ -134,7 +134,7 @@ func TestCreateLedgerTable(t *testing.T) {
 	}
 	for _, c := range cases {
 		want := "CREATE TABLE IF NOT EXISTS " + c.table + " (\n  `topic` String,\n  `partition` Int32,\n  `next_offset` Int64,\n  `written_at` DateTime\n) ENGINE = ReplacingMergeTree(next_offset)\nORDER BY (topic, partition)"
-		if got := c.ddl.CreateLedgerTable(); got != want {
+		if got := strings.Join(c.ddl.CreateLedgerTable(), ";\n"); got != want {
 			t.Errorf("CreateLedgerTable:\n got %s\nwant %s", got, want)
 		}
 	}

@@ -60,18 +60,22 @@ func (d DDL) PushKeyTableName(table string) string {
 	return quoteIdent(d.Layout().AuditDatabase()) + "." + quoteIdent(table)
 }
 
-// CreatePushKeyTable returns the CREATE TABLE IF NOT EXISTS statement of
-// the push keys' table: MergeTree by day, ordered by department, key and
+// CreatePushKeyTable returns the statements that create the push keys'
+// table if it is missing: MergeTree by day, ordered by department, key and
 // time. Keys count for 24 hours. ClickHouse 18.16 has no TTL, so there the
 // rows stay and readers filter by time (PushKeys.PushKeys); a server that
 // has TTL (19.6 and later) drops them after two days. Old rows on 18.16 can
 // be dropped a day at a time: ALTER TABLE … DROP PARTITION YYYYMMDD.
-func (d DDL) CreatePushKeyTable(table string) string {
-	engine := "ENGINE = MergeTree()\nPARTITION BY toYYYYMMDD(at)\nORDER BY (department, key, at)"
+//
+// In cluster mode a key's rows are on one shard (sharded by a hash of
+// department and key).
+func (d DDL) CreatePushKeyTable(table string) []string {
+	t := tableSpec{db: d.Layout().AuditDatabase(), name: table, columns: pushKeyColumns, engine: "MergeTree",
+		partition: "toYYYYMMDD(at)", order: "department, key, at", shardBy: "cityHash64(department, key)"}
 	if d.Server.AtLeast(19, 6) {
-		engine += "\nTTL at + toIntervalDay(2)"
+		t.ttl = "at + toIntervalDay(2)"
 	}
-	return createTable(d.PushKeyTableName(table), pushKeyColumns, engine)
+	return d.create(t)
 }
 
 // PushKeys keeps push idempotency keys in ClickHouse, so that every API
@@ -93,7 +97,7 @@ func (s *Store) OpenPushKeys(ctx context.Context, table string) (*PushKeys, erro
 	if err := s.placeTable(ctx, db, table); err != nil {
 		return nil, fmt.Errorf("push keys: %w", err)
 	}
-	if err := s.conn.Exec(ctx, s.ddl.CreatePushKeyTable(table)); err != nil {
+	if err := s.execAll(ctx, s.ddl.CreatePushKeyTable(table)); err != nil {
 		return nil, fmt.Errorf("creating the push keys' table %s.%s: %w", db, table, err)
 	}
 	return &PushKeys{s: s, table: table}, nil

@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestPushKeyDDL: the push keys' table is in the restricted database, its
 // time is ClickHouse's own, and it has a TTL only where the server has TTL.
@@ -22,7 +25,7 @@ func TestPushKeyDDL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := (DDL{Database: "db", Server: v}).CreatePushKeyTable(PushKeyTable); got != tc.want {
+			if got := strings.Join((DDL{Database: "db", Server: v}).CreatePushKeyTable(PushKeyTable), ";\n"); got != tc.want {
 				t.Errorf("CreatePushKeyTable =\n%s\nwant\n%s", got, tc.want)
 			}
 		})

@@ -199,17 +199,11 @@ func (s *Store) EnsureQualityTables(ctx context.Context) error {
 	return s.createTable(ctx, r, QualityOffsetsTable, offsetColumns, "toYYYYMM(bucket)", "feed, bucket, partition, "+quoteIdent(ColAttempt))
 }
 
+// createTable creates db.table with MergeTree partitioned and ordered as
+// given if it is missing.
 func (s *Store) createTable(ctx context.Context, db, table string, cols []column, partition, order string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (", quoteIdent(db), quoteIdent(table))
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s %s", quoteIdent(c.name), c.typ)
-	}
-	fmt.Fprintf(&b, ") ENGINE = MergeTree PARTITION BY %s ORDER BY (%s)", partition, order)
-	if err := s.conn.Exec(ctx, b.String()); err != nil {
+	t := tableSpec{db: db, name: table, columns: cols, engine: "MergeTree", partition: partition, order: order, shardBy: "cityHash64(feed)"}
+	if err := s.execAll(ctx, s.ddl.create(t)); err != nil {
 		return fmt.Errorf("creating %s.%s: %w", db, table, err)
 	}
 	return nil

@@ -61,13 +61,38 @@ type Store struct {
 	// queryVia, when set, runs Query's statements instead of the native
 	// pool (tests only: a store of OpenConn has no pool).
 	queryVia func(ctx context.Context, sql string, settings []setting) error
+
+	// cluster routes the processor's writes and resume reads to the shard
+	// of their Kafka partition (cluster_route.go); nil on a single server.
+	cluster *clusterRoutes
 }
 
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	cluster string
+}
+
+// WithCluster makes the store work in cluster mode on the ClickHouse
+// cluster called name (a cluster of the servers' remote_servers): tables
+// are created ON CLUSTER as Replicated*MergeTree behind Distributed tables,
+// and the processor's batches go to the shard of their Kafka partition
+// (see cluster.go). "" keeps the single-server mode.
+func WithCluster(name string) Option { return func(o *options) { o.cluster = name } }
+
 // Open connects to the ClickHouse at dsn (clickhouse://host:port/database,
-// native protocol), checks that it answers and reads its version.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+// native protocol), checks that it answers and reads its version. In
+// cluster mode (WithCluster) it also reads the cluster's shards and
+// replicas from system.clusters, and fails when the server does not know
+// the cluster.
+func Open(ctx context.Context, dsn string, log *slog.Logger, with ...Option) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
+	}
+	var o options
+	for _, opt := range with {
+		opt(&o)
 	}
 	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
@@ -78,6 +103,14 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	}
 	opts.DialTimeout = 5 * time.Second
 	opts.MaxOpenConns = 16
+	if o.cluster != "" {
+		if opts.Settings == nil {
+			opts.Settings = clickhouse.Settings{}
+		}
+		for k, v := range clusterSettings {
+			opts.Settings[k] = v
+		}
+	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to ClickHouse at %v: %w", opts.Addr, err)
@@ -88,6 +121,13 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ClickHouse at %v: %w", opts.Addr, err)
+	}
+	if o.cluster != "" {
+		s.ddl.Cluster = o.cluster
+		if s.cluster, err = openClusterRoutes(ctx, conn, o.cluster, opts, log); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -117,9 +157,26 @@ func newStore(ctx context.Context, conn driver.Conn, reader *nativePool, databas
 	return &Store{conn: conn, reader: reader, database: database, ddl: DDL{Database: database, Server: v}, log: log, zone: zone}, nil
 }
 
+// Cluster is the name of the cluster the store works on, "" on a single
+// server.
+func (s *Store) Cluster() string { return s.ddl.Cluster }
+
+// execAll runs statements in order.
+func (s *Store) execAll(ctx context.Context, stmts []string) error {
+	for _, q := range stmts {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Close closes the connections.
 func (s *Store) Close() error {
 	s.reader.close()
+	if s.cluster != nil {
+		s.cluster.close()
+	}
 	return s.conn.Close()
 }
 
@@ -172,16 +229,18 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 	if err := s.placeTable(ctx, db, feed.Table()); err != nil {
 		return fmt.Errorf("feed %s: %w", feed.Name, err)
 	}
-	if err := s.conn.Exec(ctx, s.ddl.CreateTable(feed)); err != nil {
+	if err := s.execAll(ctx, s.ddl.CreateTable(feed)); err != nil {
 		return fmt.Errorf("creating table %s.%s for feed %s: %w", db, feed.Table(), feed.Name, err)
 	}
-	have, err := s.columns(ctx, db, feed.Table())
+	have, err := s.columns(ctx, db, s.ddl.storageName(feed.Table()))
 	if err != nil {
 		return err
 	}
 	// Provenance columns added since the table was made (they have defaults).
-	if err := s.addColumns(ctx, s.ddl.FeedTable(feed), have, metaColumns); err != nil {
-		return err
+	for _, c := range metaColumns {
+		if err := s.ensureColumn(ctx, db, feed.Table(), c, have); err != nil {
+			return err
+		}
 	}
 	for _, f := range feed.Fields {
 		want := ColumnType(f)
@@ -197,10 +256,41 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 				"declare it with required: false, or backfill the table first",
 				feed.Name, f.Name, db, feed.Table(), ErrIncompatibleSchema)
 		default:
-			if err := s.conn.Exec(ctx, s.ddl.AddColumn(feed, f)); err != nil {
-				return fmt.Errorf("adding column %s to %s: %w", f.Name, feed.Table(), err)
+			if err := s.ensureColumn(ctx, db, feed.Table(), column{f.Name, want}, have); err != nil {
+				return err
 			}
-			s.log.Info("schema evolution: added column", "feed", feed.Name, "column", f.Name, "type", want)
+			s.log.Info("schema evolution: added column", "feed", feed.Name, "column", f.Name, "type", want, "cluster", s.ddl.Cluster)
+		}
+	}
+	return nil
+}
+
+// ensureColumn adds column c to db.table unless have (the columns of the
+// table's storage, see DDL.storageName) lists it; in cluster mode to the
+// Distributed table too where it lacks c (an earlier add may have stopped
+// between the two), each ON CLUSTER, which returns once every server has
+// run it. Another process adding the same column meanwhile is no error.
+func (s *Store) ensureColumn(ctx context.Context, db, table string, c column, have map[string]string) error {
+	targets := []string{s.ddl.storageName(table)}
+	if s.ddl.Cluster != "" {
+		targets = append(targets, table)
+	}
+	for i, q := range s.ddl.addColumn(db, table, c) {
+		cols := have
+		if i > 0 {
+			var err error
+			if cols, err = s.columns(ctx, db, targets[i]); err != nil {
+				return err
+			}
+		}
+		if _, ok := cols[c.name]; ok {
+			continue
+		}
+		if err := s.conn.Exec(ctx, q); err != nil {
+			if now, err2 := s.columns(ctx, db, targets[i]); err2 == nil && now[c.name] == c.typ {
+				continue // added by another process meanwhile
+			}
+			return fmt.Errorf("adding column %s to %s.%s: %w", c.name, db, targets[i], err)
 		}
 	}
 	return nil
@@ -248,7 +338,7 @@ func (s *Store) placeTable(ctx context.Context, want, table string) error {
 	case !inOther:
 		return nil
 	}
-	if err := s.conn.Exec(ctx, s.ddl.MoveTable(other, want, table)); err != nil {
+	if err := s.execAll(ctx, s.ddl.MoveTable(other, want, table)); err != nil {
 		if inWant, inOther, err2 := where(); err2 == nil && inWant && !inOther {
 			return nil // moved by another process meanwhile
 		}
@@ -258,32 +348,23 @@ func (s *Store) placeTable(ctx context.Context, want, table string) error {
 	return nil
 }
 
-// columns returns the name → type of every column of db.table.
-// addMissingColumns adds the columns of want that db.table (quoted: its
-// quoted name) lacks; they must have defaults.
-func (s *Store) addMissingColumns(ctx context.Context, db, table, quoted string, want []column) error {
-	have, err := s.columns(ctx, db, table)
+// addMissingColumns adds the columns of want that db.table lacks (in
+// cluster mode its local or its Distributed table, see ensureColumn); they
+// must have defaults.
+func (s *Store) addMissingColumns(ctx context.Context, db, table string, want []column) error {
+	have, err := s.columns(ctx, db, s.ddl.storageName(table))
 	if err != nil {
 		return err
 	}
-	return s.addColumns(ctx, quoted, have, want)
-}
-
-// addColumns adds the columns of want that are not in have to the table
-// quoted names.
-func (s *Store) addColumns(ctx context.Context, quoted string, have map[string]string, want []column) error {
 	for _, c := range want {
-		if _, ok := have[c.name]; ok {
-			continue
-		}
-		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quoted, quoteIdent(c.name), c.typ)
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("adding column %s to %s: %w", c.name, quoted, err)
+		if err := s.ensureColumn(ctx, db, table, c, have); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// columns returns the name → type of every column of db.table.
 func (s *Store) columns(ctx context.Context, db, table string) (map[string]string, error) {
 	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
@@ -306,13 +387,18 @@ func (s *Store) columns(ctx context.Context, db, table string) (map[string]strin
 // assigned the partition resumes there, so a crash between an insert and
 // the Kafka commit neither loses nor duplicates rows.
 func (s *Store) ResumeOffset(ctx context.Context, feed *catalog.Feed, topic string, partition int) (int64, bool, error) {
+	return resumeOffset(ctx, s.conn, s.ddl.FeedTable(feed), feed, topic, partition)
+}
+
+// resumeOffset is ResumeOffset on conn and table (quoted).
+func resumeOffset(ctx context.Context, conn driver.Conn, table string, feed *catalog.Feed, topic string, partition int) (int64, bool, error) {
 	q := fmt.Sprintf("SELECT count(), max(%s) FROM %s WHERE %s = ? AND %s = ?",
-		quoteIdent(ColOffset), s.ddl.FeedTable(feed), quoteIdent(ColTopic), quoteIdent(ColPartition))
+		quoteIdent(ColOffset), table, quoteIdent(ColTopic), quoteIdent(ColPartition))
 	var (
 		n   uint64
 		max int64
 	)
-	if err := s.conn.QueryRow(ctx, q, topic, int32(partition)).Scan(&n, &max); err != nil {
+	if err := conn.QueryRow(ctx, q, topic, int32(partition)).Scan(&n, &max); err != nil {
 		return 0, false, fmt.Errorf("reading the last offset of %s/%d in %s: %w", topic, partition, feed.Table(), err)
 	}
 	if n == 0 {

@@ -80,23 +80,23 @@ func windowColumns(feed *catalog.Feed, w catalog.Window) []windowColumn {
 	return cols
 }
 
-// CreateWindowTable returns the CREATE TABLE IF NOT EXISTS statement of a
-// window's results.
-func (d DDL) CreateWindowTable(feed *catalog.Feed, w catalog.Window) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n  %s DateTime,\n  %s DateTime",
-		d.WindowTable(feed, w), quoteIdent(ColWindowStart), quoteIdent(ColWindowEnd))
+// CreateWindowTable returns the statements that create the table of a
+// window's results if it is missing. In cluster mode a window's row and its
+// recomputations go to one shard (sharded by a hash of the ORDER BY key),
+// where ReplacingMergeTree replaces them.
+func (d DDL) CreateWindowTable(feed *catalog.Feed, w catalog.Window) []string {
+	cols := []column{{ColWindowStart, "DateTime"}, {ColWindowEnd, "DateTime"}}
 	for _, c := range windowColumns(feed, w) {
-		fmt.Fprintf(&b, ",\n  %s %s", quoteIdent(c.name), c.typ)
+		cols = append(cols, c.column)
 	}
-	fmt.Fprintf(&b, ",\n  %s UInt64,\n  %s DateTime\n)", quoteIdent(ColVersion), quoteIdent(ColComputedAt))
+	cols = append(cols, column{ColVersion, "UInt64"}, column{ColComputedAt, "DateTime"})
 	order := []string{quoteIdent(ColWindowStart)}
 	for _, g := range w.GroupBy {
 		order = append(order, quoteIdent(g))
 	}
-	fmt.Fprintf(&b, " ENGINE = ReplacingMergeTree(%s)\nPARTITION BY toYYYYMM(%s)\nORDER BY (%s)",
-		quoteIdent(ColVersion), quoteIdent(ColWindowStart), strings.Join(order, ", "))
-	return b.String()
+	return d.create(tableSpec{db: d.Layout().FeedDatabase(feed), name: catalog.WindowTable(feed, w), columns: cols,
+		engine: "ReplacingMergeTree", version: quoteIdent(ColVersion), partition: "toYYYYMM(" + quoteIdent(ColWindowStart) + ")",
+		order: strings.Join(order, ", "), shardBy: "cityHash64(" + strings.Join(order, ", ") + ")"})
 }
 
 // AggregateWindows returns the INSERT ... SELECT that computes, from the
@@ -148,7 +148,7 @@ func (s *Store) EnsureWindowTable(ctx context.Context, feed *catalog.Feed, w cat
 	if err := s.placeTable(ctx, s.ddl.Layout().FeedDatabase(feed), catalog.WindowTable(feed, w)); err != nil {
 		return fmt.Errorf("window %s of feed %s: %w", w.Name, feed.Name, err)
 	}
-	if err := s.conn.Exec(ctx, s.ddl.CreateWindowTable(feed, w)); err != nil {
+	if err := s.execAll(ctx, s.ddl.CreateWindowTable(feed, w)); err != nil {
 		return fmt.Errorf("creating window table %s: %w", catalog.WindowTable(feed, w), err)
 	}
 	return nil

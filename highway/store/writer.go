@@ -98,8 +98,9 @@ func (s *Store) Insert(ctx context.Context, feed *catalog.Feed, rec arrow.Record
 	return s.insert(ctx, feed, rec, prov)
 }
 
-// insert sends rec in one native insert.
-func (s *Store) insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) error {
+// insert sends rec in one native insert: in cluster mode to the local
+// table of the replica its partition's rows go to (cluster_route.go).
+func (s *Store) insert(ctx context.Context, feed *catalog.Feed, rec arrow.RecordBatch, prov Provenance) (err error) {
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
@@ -111,12 +112,14 @@ func (s *Store) insert(ctx context.Context, feed *catalog.Feed, rec arrow.Record
 		names[i], types[i], quoted[i] = col.name, col.typ, quoteIdent(col.name)
 	}
 	// 18.16 needs the explicit column list.
-	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES", s.ddl.FeedTable(feed), strings.Join(quoted, ", "))
+	pc := s.forPartition(prov.Partitions[0])
+	defer func() { s.done(pc, err) }()
+	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES", s.ddl.writeTable(s.ddl.Layout().FeedDatabase(feed), feed.Table()), strings.Join(quoted, ", "))
 	var encErr error
 	encode := func(b *proto.Buffer, version int) {
 		encErr = encodeRows(b, version, feed, cols, rec, prov)
 	}
-	c, err := s.reader.get(ctx)
+	c, err := pc.native.get(ctx)
 	if err != nil {
 		return fmt.Errorf("insert of %d rows into %s: %w", n, feed.Table(), err)
 	}
@@ -125,7 +128,7 @@ func (s *Store) insert(ctx context.Context, feed *catalog.Feed, rec arrow.Record
 		c.broken = true // the block sent is not what the server expects
 		err = encErr
 	}
-	s.reader.put(c)
+	pc.native.put(c)
 	if err != nil {
 		return fmt.Errorf("insert of %d rows into %s: %w", n, feed.Table(), err)
 	}

@@ -94,6 +94,10 @@ func (p *Processor) persist(ctx context.Context, b *batch) error {
 		partition := int(b.prov.Partitions[0])
 		landed := b.landed
 		attempt, inserted, skipped := 0, 0, 0
+		// One landing time for every attempt: a retry sends the same rows
+		// byte for byte, so a replicated table (cluster mode) drops the
+		// parts of a failed attempt that did land as duplicate blocks.
+		b.prov.IngestedAt = time.Now()
 		err := retry(ctx, p, "inserting into ClickHouse", func() (err error) {
 			attempt++
 			if attempt > 1 {
@@ -105,7 +109,6 @@ func (p *Processor) persist(ctx context.Context, b *batch) error {
 					return err
 				}
 			}
-			b.prov.IngestedAt = time.Now()
 			inserted, skipped, err = p.sink.InsertMissing(ctx, feed, b.rec, b.prov, landed)
 			return err
 		})

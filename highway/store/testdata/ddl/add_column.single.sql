@@ -1,0 +1,1 @@
+ALTER TABLE `db`.`td_traffic_test` ADD COLUMN `speed` Nullable(Float64);

@@ -1,0 +1,1 @@
+RENAME TABLE `db`.`t` TO `db_restricted`.`t`;
