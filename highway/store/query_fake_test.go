@@ -248,7 +248,9 @@ func TestQueryFailures(t *testing.T) {
 			return errors.Is(err, ErrUnsupportedType) && strings.Contains(err.Error(), "toString(agg)")
 		}, ""},
 		{"a packet no server sends", func(x *fakeExchange) { x.buf.PutUVarInt(99) }, FormatJSON,
-			func(err error) bool { return errors.Is(err, errProtocol) && strings.HasPrefix(err.Error(), "clickhouse: ") }, ""},
+			func(err error) bool {
+				return errors.Is(err, errProtocol) && strings.HasPrefix(err.Error(), "clickhouse: ")
+			}, ""},
 		{"columns change between blocks", func(x *fakeExchange) {
 			x.data(oneRow...)
 			x.data(proto.InputColumn{Name: "other", Data: strs("x")}, proto.InputColumn{Name: "value", Data: &proto.ColFloat64{1}})
