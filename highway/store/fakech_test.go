@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
 )
@@ -106,6 +107,10 @@ func clientGone(err error) bool {
 // handle speaks to one client: the handshake, then queries until it goes
 // away.
 func (f *fakeClickHouse) handle(conn net.Conn) error {
+	// A client that sends what the fake cannot follow would leave both
+	// sides waiting: the fake gives up after a while, and the client sees
+	// the connection close.
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	x := &fakeExchange{conn: conn, r: proto.NewReader(bufio.NewReader(conn)), version: f.revision}
 	code, err := x.r.UVarInt()
 	if err != nil {
@@ -135,6 +140,13 @@ func (f *fakeClickHouse) handle(conn net.Conn) error {
 		code, err := x.r.UVarInt()
 		if err != nil {
 			return err
+		}
+		if proto.ClientCode(code) == proto.ClientCodePing { // clickhouse-go checks a connection so
+			proto.ServerCodePong.Encode(&x.buf)
+			if err := x.flush(); err != nil {
+				return err
+			}
+			continue
 		}
 		if proto.ClientCode(code) != proto.ClientCodeQuery {
 			return errors.New("a packet other than a query: " + proto.ClientCode(code).String())
