@@ -75,7 +75,7 @@ keygen writes a new key pair: the private key for 'highway serve
 		*t.out = v
 	}
 	if *dsn == "" {
-		return fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+		return errNoClickHouse
 	}
 	keys := map[string]ed25519.PublicKey{}
 	for _, p := range pubs {

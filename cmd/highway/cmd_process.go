@@ -58,7 +58,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 		return fmt.Errorf("%w: no Kafka brokers: pass --kafka host:port or set HIGHWAY_KAFKA", errUsage)
 	}
 	if *dsn == "" {
-		return fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+		return errNoClickHouse
 	}
 	if opts.maxRows < 1 || opts.maxWait <= 0 || opts.partitions < 1 {
 		return fmt.Errorf("%w: --max-rows (%d), --max-wait (%s) and --partitions (%d) must be positive", errUsage, opts.maxRows, opts.maxWait, opts.partitions)

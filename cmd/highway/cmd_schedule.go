@@ -64,7 +64,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	case *bootstrap && *join != "":
 		return fmt.Errorf("%w: --bootstrap and --join %s: a node either starts a cluster or joins one", errUsage, *join)
 	case *dsn == "":
-		return fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+		return errNoClickHouse
 	}
 	if *dataDir == "" {
 		*dataDir = filepath.Join(".highway", "schedule", *id)

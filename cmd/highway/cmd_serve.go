@@ -81,7 +81,7 @@ leaves the split to the SQL guard alone.`, stderr)
 		return fmt.Errorf("%w: --tls-cert (%q) and --tls-key (%q) go together", errUsage, *tlsCert, *tlsKey)
 	}
 	if *dsn == "" {
-		return fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+		return errNoClickHouse
 	}
 	if *tokenRate <= 0 || *openRate <= 0 || *queryTimeout <= 0 {
 		return fmt.Errorf("%w: --token-rate (%v), --open-rate (%v) and --query-timeout (%s) must be positive", errUsage, *tokenRate, *openRate, *queryTimeout)

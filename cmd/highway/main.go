@@ -41,6 +41,10 @@ var commands = []command{
 // errUsage marks errors in how the command was called; they exit with 2.
 var errUsage = errors.New("usage")
 
+// errNoClickHouse is the usage error of a command that needs ClickHouse
+// and was given none.
+var errNoClickHouse = fmt.Errorf("%w: no ClickHouse: pass --clickhouse clickhouse://host:9000/db or set HIGHWAY_CLICKHOUSE", errUsage)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
