@@ -10,28 +10,23 @@ import (
 
 func TestAQHI(t *testing.T) {
 	const at = "2025-06-17T19:30:00+08:00"
-	tests := []struct {
-		name    string
-		payload string
-		records []want
-		rejects []wantReject
-	}{
+	ct.Run(t, ParseAQHI, []ct.Case[string]{
 		{
-			name:    "sample",
-			payload: string(ct.Sample(t, "epd_aqhi_ind_rss_Eng.xml")),
-			records: []want{
+			Name:    "sample",
+			Payload: string(ct.Sample(t, "epd_aqhi_ind_rss_Eng.xml")),
+			Records: []want{
 				{FeedAQHI, "Central/Western", "item 1 (Central/Western)", aqhiRecord("Central/Western", `"CW"`, `"General"`, 2, false, `"Low"`, at)},
 				{FeedAQHI, "Southern", "item 2 (Southern)", aqhiRecord("Southern", `"S"`, `"General"`, 2, false, `"Low"`, at)},
 			},
 		},
 		{
-			name: "10+, roadside, a BOM and leading white space, the channel's pubDate",
-			payload: "\ufeff\r\n  " + rss("Tue, 17 Jun 2025 19:30:00 +0800",
+			Name: "10+, roadside, a BOM and leading white space, the channel's pubDate",
+			Payload: "\ufeff\r\n  " + rss("Tue, 17 Jun 2025 19:30:00 +0800",
 				item("Mong Kok : 10+ : Serious", "Mong Kok - Roadside Stations: 10+ Serious - Tue, 17 Jun 2025 19:30", ""),
 				item("Tung Chung : 7 : High", "Tung Chung - General Stations: 7 High - Tue, 17 Jun 2025 19:30", "Tue, 17 Jun 2025 19:30:00 +0800"),
 				item("Causeway Bay : 9 : very high", "Causeway Bay - Roadside Stations: 9 Very High - Tue, 17 Jun 2025 19:30", "Tue, 17 Jun 2025 19:30:00 +0800"),
 				item("Kowloon Bay : 5 : Moderate", "Kowloon Bay - General Stations: 5 Moderate - Tue, 17 Jun 2025 19:30", "Tue, 17 Jun 2025 19:30:00 +0800")),
-			records: []want{
+			Records: []want{
 				{FeedAQHI, "Mong Kok", "item 1 (Mong Kok)", aqhiRecord("Mong Kok", `"YTM"`, `"Roadside"`, 11, true, `"Serious"`, at)},
 				{FeedAQHI, "Tung Chung", "item 2 (Tung Chung)", aqhiRecord("Tung Chung", `"IS"`, `"General"`, 7, false, `"High"`, at)},
 				{FeedAQHI, "Causeway Bay", "item 3 (Causeway Bay)", aqhiRecord("Causeway Bay", `"WC"`, `"Roadside"`, 9, false, `"Very High"`, at)},
@@ -40,8 +35,8 @@ func TestAQHI(t *testing.T) {
 			},
 		},
 		{
-			name: "bad items are rejected, the others come out",
-			payload: rss("",
+			Name: "bad items are rejected, the others come out",
+			Payload: rss("",
 				item("Sha Tin : 3 : Low", "Sha Tin - General Stations: 3 Low", "Tue, 17 Jun 2025 19:30:00 HKT"),
 				item("Sha Tin - 3 - Low", "", "Tue, 17 Jun 2025 19:30:00 +0800"),
 				item("Tai Po : N/A : ", "Tai Po - General Stations: N/A", "Tue, 17 Jun 2025 19:30:00 +0800"),
@@ -49,10 +44,10 @@ func TestAQHI(t *testing.T) {
 				item(" : 4 : Moderate", "", "Tue, 17 Jun 2025 19:30:00 +0800"),
 				item("Eastern : 4 : Moderate", "", "Tue, 7 Jun 2025 19:30:00 +0800"),
 				item("Eastern : 5 : Moderate", "", "Tue, 17 Jun 2025 19:30:00 +0800")),
-			records: []want{
+			Records: []want{
 				{FeedAQHI, "Eastern", "item 6 (Eastern)", aqhiRecord("Eastern", `"E"`, "null", 4, false, `"Moderate"`, "2025-06-07T19:30:00+08:00")},
 			},
-			rejects: []wantReject{
+			Rejects: []wantReject{
 				{FeedAQHI, "item 1 (Sha Tin)", `pubDate "Tue, 17 Jun 2025 19:30:00 HKT" is not a time like "Tue, 17 Jun 2025 19:30:00 +0800"`},
 				{FeedAQHI, "item 2 (Sha Tin - 3 - Low)", `title "Sha Tin - 3 - Low" is not "<station> : <aqhi> : <risk>"`},
 				{FeedAQHI, "item 3 (Tai Po)", `AQHI "N/A" is not a whole number or 10+`},
@@ -61,16 +56,7 @@ func TestAQHI(t *testing.T) {
 				{FeedAQHI, "item 7 (Eastern)", "station Eastern is given again; the first is item 6 (Eastern)"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ParseAQHI([]byte(tt.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct.Check(t, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 // The spec bounds the index: 12 is not an AQHI.

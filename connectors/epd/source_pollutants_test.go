@@ -28,44 +28,39 @@ func pc24(blocks ...string) string {
 }
 
 func TestPollutants(t *testing.T) {
-	tests := []struct {
-		name    string
-		payload []byte
-		records []want
-		rejects []wantReject
-	}{
+	ct.Run(t, ParsePollutants, []ct.Case[[]byte]{
 		{
-			name:    "sample: - is null, never 0",
-			payload: sample24pc(t),
-			records: []want{
+			Name:    "sample: - is null, never 0",
+			Payload: sample24pc(t),
+			Records: []want{
 				{FeedPollutants, "Central/Western", "block 1 (Central/Western Mon, 05 Oct 2026 14:00:00 +0800)", pcRecord("Central/Western", `"CW"`, "36.7", "137.6", "3.8", "null", "null", "null", "2026-10-05T14:00:00+08:00")},
 			},
 		},
 		{
-			name: "CO at some stations only, empty and absent readings, a BOM",
-			payload: []byte("\ufeff" + pc24(
+			Name: "CO at some stations only, empty and absent readings, a BOM",
+			Payload: []byte("\ufeff" + pc24(
 				pc("Mong Kok", "Mon, 05 Oct 2026 13:00:00 +0800", "80.2", "20", "6", "812", "41", "25.5"),
 				pc("Mong Kok", "Mon, 05 Oct 2026 14:00:00 +0800", "", "absent", "-", "absent", "0", "0.0"),
 				pc("Tap Mun", "Mon, 05 Oct 2026 14:00:00 +0800", "1", "90", "2", "-", "12", "8"))),
-			records: []want{
+			Records: []want{
 				{FeedPollutants, "Mong Kok", "block 1 (Mong Kok Mon, 05 Oct 2026 13:00:00 +0800)", pcRecord("Mong Kok", `"YTM"`, "80.2", "20", "6", "812", "41", "25.5", "2026-10-05T13:00:00+08:00")},
 				{FeedPollutants, "Mong Kok", "block 2 (Mong Kok Mon, 05 Oct 2026 14:00:00 +0800)", pcRecord("Mong Kok", `"YTM"`, "null", "null", "null", "null", "0", "0", "2026-10-05T14:00:00+08:00")},
 				{FeedPollutants, "Tap Mun", "block 3 (Tap Mun Mon, 05 Oct 2026 14:00:00 +0800)", pcRecord("Tap Mun", `"TP"`, "1", "90", "2", "null", "12", "8", "2026-10-05T14:00:00+08:00")},
 			},
 		},
 		{
-			name: "bad blocks are rejected, the others come out",
-			payload: []byte(pc24(
+			Name: "bad blocks are rejected, the others come out",
+			Payload: []byte(pc24(
 				pc("", "Mon, 05 Oct 2026 14:00:00 +0800", "1", "1", "1", "1", "1", "1"),
 				pc("Sha Tin", "", "1", "1", "1", "1", "1", "1"),
 				pc("Sha Tin", "2026-10-05 14:00", "1", "1", "1", "1", "1", "1"),
 				pc("Sha Tin", "Mon, 05 Oct 2026 14:00:00 +0800", "N.A.", "1", "1", "1", "1", "1"),
 				pc("Sha Tin", "Mon, 05 Oct 2026 15:00:00 +0800", "1", "1", "1", "1", "1", "1"),
 				pc("Sha Tin", "Mon, 05 Oct 2026 07:00:00 +0000", "2", "2", "2", "2", "2", "2"))),
-			records: []want{
+			Records: []want{
 				{FeedPollutants, "Sha Tin", "block 5 (Sha Tin Mon, 05 Oct 2026 15:00:00 +0800)", pcRecord("Sha Tin", `"ST"`, "1", "1", "1", "1", "1", "1", "2026-10-05T15:00:00+08:00")},
 			},
-			rejects: []wantReject{
+			Rejects: []wantReject{
 				{FeedPollutants, "block 1 ( Mon, 05 Oct 2026 14:00:00 +0800)", "StationName is missing"},
 				{FeedPollutants, "block 2 (Sha Tin )", "DateTime is missing"},
 				{FeedPollutants, "block 3 (Sha Tin 2026-10-05 14:00)", `DateTime "2026-10-05 14:00" is not a time like "Tue, 17 Jun 2025 19:30:00 +0800"`},
@@ -73,16 +68,7 @@ func TestPollutants(t *testing.T) {
 				{FeedPollutants, "block 6 (Sha Tin Mon, 05 Oct 2026 07:00:00 +0000)", "station Sha Tin at Mon, 05 Oct 2026 07:00:00 +0000 is given again; the first is block 5 (Sha Tin Mon, 05 Oct 2026 15:00:00 +0800)"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ParsePollutants(tt.payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct.Check(t, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 func TestPollutantsOutOfRange(t *testing.T) {

@@ -9,23 +9,18 @@ import (
 )
 
 func TestForecast(t *testing.T) {
-	tests := []struct {
-		name    string
-		payload []byte
-		records []want
-		rejects []wantReject
-	}{
+	ct.Run(t, ParseForecast, []ct.Case[[]byte]{
 		{
-			name:    "sample (lang=tc); seaTemp is an object and soilTemp a list, neither read",
-			payload: ct.Sample(t, "hko_fnd_tc_2021-09-14.json"),
-			records: []want{
+			Name:    "sample (lang=tc); seaTemp is an object and soilTemp a list, neither read",
+			Payload: ct.Sample(t, "hko_fnd_tc_2021-09-14.json"),
+			Records: []want{
 				{FeedForecast, "2021-09-15", "weatherForecast[0]", `{"forecast_date":"2021-09-15","week":"星期三","wind":"西至西南風2至3級。","weather":"大致多雲，有幾陣驟雨及雷暴。下午短暫時間有陽光。","max_temp":32,"min_temp":27,"max_rh":95,"min_rh":70,"icon":54,"psr":"中低","update_time":"2021-09-14T11:30:00+08:00"}`},
 				{FeedForecast, "2021-09-16", "weatherForecast[1]", `{"forecast_date":"2021-09-16","week":"星期四","wind":"西至西南風3級。","weather":"大致多雲，間中有驟雨及雷暴。","max_temp":31,"min_temp":27,"max_rh":95,"min_rh":75,"icon":63,"psr":"中","update_time":"2021-09-14T11:30:00+08:00"}`},
 			},
 		},
 		{
-			name: "missing readings are null; forecastIcon in lower case; bad days are rejected",
-			payload: []byte(`{"generalSituation": "A ridge of high pressure.", "updateTime": "2026-11-26T16:30:00+08:00",
+			Name: "missing readings are null; forecastIcon in lower case; bad days are rejected",
+			Payload: []byte(`{"generalSituation": "A ridge of high pressure.", "updateTime": "2026-11-26T16:30:00+08:00",
 			  "soilTemp": [], "seaTemp": {},
 			  "weatherForecast": [
 			    {"forecastDate": "20261127", "week": "Friday", "forecastWind": "North force 4.", "forecastWeather": "Fine.", "forecastMaxtemp": {"value": 24, "unit": "C"}, "forecastMintemp": {"value": 18.5, "unit": "C"}, "forecastIcon": 50, "PSR": "Low"},
@@ -37,11 +32,11 @@ func TestForecast(t *testing.T) {
 			    {"forecastDate": "20261201", "forecastMaxtemp": 24, "forecastMintemp": {"value": 64, "unit": "F"}, "ForecastIcon": 50.5, "forecastMaxrh": {"value": "high"}},
 			    []
 			  ]}`),
-			records: []want{
+			Records: []want{
 				{FeedForecast, "2026-11-27", "weatherForecast[0]", `{"forecast_date":"2026-11-27","week":"Friday","wind":"North force 4.","weather":"Fine.","max_temp":24,"min_temp":18.5,"max_rh":null,"min_rh":null,"icon":50,"psr":"Low","update_time":"2026-11-26T16:30:00+08:00"}`},
 				{FeedForecast, "2026-11-28", "weatherForecast[1]", `{"forecast_date":"2026-11-28","week":"Saturday","wind":null,"weather":null,"max_temp":null,"min_temp":null,"max_rh":null,"min_rh":null,"icon":null,"psr":null,"update_time":"2026-11-26T16:30:00+08:00"}`},
 			},
-			rejects: []wantReject{
+			Rejects: []wantReject{
 				{FeedForecast, "weatherForecast[2]", `forecastDate "20261131" is not a date like 20210915`},
 				{FeedForecast, "weatherForecast[3]", "date 2026-11-28 is given again; the first is at weatherForecast[1]"},
 				{FeedForecast, "weatherForecast[4]", `forecastDate "2026-11-29" is not a date like 20210915`},
@@ -50,16 +45,7 @@ func TestForecast(t *testing.T) {
 				{FeedForecast, "weatherForecast[7]", "weatherForecast[7] is a list, not an object"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ParseForecast(tt.payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct.Check(t, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 func TestForecastPayloadErrors(t *testing.T) {

@@ -9,37 +9,32 @@ import (
 )
 
 func TestWarnsum(t *testing.T) {
-	tests := []struct {
-		name    string
-		payload []byte
-		records []want
-		rejects []wantReject
-	}{
+	ct.Run(t, ParseWarnsum, []ct.Case[[]byte]{
 		{
-			name:    "sample (lang=tc): hot weather and a yellow fire danger warning, in payload order",
-			payload: ct.Sample(t, "hko_warnsum_tc_2026-09-25.json"),
-			records: []want{
+			Name:    "sample (lang=tc): hot weather and a yellow fire danger warning, in payload order",
+			Payload: ct.Sample(t, "hko_warnsum_tc_2026-09-25.json"),
+			Records: []want{
 				{FeedWarnings, "WHOT", "WHOT", `{"family":"WHOT","code":"WHOT","name":"酷熱天氣警告","action":"ISSUE","issue_time":"2026-09-25T11:00:00+08:00","expire_time":null,"update_time":"2026-09-25T11:00:00+08:00"}`},
 				{FeedWarnings, "WFIRE", "WFIRE", `{"family":"WFIRE","code":"WFIREY","name":"火災危險警告","action":"ISSUE","issue_time":"2026-09-25T06:00:00+08:00","expire_time":null,"update_time":"2026-09-25T06:00:00+08:00"}`},
 			},
 		},
 		{
-			name:    "nothing in force",
-			payload: []byte(`{}`),
+			Name:    "nothing in force",
+			Payload: []byte(`{}`),
 		},
 		{
-			name:    "nothing in force, with a BOM and white space",
-			payload: []byte("\ufeff\n {} \n"),
+			Name:    "nothing in force, with a BOM and white space",
+			Payload: []byte("\ufeff\n {} \n"),
 		},
 		{
-			name: "signals, a cancel and an expiry",
-			payload: []byte(`{
+			Name: "signals, a cancel and an expiry",
+			Payload: []byte(`{
 			  "WTCSGNL": {"name": "Tropical Cyclone Warning Signal", "code": "TC8NE", "actionCode": "ISSUE", "issueTime": "2026-09-24T21:40:00+08:00", "updateTime": "2026-09-24T21:40:00+08:00"},
 			  "WRAIN": {"name": "Rainstorm Warning Signal", "code": "WRAINR", "actionCode": "EXTEND", "issueTime": "2026-09-25T05:05:00+08:00", "expireTime": "2026-09-25T09:20:00+08:00", "updateTime": "2026-09-25T07:00:00+08:00"},
 			  "WTS": {"name": "Thunderstorm Warning", "code": "WTS", "actionCode": "CANCEL", "issueTime": "2026-09-25T04:00:00+08:00", "updateTime": "2026-09-25T08:15:00+08:00"},
 			  "WFIRE": {"name": "Fire Danger Warning", "code": "WFIRER", "type": "Red", "actionCode": "REISSUE", "issueTime": "2026-09-25T06:00:00+08:00", "updateTime": "2026-09-25T06:45:00+08:00"}
 			}`),
-			records: []want{
+			Records: []want{
 				{FeedWarnings, "WTCSGNL", "WTCSGNL", `{"family":"WTCSGNL","code":"TC8NE","name":"Tropical Cyclone Warning Signal","action":"ISSUE","issue_time":"2026-09-24T21:40:00+08:00","expire_time":null,"update_time":"2026-09-24T21:40:00+08:00"}`},
 				{FeedWarnings, "WRAIN", "WRAIN", `{"family":"WRAIN","code":"WRAINR","name":"Rainstorm Warning Signal","action":"EXTEND","issue_time":"2026-09-25T05:05:00+08:00","expire_time":"2026-09-25T09:20:00+08:00","update_time":"2026-09-25T07:00:00+08:00"}`},
 				{FeedWarnings, "WTS", "WTS", `{"family":"WTS","code":"WTS","name":"Thunderstorm Warning","action":"CANCEL","issue_time":"2026-09-25T04:00:00+08:00","expire_time":null,"update_time":"2026-09-25T08:15:00+08:00"}`},
@@ -47,8 +42,8 @@ func TestWarnsum(t *testing.T) {
 			},
 		},
 		{
-			name: "bad families are rejected, the others come out",
-			payload: []byte(`{
+			Name: "bad families are rejected, the others come out",
+			Payload: []byte(`{
 			  "WHOT": "",
 			  "WCOLD": {"name": "Cold Weather Warning", "code": "WCOLD", "actionCode": "ISSUE", "issueTime": "2026-01-10T16:45:00+08:00"},
 			  "WMSGNL": {"name": "Strong Monsoon Signal", "code": "WMSGNL", "actionCode": "ISSUE", "issueTime": "soon", "updateTime": "2026-01-10T16:45:00+08:00"},
@@ -56,10 +51,10 @@ func TestWarnsum(t *testing.T) {
 			  "WL": {"name": "Landslip Warning", "code": "WL", "actionCode": "ISSUE", "updateTime": "2026-01-10T16:45:00+08:00"},
 			  "WL": {"name": "Landslip Warning", "code": "WL", "actionCode": "CANCEL", "updateTime": "2026-01-10T18:45:00+08:00"}
 			}`),
-			records: []want{
+			Records: []want{
 				{FeedWarnings, "WL", "WL", `{"family":"WL","code":"WL","name":"Landslip Warning","action":"ISSUE","issue_time":null,"expire_time":null,"update_time":"2026-01-10T16:45:00+08:00"}`},
 			},
-			rejects: []wantReject{
+			Rejects: []wantReject{
 				{FeedWarnings, "WHOT", "WHOT is an empty string, not an object"},
 				{FeedWarnings, "WCOLD", "updateTime is missing"},
 				{FeedWarnings, "WMSGNL", `issueTime "soon" is not a time like "2006-01-02T15:04:05+08:00"`},
@@ -67,16 +62,7 @@ func TestWarnsum(t *testing.T) {
 				{FeedWarnings, "WL", "family WL is given again; the first is at WL"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ParseWarnsum(tt.payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct.Check(t, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 func TestWarnsumPayloadErrors(t *testing.T) {

@@ -29,23 +29,18 @@ func jt(loc, dest, at, typ, data, colour, desc string) string {
 }
 
 func TestJourneyTimes(t *testing.T) {
-	tests := []struct {
-		name    string
-		payload string
-		records []want
-		rejects []wantReject
-	}{
+	ct.Run(t, ParseJourneyTimes, []ct.Case[string]{
 		{
-			name:    "sample: default namespace, empty descriptions, local times",
-			payload: string(ct.Sample(t, "td_journeytime.xml")),
-			records: []want{
+			Name:    "sample: default namespace, empty descriptions, local times",
+			Payload: string(ct.Sample(t, "td_journeytime.xml")),
+			Records: []want{
 				{FeedJourneyTimes, "H11|CH", "journey 1 (H11 to CH)", jtRecord("H11", "CH", "1", "20", "null", "2", "null", "2017-09-16T14:16:35+08:00")},
 				{FeedJourneyTimes, "H11|EH", "journey 2 (H11 to EH)", jtRecord("H11", "EH", "1", "4", "null", "3", "null", "2017-09-16T14:16:35+08:00")},
 			},
 		},
 		{
-			name: "not available, status codes, descriptions; bad items are rejected",
-			payload: jtis(
+			Name: "not available, status codes, descriptions; bad items are rejected",
+			Payload: jtis(
 				jt("H1", "EH", "2026-10-09T21:58:00", "1", "-1", "1", ""),
 				jt("H2", "CH", "2026-10-09T21:58:00", "2", "3", "1", "Road closed &amp; diverted"),
 				jt("H2", "WH", "2026-10-09T21:58:00+08:00", "1", "7.5", "3", " "),
@@ -56,12 +51,12 @@ func TestJourneyTimes(t *testing.T) {
 				jt("H6", "WH", "2026-10-09T21:58:00", "1", "9", "green", ""),
 				jt("", "WH", "2026-10-09T21:58:00", "1", "9", "3", ""),
 				jt("H1", "EH", "2026-10-09T21:58:00", "1", "12", "3", "")),
-			records: []want{
+			Records: []want{
 				{FeedJourneyTimes, "H1|EH", "journey 1 (H1 to EH)", jtRecord("H1", "EH", "1", "null", "null", "1", "null", "2026-10-09T21:58:00+08:00")},
 				{FeedJourneyTimes, "H2|CH", "journey 2 (H2 to CH)", jtRecord("H2", "CH", "2", "null", "3", "1", `"Road closed & diverted"`, "2026-10-09T21:58:00+08:00")},
 				{FeedJourneyTimes, "H2|WH", "journey 3 (H2 to WH)", jtRecord("H2", "WH", "1", "7.5", "null", "3", "null", "2026-10-09T21:58:00+08:00")},
 			},
-			rejects: []wantReject{
+			Rejects: []wantReject{
 				{FeedJourneyTimes, "journey 4 (H2 to EH)", `CAPTURE_DATE "yesterday" is not a time like 2017-09-16T14:16:35`},
 				{FeedJourneyTimes, "journey 5 (H6 to ABT)", "JOURNEY_TYPE 3 is not 1 (minutes) or 2 (a status code)"},
 				{FeedJourneyTimes, "journey 6 (H6 to CH)", `JOURNEY_DATA "soon" is not a number of minutes`},
@@ -72,19 +67,10 @@ func TestJourneyTimes(t *testing.T) {
 			},
 		},
 		{
-			name:    "no items",
-			payload: jtis(),
+			Name:    "no items",
+			Payload: jtis(),
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ParseJourneyTimes([]byte(tt.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct.Check(t, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 func TestJourneyTimesPayloadErrors(t *testing.T) {

@@ -28,16 +28,11 @@ func seg(id, speed, valid string) string {
 
 func TestSegments(t *testing.T) {
 	const at = "2024-04-06T21:27:00+08:00"
-	tests := []struct {
-		name    string
-		payload string
-		records []want
-		rejects []wantReject
-	}{
+	ct.Run(t, ParseSegments, []ct.Case[string]{
 		{
-			name:    "sample",
-			payload: string(ct.Sample(t, "td_irnAvgSpeed-all.xml")),
-			records: []want{
+			Name:    "sample",
+			Payload: string(ct.Sample(t, "td_irnAvgSpeed-all.xml")),
+			Records: []want{
 				{FeedSegments, "104324", "segment 104324", segRecord("104324", "50", true, at)},
 				{FeedSegments, "104542", "segment 104542", segRecord("104542", "66.8", true, at)},
 				{FeedSegments, "104555", "segment 104555", segRecord("104555", "63.8", true, at)},
@@ -47,8 +42,8 @@ func TestSegments(t *testing.T) {
 			},
 		},
 		{
-			name: "valid N: the speed is a placeholder; bad segments are rejected",
-			payload: irn("2024-04-06", "23:59:00",
+			Name: "valid N: the speed is a placeholder; bad segments are rejected",
+			Payload: irn("2024-04-06", "23:59:00",
 				seg("104324", "80", "N"),
 				seg("104542", "", "Y"),
 				seg("104555", "fast", "Y"),
@@ -56,28 +51,19 @@ func TestSegments(t *testing.T) {
 				seg("", "62.2", "Y"),
 				seg("104324", "50.0", "Y"),
 				seg("104569", "61.5", "Y")),
-			records: []want{
+			Records: []want{
 				{FeedSegments, "104324", "segment 104324", segRecord("104324", "null", false, "2024-04-06T23:59:00+08:00")},
 				{FeedSegments, "104542", "segment 104542", segRecord("104542", "null", true, "2024-04-06T23:59:00+08:00")},
 				{FeedSegments, "104569", "segment 104569", segRecord("104569", "61.5", true, "2024-04-06T23:59:00+08:00")},
 			},
-			rejects: []wantReject{
+			Rejects: []wantReject{
 				{FeedSegments, "segment 104555", `speed "fast" is not a number`},
 				{FeedSegments, "segment 104556", `valid "?" is not Y or N`},
 				{FeedSegments, "segment #5", "segment_id is missing"},
 				{FeedSegments, "segment 104324", "segment 104324 is given again; the first, segment #1, is kept"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := ParseSegments([]byte(tt.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ct.Check(t, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 func TestSegmentsPayloadErrors(t *testing.T) {

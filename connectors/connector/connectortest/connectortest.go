@@ -108,6 +108,31 @@ func Valid(t testing.TB, res connector.Result) {
 	}
 }
 
+// Case is one row of a parser's table test: a payload (text or bytes)
+// and the records and rejects parsing it gives.
+type Case[P string | []byte] struct {
+	Name    string
+	Payload P
+	Records []Want
+	Rejects []WantReject
+}
+
+// Run runs each case as a subtest named for it: parse must read the
+// payload without an error and give exactly the case's records and rejects
+// (Check).
+func Run[P string | []byte](t *testing.T, parse func([]byte) (connector.Result, error), cases []Case[P]) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			res, err := parse([]byte(c.Payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			Check(t, res, c.Records, c.Rejects)
+		})
+	}
+}
+
 // Check compares res with the expected records and rejects, in order, and
 // proves the records valid against the built-in specs.
 func Check(t testing.TB, res connector.Result, records []Want, rejects []WantReject) {
