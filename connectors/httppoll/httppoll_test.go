@@ -62,6 +62,29 @@ func sample(t *testing.T, name string) []byte {
 
 // check compares a result with the expected records and rejects, and
 // proves every record valid against its feed with the platform's decoder.
+// parseCase is a row of a table test: a payload for one of the catalogue's
+// connectors and the records and rejects it gives.
+type parseCase struct {
+	name, connector, payload string
+	records                  []want
+	rejects                  []wantReject
+}
+
+// runCases parses each case's payload with its connector of cat, as a
+// subtest, and checks what comes out.
+func runCases(t *testing.T, cat *catalog.Catalog, cases []parseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := parse(t, cat, tc.connector, []byte(tc.payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, cat, res, tc.records, tc.rejects)
+		})
+	}
+}
+
 func check(t *testing.T, cat *catalog.Catalog, res connector.Result, records []want, rejects []wantReject) {
 	t.Helper()
 	v := connector.NewValidator(cat.Feeds()...)
@@ -331,11 +354,7 @@ fields:
   - {field: reading, from: "."}                 # the element's own text
   - {field: at, from: /report/stamp, format: "02/01/2006 15:04"}
 `)
-	tests := []struct {
-		name, connector, payload string
-		records                  []want
-		rejects                  []wantReject
-	}{
+	runCases(t, cat, []parseCase{
 		{
 			name: "TD journey times sample", connector: "td.journey.test", payload: string(sample(t, "td_journeytime.xml")),
 			records: []want{
@@ -357,16 +376,7 @@ fields:
 				{"report/site[2]/sensor[2]", `key field sensor (from "@id") is missing`},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := parse(t, cat, tt.connector, []byte(tt.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
-			check(t, cat, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 func TestCSV(t *testing.T) {
@@ -418,11 +428,7 @@ fields:
 		{"line 6", "Stanley", `{"station":"Stanley","direction":"Northeast","speed":null,"gust":null,"at":"2026-09-25T17:00:00+08:00"}`},
 		{"line 7", "Tate's Cairn", `{"station":"Tate's Cairn","direction":null,"speed":22,"gust":30,"at":"2026-09-25T17:00:00+08:00"}`},
 	}
-	tests := []struct {
-		name, connector, payload string
-		records                  []want
-		rejects                  []wantReject
-	}{
+	runCases(t, cat, []parseCase{
 		{name: "HKO regional wind sample, N/A is null", connector: "hko.wind.header", payload: wind, records: windRecords},
 		{name: "with a BOM and CRLF", connector: "hko.wind.header", payload: "\ufeff" + strings.ReplaceAll(wind, "\n", "\r\n"), records: windRecords},
 		{
@@ -441,16 +447,7 @@ fields:
 			records: []want{{"line 1", "Sai Kung", `{"station":"Sai Kung","speed":12.5,"at":"2026-11-26T08:30:00+08:00"}`}},
 			rejects: []wantReject{{"line 2", `key field station (from "2") is missing`}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := parse(t, cat, tt.connector, []byte(tt.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
-			check(t, cat, res, tt.records, tt.rejects)
-		})
-	}
+	})
 }
 
 // A payload that is not what the spec says fails as a whole, with a
