@@ -89,34 +89,33 @@ func (s *Server) openFeeds(w http.ResponseWriter, r *http.Request, _ *principal)
 }
 
 func (s *Server) openFeedInfo(w http.ResponseWriter, r *http.Request, _ *principal) {
+	if f := s.openRoute(w, r); f != nil {
+		writeJSON(w, http.StatusOK, s.openInfo(r, f))
+	}
+}
+
+// openRoute admits a request to an /open/v1/feeds/{feed}/ route: it
+// returns the open feed the path names, or nil when it has answered already
+// (429 for a client over its rate, 404 for a feed that is not open).
+func (s *Server) openRoute(w http.ResponseWriter, r *http.Request) *catalog.Feed {
 	if s.limited(w, s.openRL, s.clientAddr(r), "per client") {
-		return
+		return nil
 	}
 	f := s.openFeed(r.PathValue("feed"))
 	if f == nil {
-		openNotFound(w, r.PathValue("feed"))
-		return
+		writeError(w, http.StatusNotFound, "no open feed called "+r.PathValue("feed"), "GET /open/v1/feeds lists the open feeds")
 	}
-	writeJSON(w, http.StatusOK, s.openInfo(r, f))
-}
-
-func openNotFound(w http.ResponseWriter, name string) {
-	writeError(w, http.StatusNotFound, "no open feed called "+name, "GET /open/v1/feeds lists the open feeds")
+	return f
 }
 
 // openData streams a feed's rows in [from, to) without holding them in
 // memory: ClickHouse's blocks are written out as they arrive.
 func (s *Server) openData(w http.ResponseWriter, r *http.Request, _ *principal) {
-	client := s.clientAddr(r)
-	if s.limited(w, s.openRL, client, "per client") {
-		return
-	}
-	f := s.openFeed(r.PathValue("feed"))
+	f := s.openRoute(w, r)
 	if f == nil {
-		openNotFound(w, r.PathValue("feed"))
 		return
 	}
-	s.download(w, r, f, s.cfg.Querier, store.AuditEntry{Client: client, Action: "download", Route: "GET /open/v1/feeds/{feed}/data", Feed: f.Name})
+	s.download(w, r, f, s.cfg.Querier, store.AuditEntry{Client: s.clientAddr(r), Action: "download", Route: "GET /open/v1/feeds/{feed}/data", Feed: f.Name})
 }
 
 // FileExtension is the file extension of a download in format f.

@@ -66,15 +66,9 @@ func (s *Server) feedQuality(w http.ResponseWriter, r *http.Request, who *princi
 }
 
 func (s *Server) openQuality(w http.ResponseWriter, r *http.Request, _ *principal) {
-	if s.limited(w, s.openRL, s.clientAddr(r), "per client") {
-		return
+	if f := s.openRoute(w, r); f != nil {
+		s.qualityBuckets(w, r, f)
 	}
-	f := s.openFeed(r.PathValue("feed"))
-	if f == nil {
-		openNotFound(w, r.PathValue("feed"))
-		return
-	}
-	s.qualityBuckets(w, r, f)
 }
 
 // qualityBuckets answers a feed's ledger in the request's range, without
