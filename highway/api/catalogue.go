@@ -5,61 +5,19 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cityhighway/highway/highway/api/wire"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/quality"
 )
 
-// FieldInfo is a field in the catalogue.
-type FieldInfo struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Unit        string `json:"unit,omitempty"`
-	Description string `json:"description,omitempty"`
-	// Descriptions is the description in every language the spec gives.
-	Descriptions catalog.Text `json:"descriptions,omitempty"`
-	Required     bool         `json:"required"`
-	Min          *float64     `json:"min,omitempty"`
-	Max          *float64     `json:"max,omitempty"`
-	Enum         []string     `json:"enum,omitempty"`
-	// Personal fields are never in open data.
-	Personal bool `json:"personal,omitempty"`
-}
+// FieldInfo is a field in the catalogue: wire.Field, the one definition
+// the API's clients read too.
+type FieldInfo = wire.Field
 
-// FeedInfo is a feed in the catalogue: its spec, where it lives, and how
-// much and how fresh its data is.
+// FeedInfo is a feed in the catalogue as this server answers it: the
+// wire.Feed its clients read, and what only the server knows of the feed.
 type FeedInfo struct {
-	Name       string `json:"name"`
-	Department string `json:"department"`
-	// Title is the feed's short name for people, per language.
-	Title       catalog.Text `json:"title,omitempty"`
-	Description string       `json:"description,omitempty"`
-	// Descriptions is the description in every language the spec gives.
-	Descriptions     catalog.Text `json:"descriptions,omitempty"`
-	Licence          string       `json:"licence,omitempty"`
-	Access           string       `json:"access"`
-	Version          int          `json:"version"`
-	IntervalSeconds  float64      `json:"interval_seconds"`
-	RetentionSeconds float64      `json:"retention_seconds,omitempty"`
-	Key              []string     `json:"key"`
-	EventTime        string       `json:"event_time"`
-	Fields           []FieldInfo  `json:"fields"`
-	Topic            string       `json:"topic"`
-	DLQTopic         string       `json:"dlq_topic"`
-	// Table is the feed's table as POST /api/v1/query names it: alone for
-	// an open feed, <database>_restricted.table for a restricted one.
-	Table string `json:"table"`
-	// Database is the ClickHouse database that holds the feed's tables.
-	Database string `json:"database,omitempty"`
-	// WindowTables are the tables of the feed's pipeline windows, named
-	// as Table is.
-	WindowTables    []string   `json:"window_tables,omitempty"`
-	Rows            uint64     `json:"rows"`
-	LatestEventTime *time.Time `json:"latest_event_time"`
-	// Freshness is "fresh" (latest event within two intervals), "late"
-	// (within five), "stale" (older), "empty" (no rows yet) or "unknown".
-	Freshness string `json:"freshness"`
-	// StatsError says why rows and freshness are unknown, if they are.
-	StatsError string `json:"stats_error,omitempty"`
+	wire.Feed
 	// Quality is what the processors in this process saw of the feed, when
 	// they run here (highway dev); absent otherwise.
 	Quality *Quality `json:"quality,omitempty"`
@@ -72,13 +30,8 @@ type FeedInfo struct {
 }
 
 func (s *Server) info(ctx context.Context, f *catalog.Feed, checks map[string]*Quality) FeedInfo {
-	fi := FeedInfo{
-		Name: f.Name, Department: f.Department, Title: f.Title, Description: f.Description, Descriptions: f.Descriptions, Licence: f.Licence,
-		Access: string(f.Access), Version: f.Version, IntervalSeconds: f.Interval.Seconds(),
-		RetentionSeconds: f.Retention.Seconds(),
-		Key:              f.Key, EventTime: f.EventTime, Topic: f.Topic(), DLQTopic: f.DLQTopic(),
-		Table: s.access.layout.FeedTable(f), Quality: checks[f.Name],
-	}
+	fi := FeedInfo{Feed: wire.FeedOf(f), Quality: checks[f.Name]}
+	fi.Table = s.access.layout.FeedTable(f)
 	if s.cfg.Database != "" {
 		fi.Database = s.access.layout.FeedDatabase(f)
 	}
@@ -86,9 +39,6 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, checks map[string]*Q
 		for _, w := range p.Windows {
 			fi.WindowTables = append(fi.WindowTables, s.access.layout.WindowTable(f, w))
 		}
-	}
-	for _, fld := range f.Fields {
-		fi.Fields = append(fi.Fields, fieldInfo(fld))
 	}
 	fi.Score, fi.ScoreError = s.score(ctx, f)
 	if s.cfg.Stats == nil {
@@ -108,11 +58,6 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, checks map[string]*Q
 		fi.LatestEventTime = &t
 	}
 	return fi
-}
-
-func fieldInfo(fld catalog.Field) FieldInfo {
-	return FieldInfo{Name: fld.Name, Type: string(fld.Type), Unit: fld.Unit, Description: fld.Description, Descriptions: fld.Descriptions,
-		Required: fld.Required, Min: fld.Min, Max: fld.Max, Enum: fld.Enum, Personal: fld.Personal}
 }
 
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, who *principal) {

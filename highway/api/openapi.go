@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"reflect"
 	"sort"
@@ -154,11 +155,18 @@ func jsonSchema(t reflect.Type) map[string]any {
 		var required []string
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			if !f.IsExported() {
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				// An embedded struct's fields are the outer object's, as
+				// encoding/json writes them (api.FeedInfo embeds wire.Feed).
+				inner := jsonSchema(f.Type)
+				maps.Copy(props, inner["properties"].(map[string]any))
+				if req, ok := inner["required"].([]string); ok {
+					required = append(required, req...)
+				}
 				continue
 			}
-			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" {
+			if !f.IsExported() || name == "-" {
 				continue
 			}
 			if name == "" {

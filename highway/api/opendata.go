@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cityhighway/highway/highway/api/wire"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
@@ -68,7 +69,7 @@ func (s *Server) openInfo(r *http.Request, f *catalog.Feed) OpenFeed {
 		Data: "/open/v1/feeds/" + f.Name + "/data", Rows: fi.Rows, LatestEventTime: fi.LatestEventTime, Freshness: fi.Freshness,
 		Score: fi.Score, Quality: "/open/v1/feeds/" + f.Name + "/quality"}
 	for _, fld := range PublicFields(f) {
-		o.Fields = append(o.Fields, fieldInfo(fld))
+		o.Fields = append(o.Fields, wire.FieldOf(fld))
 	}
 	return o
 }

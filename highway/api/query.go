@@ -9,15 +9,13 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/api/sqlguard"
+	"github.com/cityhighway/highway/highway/api/wire"
 	"github.com/cityhighway/highway/highway/store"
 )
 
-// QueryRequest is the body of POST /api/v1/query.
-type QueryRequest struct {
-	SQL string `json:"sql"`
-	// Format is json (default), ndjson, csv or arrow (an Arrow IPC stream).
-	Format string `json:"format,omitempty"`
-}
+// QueryRequest is the body of POST /api/v1/query (wire.QueryRequest, which
+// the API's clients send).
+type QueryRequest = wire.QueryRequest
 
 // maxQueryBody bounds the body of POST /api/v1/query.
 const maxQueryBody = 1 << 20

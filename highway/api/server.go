@@ -56,6 +56,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cityhighway/highway/highway/api/wire"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
@@ -537,17 +538,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// errorBody is the body of every error: what went wrong and a hint on how
-// to fix it, with details where a route has them.
-type errorBody struct {
-	Error string `json:"error"`
-	Hint  string `json:"hint"`
-	// Code and Position locate a refused query.
-	Code     string `json:"code,omitempty"`
-	Position *int   `json:"position,omitempty"`
-	// ClickHouseCode is ClickHouse's error code when ClickHouse refused.
-	ClickHouseCode int32 `json:"clickhouse_code,omitempty"`
-}
+// errorBody is the body of every error (wire.ErrorBody, which the API's
+// clients read).
+type errorBody = wire.ErrorBody
 
 // writeError answers with the API's error body.
 func writeError(w http.ResponseWriter, status int, msg, hint string) {

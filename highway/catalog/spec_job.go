@@ -185,12 +185,18 @@ func decodeJob(p *problems, root *yaml.Node) *Job {
 	return j
 }
 
+// DefaultJobTable is the result table of a job whose spec names none: the
+// job's name with dots replaced by underscores. The spec's decoder fills
+// it in; a client that gets a job without its table (the Grafana plugin)
+// uses it too.
+func DefaultJobTable(job string) string { return strings.ReplaceAll(job, ".", "_") }
+
 func applyJobDefaults(j *Job) {
 	if j.Cron != "" && j.TimeZone == "" {
 		j.TimeZone = DefaultTimeZone
 	}
 	if j.Table == "" && j.Name != "" {
-		j.Table = strings.ReplaceAll(j.Name, ".", "_")
+		j.Table = DefaultJobTable(j.Name)
 	}
 	if j.Timeout == 0 {
 		j.Timeout = DefaultJobTimeout

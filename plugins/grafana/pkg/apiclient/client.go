@@ -20,6 +20,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/highway/api/wire"
 )
 
 // Config says where the API is and how to reach it.
@@ -186,10 +188,7 @@ func redact(err error) error {
 func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &Error{Status: resp.StatusCode}
-	var body struct {
-		Error string `json:"error"`
-		Hint  string `json:"hint"`
-	}
+	var body wire.ErrorBody
 	if json.Unmarshal(b, &body) == nil && body.Error != "" {
 		e.Message, e.Hint = body.Error, body.Hint
 	} else {

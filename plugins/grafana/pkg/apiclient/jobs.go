@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/highway/catalog"
 )
 
 // Job is an entry of GET /api/v1/jobs ({"jobs": [...]}, served by the
@@ -23,8 +24,8 @@ type Job struct {
 type JobSpec struct {
 	Department  string `json:"department,omitempty"`
 	Description string `json:"description,omitempty"`
-	// Table is the result table; empty means the job's name with dots as
-	// underscores, the spec's documented default.
+	// Table is the result table; empty means catalog.DefaultJobTable of
+	// the job's name, the spec's documented default.
 	Table string `json:"table,omitempty"`
 }
 
@@ -36,7 +37,7 @@ func (j *Job) ResultTableName() string {
 	case j.Table != "":
 		return j.Table
 	}
-	return strings.ReplaceAll(j.Name, ".", "_")
+	return catalog.DefaultJobTable(j.Name)
 }
 
 // Run is an entry of GET /api/v1/jobs/{job}/runs: one attempt of one slot.

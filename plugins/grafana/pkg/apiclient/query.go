@@ -8,24 +8,19 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/cityhighway/highway/highway/api/wire"
 	"github.com/cityhighway/highway/plugins/grafana/pkg/frames"
 )
 
 // ArrowStreamType is the media type of the API's Arrow answers.
 const ArrowStreamType = "application/vnd.apache.arrow.stream"
 
-// queryRequest is the body of POST /api/v1/query.
-type queryRequest struct {
-	SQL    string `json:"sql"`
-	Format string `json:"format"`
-}
-
 // Query runs one read-only SQL statement through the API and returns its
 // answer, received as an Arrow IPC stream, as a frame called name. The SQL
 // must be expanded already (no macros). A statement the API or ClickHouse
 // refuses comes back as an *Error with status 400 and ClickHouse's message.
 func (c *Client) Query(ctx context.Context, sql, name string) (*data.Frame, error) {
-	resp, err := c.do(ctx, c.http, http.MethodPost, "/api/v1/query", queryRequest{SQL: sql, Format: "arrow"}, ArrowStreamType)
+	resp, err := c.do(ctx, c.http, http.MethodPost, "/api/v1/query", wire.QueryRequest{SQL: sql, Format: "arrow"}, ArrowStreamType)
 	if err != nil {
 		return nil, err
 	}

@@ -88,9 +88,13 @@ func startRealAPI(t *testing.T, opts ...func(*api.Config)) *realAPI {
 	// INSERT ... SELECT: clickhouse-go's native protocol does not take
 	// inline VALUES on ClickHouse 18.16.
 	db := st.Database()
+	// One ingestion time for every part of the UNION ALL: ClickHouse 18.16
+	// refuses an INSERT ... SELECT whose parts' now() fall in different
+	// seconds ("values of constants are different").
+	ingested := time.Now().Unix()
 	temp := func(station, district string, temperature float64, offset int64, n int) string {
-		return fmt.Sprintf("SELECT %s, %s, toFloat64(%g), toDateTime(%d), 'hko.weather.temperature', toInt32(0), toInt64(%d), now()",
-			quoteSQL(station), quoteSQL(district), temperature, t0.Unix()+offset, n)
+		return fmt.Sprintf("SELECT %s, %s, toFloat64(%g), toDateTime(%d), 'hko.weather.temperature', toInt32(0), toInt64(%d), toDateTime(%d)",
+			quoteSQL(station), quoteSQL(district), temperature, t0.Unix()+offset, n, ingested)
 	}
 	seed := []string{
 		"INSERT INTO " + db + ".hko_weather_temperature (station, district, temperature, record_time, _topic, _partition, _offset, _ingested_at) " +
