@@ -180,16 +180,7 @@ func TestLocations(t *testing.T) {
 func TestSamples(t *testing.T) {
 	cat := builtinCatalog(t)
 	r, _ := builtin.New(builtin.Options{})
-	bySource := map[string]string{
-		"hko.rhrread":    "../hko/testdata/hko_rhrread_en_2020-05-23.json",
-		"hko.warnsum":    "../hko/testdata/hko_warnsum_tc_2026-09-25.json",
-		"hko.fnd":        "../hko/testdata/hko_fnd_tc_2021-09-14.json",
-		"td.rawspeedvol": "../td/testdata/td_rawSpeedVol-all.xml",
-		"td.irnavgspeed": "../td/testdata/td_irnAvgSpeed-all.xml",
-		"td.journeytime": "../td/testdata/td_journeytime.xml",
-		"epd.aqhi":       "../epd/testdata/epd_aqhi_ind_rss_Eng.xml",
-		"epd.24pc":       "testdata/epd_24pc_Eng.xml",
-	}
+	bySource := samplePaths()
 	v := connector.NewValidator(cat.Feeds()...)
 	defer v.Release()
 	for _, src := range r.Sources(nil) {

@@ -9,18 +9,15 @@
 package poll
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/cityhighway/highway/connectors/connector"
@@ -218,7 +215,7 @@ func (p *Poller) fetchAndPublish(ctx context.Context, src Source, st *state) (Ou
 	if err != nil {
 		return out, fmt.Errorf("%w: %s: %v", ErrPayload, src.URL, err)
 	}
-	msgs, rejects, repeated, latest, err := p.messages(src, res, out.FetchedAt, firstOf(etag, lastMod), st)
+	msgs, events, rejects, repeated, latest, err := p.messages(src, res, out.FetchedAt, firstOf(etag, lastMod), st)
 	if err != nil {
 		return out, err
 	}
@@ -228,7 +225,7 @@ func (p *Poller) fetchAndPublish(ctx context.Context, src Source, st *state) (Ou
 		// published, so the next poll of this payload sends only the rest
 		// and a department's record stays one record.
 		if written := writtenOf(msgs, all, err); len(written) > 0 {
-			st.merge(latestOf(p.cfg.Catalog, written))
+			st.merge(latestOf(p.cfg.Catalog, msgs, events, written))
 			if serr := st.save(); serr != nil {
 				p.cfg.Logger.Warn("saving what a partly failed produce wrote", "source", src.Name, "err", serr)
 			}
@@ -242,10 +239,10 @@ func (p *Poller) fetchAndPublish(ctx context.Context, src Source, st *state) (Ou
 	return out, st.save()
 }
 
-// writtenOf returns the records among msgs (the first of all, the
-// messages of one Produce call) that Kafka has although the call failed
-// with err: none unless err says which failed (a *bus.ProduceError).
-func writtenOf(msgs, all []bus.Message, err error) []bus.Message {
+// writtenOf returns the indexes of the records among msgs (the first of
+// all, the messages of one Produce call) that Kafka has although the call
+// failed with err: none unless err says which failed (a *bus.ProduceError).
+func writtenOf(msgs, all []bus.Message, err error) []int {
 	var perr *bus.ProduceError
 	if !errors.As(err, &perr) || perr.Total != len(all) {
 		return nil
@@ -254,32 +251,30 @@ func writtenOf(msgs, all []bus.Message, err error) []bus.Message {
 	for _, i := range perr.Failed {
 		failed[i] = true
 	}
-	var out []bus.Message
-	for i, m := range msgs {
+	var out []int
+	for i := range msgs {
 		if !failed[i] {
-			out = append(out, m)
+			out = append(out, i)
 		}
 	}
 	return out
 }
 
-// latestOf is the latest event time per feed and key among records that
-// were published, in the form state.merge takes.
-func latestOf(cat *catalog.Catalog, msgs []bus.Message) map[string]map[string]int64 {
+// latestOf is the latest event time per feed and key among the records
+// msgs[i] of written, events[i] being their event times, in the form
+// state.merge takes.
+func latestOf(cat *catalog.Catalog, msgs []bus.Message, events []int64, written []int) map[string]map[string]int64 {
 	latest := map[string]map[string]int64{}
-	for _, m := range msgs {
+	for _, i := range written {
+		m := msgs[i]
 		f := cat.Feed(m.Topic)
 		if f == nil {
-			continue
-		}
-		at, ok := eventTime(m.Value, f.EventTime)
-		if !ok {
 			continue
 		}
 		if latest[f.Name] == nil {
 			latest[f.Name] = map[string]int64{}
 		}
-		latest[f.Name][string(m.Key)] = max(latest[f.Name][string(m.Key)], at)
+		latest[f.Name][string(m.Key)] = max(latest[f.Name][string(m.Key)], events[i])
 	}
 	return latest
 }
@@ -295,31 +290,39 @@ func firstOf(vals ...string) string {
 
 // messages checks the parser's records against their specs, drops those
 // already published, and builds the Kafka messages: records to their
-// feeds' topics, rejects to the dead-letter topics.
-func (p *Poller) messages(src Source, res connector.Result, fetched time.Time, etag string, st *state) (msgs, rejects []bus.Message, repeated int, latest map[string]map[string]int64, err error) {
+// feeds' topics (events: each one's event time, Unix milliseconds),
+// rejects to the dead-letter topics.
+//
+// A record was published already when its event time is no later than the
+// latest published for its feed and key (the parser's key) by an earlier
+// poll (the source's snapshot still shows it), or when a record of the same
+// identity (record.Identity: key fields and event second) came earlier in
+// this payload. The validator's decoder hands back both; nothing parses a
+// record twice.
+func (p *Poller) messages(src Source, res connector.Result, fetched time.Time, etag string, st *state) (msgs []bus.Message, events []int64, rejects []bus.Message, repeated int, latest map[string]map[string]int64, err error) {
 	var feeds []*catalog.Feed
 	for _, name := range src.Feeds {
 		f := p.cfg.Catalog.Feed(name)
 		if f == nil {
-			return nil, nil, 0, nil, fmt.Errorf("source %s makes records of feed %s, which is not in the catalogue", src.Name, name)
+			return nil, nil, nil, 0, nil, fmt.Errorf("source %s makes records of feed %s, which is not in the catalogue", src.Name, name)
 		}
 		feeds = append(feeds, f)
 	}
 	v := connector.NewValidator(feeds...)
 	defer v.Release()
-	res = v.Check(res)
+	checked, res := v.CheckDecoded(res)
 	latest = map[string]map[string]int64{}
-	inPayload := map[string]bool{}
-	for _, rec := range res.Records {
+	type seen struct {
+		feed string
+		id   record.Identity
+	}
+	inPayload := map[seen]bool{}
+	// The records of a feed share one envelope, so one header slice (the
+	// producer only reads it).
+	headers := map[string][]bus.Header{}
+	for _, rec := range checked {
 		f := p.cfg.Catalog.Feed(rec.Feed)
-		at, ok := eventTime(rec.Value, f.EventTime)
-		if !ok {
-			// The validator passed it, so this cannot happen; be loud if it does.
-			return nil, nil, 0, nil, fmt.Errorf("record of %s from %s has no readable %s: %s", rec.Feed, rec.Where, f.EventTime, rec.Value)
-		}
-		// Published by an earlier poll (the source's snapshot still shows
-		// it), or twice in this payload.
-		id := rec.Feed + "\x00" + rec.Key + "\x00" + strconv.FormatInt(at, 10)
+		at, id := rec.EventMillis, seen{rec.Feed, rec.Identity}
 		if at <= st.latest(rec.Feed, rec.Key) || inPayload[id] {
 			repeated++
 			continue
@@ -329,7 +332,13 @@ func (p *Poller) messages(src Source, res connector.Result, fetched time.Time, e
 			latest[rec.Feed] = map[string]int64{}
 		}
 		latest[rec.Feed][rec.Key] = max(latest[rec.Feed][rec.Key], at)
-		msgs = append(msgs, bus.Message{Topic: f.Topic(), Key: []byte(rec.Key), Value: rec.Value, Headers: provenance(src.URL, etag, fetched, f.Version)})
+		h, ok := headers[f.Name]
+		if !ok {
+			h = provenance(src.URL, etag, fetched, f.Version)
+			headers[f.Name] = h
+		}
+		msgs = append(msgs, bus.Message{Topic: f.Topic(), Key: []byte(rec.Key), Value: rec.Value, Headers: h})
+		events = append(events, at)
 	}
 	for _, rj := range res.Rejects {
 		f := p.cfg.Catalog.Feed(rj.Feed)
@@ -344,7 +353,7 @@ func (p *Poller) messages(src Source, res connector.Result, fetched time.Time, e
 		rejects = append(rejects, bus.DeadLetter(m, reason, fetched))
 	}
 	p.cfg.Metrics.rejected(src.Name, len(rejects))
-	return msgs, rejects, repeated, latest, nil
+	return msgs, events, rejects, repeated, latest, nil
 }
 
 // provenance is the envelope of the records of one payload: JSON, and
@@ -352,21 +361,4 @@ func (p *Poller) messages(src Source, res connector.Result, fetched time.Time, e
 func provenance(url, etag string, fetched time.Time, version int) []bus.Header {
 	return bus.Headers(envelope.Envelope{ContentType: record.ContentTypeJSON,
 		Provenance: envelope.Provenance{Source: url, ETag: etag, FetchedAt: fetched, SchemaVersion: version}})
-}
-
-// eventTime reads the event-time field of a JSON record in Unix
-// milliseconds.
-func eventTime(value []byte, field string) (int64, bool) {
-	var rec map[string]json.RawMessage
-	if err := json.Unmarshal(value, &rec); err != nil {
-		return 0, false
-	}
-	raw := bytes.TrimSpace(rec[field])
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		return t.UnixMilli(), err == nil
-	}
-	ms, err := strconv.ParseInt(string(raw), 10, 64)
-	return ms, err == nil
 }

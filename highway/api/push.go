@@ -112,8 +112,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 	var reasons []string
 	headers := bus.Headers(envelope.Envelope{ContentType: record.ContentTypeJSON, Provenance: envelope.Provenance{PushedBy: who.dept.Name}})
 	for i, raw := range recs {
-		m := bus.Message{Topic: f.Topic(), Offset: -1, Key: recordKey(f, raw), Value: raw, Headers: headers, Time: s.cfg.Now()}
+		m := bus.Message{Topic: f.Topic(), Offset: -1, Value: raw, Headers: headers, Time: s.cfg.Now()}
 		if err := dec.Append(raw); err != nil {
+			m.Key = rejectKey(f, raw)
 			res := RecordResult{Index: i, Status: "rejected", Reason: err.Error()}
 			var rej *record.Reject
 			if errors.As(err, &rej) {
@@ -125,6 +126,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 			reasons = append(reasons, err.Error())
 			continue
 		}
+		m.Key = dec.AppendKey([]byte{}) // the decoder read it; never nil, as an empty key is not no key
 		rep.Results[i] = RecordResult{Index: i, Status: "accepted"}
 		rep.Accepted++
 		good = append(good, m)
@@ -237,10 +239,15 @@ func splitRecords(body []byte, max int) ([][]byte, error) {
 	return out, nil
 }
 
-// recordKey is the Kafka key of a record: its key fields' values in the
-// feed's order, joined with record.KeySep (strings as they are, other
-// values as written), as the connectors key theirs.
-func recordKey(f *catalog.Feed, raw []byte) []byte {
+// rejectKey is the Kafka key of a rejected record, which picks its
+// dead-letter partition: the key an accepted record gets
+// (record.Decoder.AppendKey: its key fields' values in the feed's order,
+// joined with record.KeySep, strings as they are, other values as
+// written), read with encoding/json since the decoder stopped at the
+// record's first fault and may not have read the key fields; nil when the
+// record is not a JSON object. Rejects are few, and this keeps each one's
+// dead-letter partition what it always was.
+func rejectKey(f *catalog.Feed, raw []byte) []byte {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil {
 		return nil

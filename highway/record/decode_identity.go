@@ -15,8 +15,11 @@ import (
 type Filter func(id Identity, event time.Time) error
 
 // Identity identifies a record by its key fields and event time (to the
-// second), the same whether computed from a record or from a row in
-// ClickHouse (IdentityOf).
+// second), the same whether computed from a record (Decoder.Identity) or
+// from a row in ClickHouse (IdentityOf): the one definition of "the same
+// record" that the connectors, the processors' de-duplication and the
+// identities read back from ClickHouse share. The second, not the
+// millisecond, because a row's event time is a DateTime.
 type Identity uint64
 
 // ErrDuplicate is returned by a Filter for a record already seen.
@@ -46,8 +49,12 @@ func (d *Decoder) canonical(i int, buf []byte) []byte {
 	return strconv.AppendFloat(buf, s.num, 'g', -1, 64)
 }
 
-// identity hashes the key fields' canonical text and the event second.
-func (d *Decoder) identity() Identity {
+// Identity is the identity of the record the decoder last read: the hash
+// of its key fields' canonical text and its event second, what IdentityOf
+// gives for its row. Read it after Append accepted a record (and before
+// the next Append); the connectors' poller de-duplicates a payload by it,
+// the processors' Filter receives it.
+func (d *Decoder) Identity() Identity {
 	h := fnvOffset
 	var buf [64]byte
 	for _, k := range d.keyIdx {

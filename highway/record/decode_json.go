@@ -174,7 +174,7 @@ func (d *Decoder) finish() error {
 		return err
 	}
 	if d.filter != nil {
-		if err := d.filter(d.identity(), time.UnixMilli(d.slots[d.event].i).UTC()); err != nil {
+		if err := d.filter(d.Identity(), time.UnixMilli(d.slots[d.event].i).UTC()); err != nil {
 			return err
 		}
 	}

@@ -123,7 +123,7 @@ func (d *Decoder) value(p *scanner, idx int) error {
 		if d.kinds[idx] != kindBool {
 			return bad("must be " + typeWords(f.Type) + ", not true or false")
 		}
-		s.b = v
+		s.b, s.raw = v, p.data[start:p.pos]
 	case c == '"':
 		var err error
 		s.str, s.buf, s.ascii, err = p.stringValue(s.buf[:0])
