@@ -72,6 +72,11 @@ leaves the split to the SQL guard alone.`, stderr)
 	queryMemory := fs.Uint64("query-max-memory", 2<<30, "max_memory_usage of each query, in bytes")
 	tokenRate := fs.Float64("token-rate", 10, "pushes and queries per second per token (burst: twice as many)")
 	openRate := fs.Float64("open-rate", 5, "open-data requests per second per client (burst: twice as many)")
+	var quotas catalog.Quotas
+	fs.IntVar(&quotas.RequestsPerMinute, "quota-requests-per-minute", api.DefaultQuotas.RequestsPerMinute, "API requests per minute per department, unless its spec's quotas say otherwise (per server)")
+	fs.IntVar(&quotas.RowsPerDay, "quota-rows-per-day", api.DefaultQuotas.RowsPerDay, "rows a department's queries, downloads and live tails may return per day (Hong Kong time, all servers)")
+	fs.IntVar(&quotas.BytesPerDay, "quota-bytes-per-day", api.DefaultQuotas.BytesPerDay, "bytes a department's queries, downloads and live tails may return per day (all servers)")
+	fs.IntVar(&quotas.PushedRecordsPerMinute, "quota-pushed-records-per-minute", api.DefaultQuotas.PushedRecordsPerMinute, "records a department may push per minute (per server)")
 	trustXFF := fs.Bool("trust-forwarded-for", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
 	scheduler := fs.String("scheduler", envOr("HIGHWAY_SCHEDULER", ""), "http://host:port of a 'highway schedule' node (its --http-addr): the jobs and cluster routes are proxied there with this API's auth (default $HIGHWAY_SCHEDULER); without it they answer 503")
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +87,9 @@ leaves the split to the SQL guard alone.`, stderr)
 	}
 	if *dsn == "" {
 		return errNoClickHouse
+	}
+	if quotas.RequestsPerMinute <= 0 || quotas.RowsPerDay <= 0 || quotas.BytesPerDay <= 0 || quotas.PushedRecordsPerMinute <= 0 {
+		return fmt.Errorf("%w: the --quota-* flags must be positive", errUsage)
 	}
 	if *tokenRate <= 0 || *openRate <= 0 || *queryTimeout <= 0 {
 		return fmt.Errorf("%w: --token-rate (%v), --open-rate (%v) and --query-timeout (%s) must be positive", errUsage, *tokenRate, *openRate, *queryTimeout)
@@ -170,6 +178,11 @@ leaves the split to the SQL guard alone.`, stderr)
 		return err
 	}
 	cfg.PushKeys = pk
+	usage, err := st.OpenUsageLog(ctx, "")
+	if err != nil {
+		return err
+	}
+	cfg.Usage, cfg.Quotas = usage, quotas
 	if *kafka != "" {
 		b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
 		if err != nil {
@@ -316,7 +329,11 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.S
 	if err != nil {
 		return nil, "", nil, err
 	}
-	srv := api.New(api.Config{
+	usage, err := st.OpenUsageLog(ctx, "")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := api.New(api.Config{Usage: usage,
 		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: tokens,
 		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(), PushKeys: pk,
 		Ready:     []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},

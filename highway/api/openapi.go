@@ -19,6 +19,7 @@ var schemaTypes = map[string]any{
 	"PushReport":     PushReport{},
 	"QueryRequest":   QueryRequest{},
 	"Me":             Me{},
+	"Usage":          Usage{},
 	"OpenFeed":       OpenFeed{},
 	"OpenFeedList":   []OpenFeed{},
 	"Ready":          Ready{},

@@ -105,6 +105,10 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 		writeError(w, status, err.Error(), "send a JSON array of records, or one JSON object per line")
 		return
 	}
+	if s.overQuota(w, who, "pushed_records_per_minute", len(recs)) {
+		entry.Status = http.StatusTooManyRequests
+		return
+	}
 	dec := record.NewDecoder(f)
 	defer dec.Release()
 	rep := PushReport{Feed: f.Name, Results: make([]RecordResult, len(recs))}

@@ -52,7 +52,7 @@ func (s *Server) qualityRoutes() []route {
 			params:      append([]param{feedParam}, downloadParams...),
 			ok:          okResponse{status: 200, types: []string{"application/json", "application/x-ndjson", "text/csv", "application/vnd.apache.arrow.stream"}, desc: "the rows"},
 			errors: merge(errAuth, errRate, map[int]string{400: "a bad parameter", 404: "no such feed, or one you may not read",
-				501: "as_of or changed_since on a server without them", 502: "ClickHouse is not answering", 503: "no ClickHouse configured"}), handle: s.feedData},
+				501: "as_of or changed_since on a server without them", 502: "ClickHouse is not answering", 503: "no ClickHouse configured"}), handle: s.feedData, reads: true},
 	}
 }
 

@@ -15,7 +15,8 @@ var (
 		http.StatusUnauthorized: "no bearer token, or a token that is unknown, revoked or expired",
 		http.StatusForbidden:    "the token's department is not declared, or the token lacks the scope the route needs (read; push:<feed> to push)",
 	}
-	errRate = map[int]string{http.StatusTooManyRequests: "rate limit exceeded; the Retry-After header says when to retry"}
+	errRate  = map[int]string{http.StatusTooManyRequests: "rate limit exceeded; the Retry-After header says when to retry"}
+	errQuota = map[int]string{http.StatusTooManyRequests: "a quota of the department is used up (requests per minute, rows or bytes per day, pushed records per minute); Retry-After says when to retry"}
 )
 
 func merge(ms ...map[int]string) map[int]string {
@@ -64,7 +65,7 @@ func (s *Server) routeTable() []route {
 			description: "Streams each record as it reaches Kafka: 'event: record', the record's JSON as data, 'partition-offset' as id. A client that falls behind is dropped with a last 'event: error'.",
 			params:      []param{feedParam},
 			ok:          okResponse{status: 200, types: []string{"text/event-stream"}, desc: "the stream"},
-			errors:      merge(errAuth, map[int]string{404: "no such feed, or one you may not read", 503: "no Kafka configured"}), handle: s.live},
+			errors:      merge(errAuth, errQuota, map[int]string{404: "no such feed, or one you may not read", 503: "no Kafka configured"}), handle: s.live, reads: true},
 		{method: "POST", path: "/api/v1/query", auth: authToken, tag: "query",
 			summary:     "Run one read-only SQL query",
 			description: "One SELECT (or WITH … SELECT) over the tables GET /api/v1/me lists (open tables by name alone, restricted ones as <database>_restricted.table; for admin departments also the audit log, <database>_restricted.highway_audit), run with ClickHouse's readonly=1 and limits on time, rows, bytes and memory. The result streams in the format asked: json, ndjson, csv or arrow (an Arrow IPC stream). If the query fails after the first rows went out (a limit reached, a runtime error), the status is already 200: json ends with an \"error\" member beside \"rows\", ndjson with a last line {\"error\": \"...\"}, and csv and arrow responses are cut off without their end (the connection closes before the last chunk), so clients see an incomplete transfer, never a result that looks complete.",
@@ -72,9 +73,13 @@ func (s *Server) routeTable() []route {
 			errors: merge(errAuth, errRate, map[int]string{
 				400: "the query was refused (reason, code and byte position), or ClickHouse refused it (its message)",
 				413: "the body is over 1 MiB", 502: "ClickHouse is not answering", 503: "no ClickHouse configured", 504: "the query took too long",
-			}), handle: s.query},
+			}), handle: s.query, reads: true},
 		{method: "GET", path: "/api/v1/me", auth: authToken, tag: "catalogue",
 			summary: "Who you are and what you may read", ok: jsonOK("Me", "the caller"), errors: errAuth, handle: s.me, scope: scopeAny},
+		{method: "GET", path: "/api/v1/me/usage", auth: authToken, tag: "catalogue",
+			summary:     "Your department's usage today and its quotas",
+			description: "Requests, rows and bytes read (queries, downloads, live tails) and records pushed today (Hong Kong time, summed over every API server as of their last sync), and the department's quotas; a request over a quota is answered 429 with Retry-After and the quota's name.",
+			ok:          jsonOK("Usage", "the usage"), errors: errAuth, handle: s.myUsage, scope: scopeAny},
 		{method: "GET", path: "/api/v1/openapi.json", auth: authNone, tag: "operations",
 			summary: "This document (no token needed)", ok: jsonOK("", "the OpenAPI 3 document"), handle: s.openapi},
 		{method: "GET", path: "/open/v1/feeds", auth: authNone, tag: "open data",

@@ -111,7 +111,16 @@ type Config struct {
 	// is also a Registerer (a *prometheus.Registry), else a private
 	// registry served beside Gatherer.
 	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+
+	// Quotas are the departments' quotas where their specs set none
+	// (zero fields: DefaultQuotas).
+	Quotas catalog.Quotas
+	// Usage shares the departments' daily usage between API servers
+	// (*store.UsageLog); without it each server counts its own.
+	Usage UsageStore
+	// UsageSync is how often usage is written and read. Default 10s.
+	UsageSync time.Duration
+	Logger    *slog.Logger
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
 
@@ -201,6 +210,7 @@ type Server struct {
 	tokenRL *limiter
 	openRL  *limiter
 	hub     *liveHub
+	meter   *meter
 	idem    *idempotency // nil without Config.PushKeys
 }
 
@@ -251,6 +261,9 @@ func New(cfg Config) *Server {
 	if cfg.OpenRate == (Rate{}) {
 		cfg.OpenRate = Rate{PerSecond: 5, Burst: 10}
 	}
+	if cfg.UsageSync <= 0 {
+		cfg.UsageSync = 10 * time.Second
+	}
 	if cfg.IdempotencySettle <= 0 {
 		cfg.IdempotencySettle = 2 * time.Second
 	}
@@ -264,6 +277,7 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(cfg.Registerer),
 		tokenRL: newLimiter(cfg.TokenRate, cfg.Now),
 		openRL:  newLimiter(cfg.OpenRate, cfg.Now),
+		meter:   newMeter(cfg.Usage, cfg.Quotas, cfg.UsageSync, cfg.Now, cfg.Logger, cfg.Registerer),
 	}
 	s.hub = newLiveHub(cfg.Tail, cfg.LiveBuffer, cfg.Logger, s.metrics)
 	if cfg.PushKeys != nil {
@@ -281,7 +295,10 @@ func New(cfg Config) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Close ends every live tail; their clients' streams end.
-func (s *Server) Close() { s.hub.close() }
+func (s *Server) Close() {
+	s.hub.close()
+	s.meter.close()
+}
 
 // authKind says what a route needs of its caller.
 type authKind int
@@ -310,6 +327,9 @@ type route struct {
 	// scope is the token scope the route needs; the push route checks
 	// push:<feed> itself.
 	scope routeScope
+	// reads marks the routes that return rows (query, download, live
+	// tail): they count against the daily rows and bytes quotas.
+	reads bool
 }
 
 // routeScope is what a route needs of a token's scopes.
@@ -421,6 +441,10 @@ func (s *Server) wrap(rt route) http.Handler {
 					"use a token with the read scope ('highway token create --scopes read,...')")
 				return
 			}
+			s.meter.count(who.dept.Name, store.Usage{Requests: 1})
+			if s.overQuota(rec, who, "requests_per_minute", 1) || rt.reads && s.overQuota(rec, who, "daily", 0) {
+				return
+			}
 		}
 		rt.handle(rec, r, who)
 	})
@@ -522,6 +546,7 @@ func (s *Server) clientAddr(r *http.Request) string {
 
 // audit records an entry if an audit log is configured.
 func (s *Server) audit(e store.AuditEntry) {
+	s.meterAudited(e)
 	if s.cfg.Audit != nil {
 		if e.At.IsZero() {
 			e.At = s.cfg.Now()

@@ -52,6 +52,7 @@ func TestRoleRouteMatrix(t *testing.T) {
 		"GET /api/v1/feeds/{feed}/live":     {"/api/v1/feeds/police.cases/live", "", row(403, 200, 404, 200, 200, 200, 404)},
 		"POST /api/v1/query":                {"/api/v1/query", query, row(403, 200, 400, 200, 200, 200, 400)},
 		"GET /api/v1/me":                    {"/api/v1/me", "", row(200, 200, 200, 200, 200, 200, 200)},
+		"GET /api/v1/me/usage":              {"/api/v1/me/usage", "", row(200, 200, 200, 200, 200, 200, 200)},
 		"GET /api/v1/feeds/{feed}/quality":  {"/api/v1/feeds/police.cases/quality", "", row(403, 503, 404, 503, 503, 503, 404)},
 		"GET /api/v1/feeds/{feed}/data":     {"/api/v1/feeds/police.cases/data", "", row(403, 200, 404, 200, 200, 200, 404)},
 	}

@@ -29,6 +29,8 @@ type Department struct {
 	// Admin departments read every feed, open or restricted, and the
 	// platform's own tables (the audit log).
 	Admin bool
+	// Quotas bound its use of the API (zero fields: the server's default).
+	Quotas Quotas
 	// File and Line locate the spec, for messages.
 	File string
 	Line int
@@ -82,6 +84,7 @@ func departmentKeys(d *decoder, dep *Department) []key {
 		{name: "description", doc: "the department's full name or purpose", decode: d.str(&dep.Description)},
 		{name: "grants", doc: "restricted feeds the department may read besides its own", decode: d.strings(&dep.Grants)},
 		{name: "admin", doc: "true if the department reads everything (default false)", decode: d.boolean(&dep.Admin)},
+		{name: "quotas", doc: "limits on its API use: requests_per_minute, rows_per_day, bytes_per_day, pushed_records_per_minute", decode: decodeQuotas(d, dep)},
 	}
 }
 
