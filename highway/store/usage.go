@@ -39,8 +39,9 @@ func (d DDL) UsageTableName(table string) string {
 // CreateUsageTable returns the CREATE TABLE IF NOT EXISTS statement of the
 // usage table: every API server adds its counts as rows, which
 // SummingMergeTree folds, and readers sum them.
-func (d DDL) CreateUsageTable(table string) string {
-	return createTable(d.UsageTableName(table), usageColumns, "ENGINE = SummingMergeTree()\nPARTITION BY toYYYYMM(day)\nORDER BY (day, department)")
+func (d DDL) CreateUsageTable(table string) []string {
+	return d.create(tableSpec{db: d.Layout().AuditDatabase(), name: table, columns: usageColumns, engine: "SummingMergeTree",
+		partition: "toYYYYMM(day)", order: "day, department", shardBy: "cityHash64(department)"})
 }
 
 // UsageLog keeps the departments' usage in ClickHouse, shared by every API
@@ -60,7 +61,7 @@ func (s *Store) OpenUsageLog(ctx context.Context, table string) (*UsageLog, erro
 	if err := s.conn.Exec(ctx, s.ddl.CreateDatabase(db)); err != nil {
 		return nil, fmt.Errorf("usage log: creating database %s: %w", db, err)
 	}
-	if err := s.conn.Exec(ctx, s.ddl.CreateUsageTable(table)); err != nil {
+	if err := s.execAll(ctx, s.ddl.CreateUsageTable(table)); err != nil {
 		return nil, fmt.Errorf("creating the usage table %s.%s: %w", db, table, err)
 	}
 	return &UsageLog{s: s, table: table}, nil
