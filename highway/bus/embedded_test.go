@@ -72,3 +72,22 @@ func TestClaimsReadTheEmbeddedCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestTailEmbedded runs the tail suite on the embedded broker.
+func TestTailEmbedded(t *testing.T) {
+	e, err := bus.StartEmbedded(bus.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	b, err := bus.New(bus.Config{Brokers: e.Brokers(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const topic = "dev.tail"
+	if err := b.EnsureTopics(context.Background(), 2, topic); err != nil {
+		t.Fatal(err)
+	}
+	tailSuite(t, b, topic)
+}
