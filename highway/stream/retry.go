@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -32,7 +33,14 @@ func retry(ctx context.Context, p *Processor, what string, fn func() error) erro
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		p.log.Warn("waiting before retry", "while", what, "attempt", attempt, "wait", wait, "err", err)
+		// Said at Warn once, and every 30th attempt (some 5 minutes apart),
+		// then "recovered"; the attempts in between are at Debug, and
+		// highway_processor_waiting is 1 meanwhile.
+		lvl := slog.LevelDebug
+		if attempt%30 == 1 {
+			lvl = slog.LevelWarn
+		}
+		p.log.Log(ctx, lvl, "waiting before retry", "while", what, "attempt", attempt, "wait", wait, "err", err)
 		p.cfg.Metrics.retry(p.cfg.Feed.Name, what)
 		p.cfg.Metrics.wait(p.cfg.Feed.Name, what, true)
 		select {

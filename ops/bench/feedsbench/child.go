@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// child is one `highway process` run, whose RSS is sampled every 100 ms.
+type child struct {
+	cmd     *exec.Cmd
+	logPath string
+	metrics string // base URL of /metrics and /debug/pprof
+	exited  chan struct{}
+	waitErr error
+
+	mu      sync.Mutex
+	peak    int64 // bytes, since the last resetPeak
+	started time.Time
+}
+
+// startChild runs `bin process args...`, logging to logPath.
+func startChild(bin string, args []string, logPath, metrics string) (*child, error) {
+	out, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", logPath, err)
+	}
+	cmd := exec.Command(bin, append([]string{"process"}, args...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("starting %s process: %w", bin, err)
+	}
+	c := &child{cmd: cmd, logPath: logPath, metrics: metrics, exited: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		out.Close()
+		close(c.exited)
+	}()
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.exited:
+				return
+			case <-t.C:
+				if rss := c.rss(); rss > 0 {
+					c.mu.Lock()
+					c.peak = max(c.peak, rss)
+					c.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return c, nil
+}
+
+// alive says whether the child still runs; failure says why it ended.
+func (c *child) alive() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+func (c *child) failure() error {
+	return fmt.Errorf("highway process exited (%v); last lines of %s:\n%s", c.waitErr, c.logPath, tail(c.logPath, 15))
+}
+
+// stop ends the child with SIGTERM (SIGKILL after 30 s).
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+// rss is the child's resident set now, in bytes.
+func (c *child) rss() int64 { return procStatusBytes(c.cmd.Process.Pid, "VmRSS:") }
+
+// resetPeak starts a new peak; takePeak returns the peak since.
+func (c *child) resetPeak() {
+	c.mu.Lock()
+	c.peak = c.rss()
+	c.mu.Unlock()
+}
+
+func (c *child) takePeak() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(c.peak, c.rss())
+}
+
+// fds is the number of the child's open files (sockets included).
+func (c *child) fds() int {
+	es, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.cmd.Process.Pid))
+	return len(es)
+}
+
+// cpu is the child's CPU time so far (user + system).
+func (c *child) cpu() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ 100
+}
+
+// goroutines reads the child's goroutine count from its profiler.
+func (c *child) goroutines(ctx context.Context) (int, error) {
+	body, err := c.get(ctx, "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(body), "\n")
+	n, err := strconv.Atoi(strings.TrimPrefix(line, "goroutine profile: total "))
+	if err != nil {
+		return 0, fmt.Errorf("goroutine profile: first line %q", line)
+	}
+	return n, nil
+}
+
+// profile saves the child's profile name (heap, goroutine) to path.
+func (c *child) profile(ctx context.Context, name, path string) error {
+	body, err := c.get(ctx, "/debug/pprof/"+name)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, body, 0o644)
+}
+
+// metric returns the sum of the samples of the Prometheus series name
+// whose labels contain labels (e.g. `feed="x"`), or -1 when there is none.
+func (c *child) metric(ctx context.Context, name, labels string) float64 {
+	body, err := c.get(ctx, "/metrics")
+	if err != nil {
+		return -1
+	}
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		series, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		n, lbl, _ := strings.Cut(series, "{")
+		if n != name || !strings.Contains(lbl, labels) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
+}
+
+func (c *child) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metrics+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", path, res.Status)
+	}
+	return io.ReadAll(res.Body)
+}
+
+// count counts the lines of the child's log that contain s.
+func (c *child) count(s string) int {
+	data, _ := os.ReadFile(c.logPath)
+	return bytes.Count(data, []byte(s))
+}
+
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// procStatusBytes reads a "kB" line of /proc/<pid>/status, in bytes.
+func procStatusBytes(pid int, key string) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func loadavg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
