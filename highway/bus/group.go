@@ -99,6 +99,28 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 	return msgs, nil
 }
 
+// Wait waits until a message is there for Fetch to return at once (or an
+// unreadable batch for it to report), fetching with the bounds of a batch of
+// maxBytes bytes of values. A caller that must pay for a batch before it
+// fetches (a memory budget) can wait for records with little and take what
+// the batch needs once they are there. Errors are Fetch's.
+func (c *Claim) Wait(ctx context.Context, maxBytes int64) error {
+	c.reader.bound(maxBytes)
+	c.reader.release()
+	stop := context.AfterFunc(ctx, c.reader.interrupt)
+	defer stop()
+	for {
+		err := c.reader.fill(ctx, firstMessageWait)
+		if errors.Is(err, errEmptyFetch) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("fetching from %s/%d: %w", c.Topic, c.Partition, err)
+		}
+		return nil
+	}
+}
+
 // Lag is how many messages of the partition are behind the last fetched one,
 // or -1 when not yet known.
 func (c *Claim) Lag() int64 { return c.reader.lag() }

@@ -94,21 +94,30 @@ func (r *partitionReader) lag() int64 {
 // connection (the next call dials again) and are worth retrying with a
 // backoff.
 func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Message, error) {
+	if err := r.fill(ctx, maxWait); err != nil {
+		return Message{}, err
+	}
+	if r.bad != nil && len(r.pending) == 0 {
+		return Message{}, r.bad
+	}
+	m := r.pending[0]
+	r.pending = r.pending[1:]
+	r.offset = m.Offset + 1
+	if len(r.pending) == 0 {
+		r.offset = max(r.offset, r.after)
+	}
+	return m, nil
+}
+
+// fill makes sure a message is pending, or an unreadable batch is next
+// (r.bad), fetching when none is; it returns next's errors otherwise.
+func (r *partitionReader) fill(ctx context.Context, maxWait time.Duration) error {
 	for {
-		if len(r.pending) > 0 {
-			m := r.pending[0]
-			r.pending = r.pending[1:]
-			r.offset = m.Offset + 1
-			if len(r.pending) == 0 {
-				r.offset = max(r.offset, r.after)
-			}
-			return m, nil
-		}
-		if r.bad != nil {
-			return Message{}, r.bad
+		if len(r.pending) > 0 || r.bad != nil {
+			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return Message{}, err
+			return err
 		}
 		res, err := r.fetch(ctx, maxWait)
 		if used := r.mem.takeUsed(); err == nil && len(res.messages) > 0 {
@@ -132,19 +141,19 @@ func (r *partitionReader) next(ctx context.Context, maxWait time.Duration) (Mess
 					r.offset = res.next
 					continue
 				}
-				return Message{}, errEmptyFetch
+				return errEmptyFetch
 			}
 			r.pending, r.after = res.messages, res.next
 		case errors.Is(err, kafka.OffsetOutOfRange):
 			if err := r.outOfRange(ctx); err != nil {
-				return Message{}, err
+				return err
 			}
 		default:
 			r.drop()
 			if ctx.Err() != nil {
-				return Message{}, ctx.Err() // interrupted
+				return ctx.Err() // interrupted
 			}
-			return Message{}, fmt.Errorf("reading %s/%d at offset %d: %w", r.topic, r.partition, r.offset, err)
+			return fmt.Errorf("reading %s/%d at offset %d: %w", r.topic, r.partition, r.offset, err)
 		}
 	}
 }

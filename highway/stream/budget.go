@@ -211,6 +211,25 @@ func (a *Account) Acquire(ctx context.Context, n int64) (int64, error) {
 	return n, nil
 }
 
+// TryAcquire takes, without waiting, the most of n bytes that fits now,
+// halving it down to least, and returns what it
+// took: 0 when not even least fits. A partition that has records waits for
+// nothing more than its first grant: what its batch would like beyond that
+// it takes if it is there, so that no batch waits on bytes that quiet
+// partitions hold.
+func (a *Account) TryAcquire(n, least int64) int64 {
+	b := a.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for n = min(n, b.limit()); n >= max(least, 1); n /= 2 {
+		if b.fits(a, n) {
+			b.take(a, n)
+			return n
+		}
+	}
+	return 0
+}
+
 // Charge takes n bytes without waiting, past the budget if need be: for
 // memory already in use (a fetch that brought more than was acquired, a
 // decoded batch larger than its estimate). The next Acquire waits longer;

@@ -252,3 +252,35 @@ func TestSizer(t *testing.T) {
 		})
 	}
 }
+
+// TestBudgetTryAcquire: what fits of a request is taken at once, halving
+// down to the least asked for, never waiting.
+func TestBudgetTryAcquire(t *testing.T) {
+	tests := []struct {
+		name        string
+		held        int64 // in halves, by another account
+		n, least    int64 // in halves
+		want        int64 // in halves
+		accounts    int
+		totalHalves int64
+	}{
+		{"all of it when free", 0, 8, 1, 8, 2, 40},
+		{"half when half fits", 34, 8, 1, 4, 2, 40}, // committed 34 + 2 (a reserve): 8 would make 42, 4 makes 38
+		{"nothing below least", 20, 8, 4, 0, 2, 22},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBudget(tt.totalHalves * half)
+			var accts []*Account
+			for range tt.accounts {
+				accts = append(accts, b.Account("feed"))
+			}
+			if tt.held > 0 {
+				accts[1].Charge(tt.held * half)
+			}
+			if got := accts[0].TryAcquire(tt.n*half, tt.least*half); got != tt.want*half {
+				t.Fatalf("took %d halves, want %d", got/half, tt.want)
+			}
+		})
+	}
+}

@@ -84,16 +84,29 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 		defer close(decoded)
 		sz := newSizer(p.cfg.MaxBytes, p.acct.Clamp(math.MaxInt64))
 		for {
-			// Bytes from the budget first: when it is spent, the backlog
-			// waits in Kafka.
-			grant, err := p.acct.Acquire(gctx, sz.grant())
+			// Bytes from the budget first: a little to wait for records with
+			// (when even that is spent, the backlog waits in Kafka), then,
+			// once records are there, what the batch would like if it is
+			// free: a quiet partition holds little while it waits.
+			grant, err := p.acct.Acquire(gctx, minGrant)
 			if err != nil {
 				return // the claim ends
 			}
-			limit := sz.values(grant)
-			var msgs []bus.Message
 			// A broker that restarts or moves the partition makes fetches
 			// fail for a while; wait for it rather than give the partition up.
+			err = retry(gctx, p, "fetching from Kafka", func() error {
+				return c.Wait(gctx, sz.values(grant))
+			})
+			if err != nil {
+				p.acct.Release(grant)
+				fetchErr <- err
+				return
+			}
+			if want := sz.grant(); want > grant {
+				grant += p.acct.TryAcquire(want-grant, minGrant)
+			}
+			limit := sz.values(grant)
+			var msgs []bus.Message
 			var bad *bus.BadBatchError
 			err = retry(gctx, p, "fetching from Kafka", func() (err error) {
 				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, limit, p.cfg.MaxWait)

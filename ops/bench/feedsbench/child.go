@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cityhighway/highway/ops/bench/benchproc"
 )
 
 // child is one `highway process` run, whose RSS is sampled every 100 ms.
@@ -77,7 +79,7 @@ func (c *child) alive() bool {
 }
 
 func (c *child) failure() error {
-	return fmt.Errorf("highway process exited (%v); last lines of %s:\n%s", c.waitErr, c.logPath, tail(c.logPath, 15))
+	return fmt.Errorf("highway process exited (%v); last lines of %s:\n%s", c.waitErr, c.logPath, benchproc.Tail(c.logPath, 15))
 }
 
 // stop ends the child with SIGTERM (SIGKILL after 30 s).
@@ -92,7 +94,7 @@ func (c *child) stop() {
 }
 
 // rss is the child's resident set now, in bytes.
-func (c *child) rss() int64 { return procStatusBytes(c.cmd.Process.Pid, "VmRSS:") }
+func (c *child) rss() int64 { return benchproc.StatusBytes(c.cmd.Process.Pid, "VmRSS") }
 
 // resetPeak starts a new peak; takePeak returns the peak since.
 func (c *child) resetPeak() {
@@ -115,17 +117,8 @@ func (c *child) fds() int {
 
 // cpu is the child's CPU time so far (user + system).
 func (c *child) cpu() time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ 100
+	d, _ := benchproc.CPU(c.cmd.Process.Pid)
+	return d
 }
 
 // goroutines reads the child's goroutine count from its profiler.
@@ -200,34 +193,4 @@ func (c *child) get(ctx context.Context, path string) ([]byte, error) {
 func (c *child) count(s string) int {
 	data, _ := os.ReadFile(c.logPath)
 	return bytes.Count(data, []byte(s))
-}
-
-func tail(path string, n int) string {
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
-}
-
-// procStatusBytes reads a "kB" line of /proc/<pid>/status, in bytes.
-func procStatusBytes(pid int, key string) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, key); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-func loadavg() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

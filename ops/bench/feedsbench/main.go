@@ -32,6 +32,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/cityhighway/highway/ops/bench/benchproc"
 )
 
 // options are the command-line flags.
@@ -90,7 +92,7 @@ func (o *options) validate() error {
 	if o.clickhouse == "" {
 		errs = append(errs, errors.New("no ClickHouse: pass -clickhouse or set HIGHWAY_CLICKHOUSE"))
 	}
-	if !validRun(o.run) {
+	if !benchproc.ValidRun(o.run) {
 		errs = append(errs, fmt.Errorf("-run %q: use lower-case letters and digits, starting with a letter", o.run))
 	}
 	if o.work == "" {
@@ -101,16 +103,4 @@ func (o *options) validate() error {
 			o.feeds, o.burst, o.backlog, o.storm, o.partitions))
 	}
 	return errors.Join(errs...)
-}
-
-func validRun(s string) bool {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for _, c := range s {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }

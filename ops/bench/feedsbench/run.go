@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/ops/bench/benchproc"
 )
 
 // figures are what the run measured.
@@ -33,7 +34,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	defer e.close()
 	var f figures
-	log.Info("run", "feeds", o.feeds, "burst", o.burst, "backlog", o.backlog, "storm", o.storm, "load", loadavg(), "work", o.work)
+	log.Info("run", "feeds", o.feeds, "burst", o.burst, "backlog", o.backlog, "storm", o.storm, "load", benchproc.Loadavg(), "work", o.work)
 
 	// Single: one feed drains feeds × burst pre-filled records alone.
 	total := int64(o.feeds) * int64(o.burst)
@@ -286,7 +287,7 @@ func (e *env) probe(ctx context.Context, feed *catalog.Feed) ([]time.Duration, e
 }
 
 func report(o options, f figures) {
-	fmt.Printf("feeds=%d burst=%d backlog=%d storm=%d partitions=%d highway=%s load=%s\n", o.feeds, o.burst, o.backlog, o.storm, o.partitions, o.highway, loadavg())
+	fmt.Printf("feeds=%d burst=%d backlog=%d storm=%d partitions=%d highway=%s load=%s\n", o.feeds, o.burst, o.backlog, o.storm, o.partitions, o.highway, benchproc.Loadavg())
 	fmt.Printf("single feed: %.0f rows/s, cpu %s\n", f.singleRate, f.cpuSingle.Round(10*time.Millisecond))
 	fmt.Printf("idle: rss %d MiB, %d goroutines, %d open files, cpu %s\n", mib(f.idleRSS), f.goroutines, f.fds, f.cpuIdle.Round(10*time.Millisecond))
 	fmt.Printf("burst: %.0f rows/s (%.2f × single) after %s to claim every partition, peak rss %d MiB, cpu %s\n", f.burstRate, f.burstRate/f.singleRate, f.join.Round(100*time.Millisecond), mib(f.burstRSS), f.cpuBurst.Round(10*time.Millisecond))

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/cityhighway/highway/ops/bench/benchproc"
 )
 
 // child is a `highway process` running as a child of this program, so that
@@ -123,58 +123,13 @@ func (c *child) failure() error {
 	return fmt.Errorf("highway process exited early (%v); end of %s:\n%s", c.waitErr, c.logPath, tail(c.logPath, 20))
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// tail, procStatusBytes and procCPU are ops/bench/benchproc's, shared
+// with ops/bench/feedsbench.
+func tail(path string, n int) string { return benchproc.Tail(path, n) }
 
-// procStatusBytes reads a "kB" line (VmHWM, VmRSS) of /proc/<pid>/status;
-// 0 when the process is gone.
-func procStatusBytes(pid int, key string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), key+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
+func procStatusBytes(pid int, key string) int64 { return benchproc.StatusBytes(pid, key) }
 
-// procCPU returns the user+system CPU time of a process from
-// /proc/<pid>/stat, for processes that are not our children (ClickHouse).
-func procCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may contain spaces; fields resume after its ')'.
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const hz = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / hz, nil
-}
+func procCPU(pid int) (time.Duration, error) { return benchproc.CPU(pid) }
 
 // cpuMeter measures the CPU time a non-child process spends between start
 // and stop; it reads 0 when no pid is known.
@@ -219,10 +174,4 @@ func (m *cpuMeter) since() time.Duration {
 }
 
 // loadavg returns the 1-minute load average.
-func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(data))[0]
-}
+func loadavg() string { return strings.Fields(benchproc.Loadavg())[0] }

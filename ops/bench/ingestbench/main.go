@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/ops/bench/benchproc"
 )
 
 // options are the command-line flags.
@@ -140,14 +141,4 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
-func validRun(s string) bool {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for _, c := range s {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
+func validRun(s string) bool { return benchproc.ValidRun(s) }
