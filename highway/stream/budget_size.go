@@ -8,17 +8,24 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 )
 
-// Batches sized to the feed. A partition asks its feed's Account for what
-// its next micro-batch will occupy, judged from what its recent batches
-// did: a feed that delivers a few records a minute holds a few kilobytes
-// while it waits, one that drains a backlog doubles its grant batch after
-// batch up to the spec's byte limit. The grant also bounds what the fetch
+// Batches sized to the feed. A partition holds minGrant while it waits for
+// records; once they are there it asks its feed's Account for what its
+// micro-batch will occupy, judged from what its recent batches did, and
+// takes what is free of that: a feed that delivers a few records a minute
+// asks for a few kilobytes, one that drains a backlog doubles its grant
+// batch after batch up to the spec's byte limit. The grant also bounds what the fetch
 // may bring (its values, in bytes), so a batch never takes more than it
 // was given by much.
 
-// minGrant is the least a partition acquires before a fetch: room for a
-// few hundred small records.
+// minGrant is the least a partition acquires before a fetch, and what it
+// holds while it waits for records: room for a few hundred small records.
 const minGrant = 32 << 10
+
+// firstCost is what a partition expects its first batch to occupy before it
+// has seen one: generous, since a partition holds only minGrant while it
+// waits and gives back what a batch does not use once it is decoded, while
+// batches much smaller than a feed's burst make as many more INSERTs.
+const firstCost = 512 << 10
 
 // messageOverhead is what one fetched message occupies beside its key,
 // value and headers: its bus.Message in the claim's slice and in the
@@ -37,7 +44,7 @@ type sizer struct {
 }
 
 func newSizer(maxValues, maxGrant int64) *sizer {
-	return &sizer{maxValues: maxValues, maxGrant: max(maxGrant, minGrant), cost: minGrant / 2, ratio: 3}
+	return &sizer{maxValues: maxValues, maxGrant: max(maxGrant, minGrant), cost: firstCost, ratio: 3}
 }
 
 // grant is how many bytes to acquire before the next fetch: twice the

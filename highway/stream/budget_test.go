@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -227,9 +228,9 @@ func TestSizer(t *testing.T) {
 		batches [][2]int64 // values, cost of each batch, cut by the bound when values ≥ the bound
 		want    int64      // the grant after them
 	}{
-		{"a new partition asks for little", nil, minGrant},
-		{"a quiet feed stays small", [][2]int64{{100, 400}, {100, 400}, {100, 400}}, minGrant},
-		{"a backlog doubles the grant batch after batch", [][2]int64{{-1, 3 * minGrant}, {-1, 3 * minGrant * 2}, {-1, 3 * minGrant * 4}}, 2 * 3 * minGrant * 4},
+		{"a new partition asks for room for a burst", nil, 2 * firstCost},
+		{"a quiet feed's grant falls to what it uses", slices.Repeat([][2]int64{{100, 400}}, 12), minGrant},
+		{"a backlog doubles the grant batch after batch", [][2]int64{{-1, 3 * firstCost}, {-1, 3 * firstCost * 2}, {-1, 3 * firstCost * 4}}, 2 * 3 * firstCost * 4},
 		{"never past the most a grant may be", [][2]int64{{-1, 40 << 20}, {-1, 40 << 20}, {-1, 40 << 20}}, maxGrant},
 	}
 	for _, tt := range tests {
