@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/plugins/grafana/pkg/apiclient"
 	"github.com/cityhighway/highway/plugins/grafana/pkg/apitest"
 )
@@ -25,11 +26,16 @@ var (
 	to   = from.Add(time.Hour)
 )
 
-func newServer(t *testing.T) *apitest.Server {
+// newServer starts the API over the built-in catalogue, changed by edit
+// if given.
+func newServer(t *testing.T, edit ...func(*catalog.Catalog)) *apitest.Server {
 	t.Helper()
 	cat, err := catalog.Builtin()
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range edit {
+		e(cat)
 	}
 	s := apitest.New(cat)
 	t.Cleanup(s.Close)
@@ -154,7 +160,7 @@ func wantWide(t *testing.T, f data.Frames) {
 
 func TestQueryDataHealth(t *testing.T) {
 	srv := newServer(t)
-	srv.SetFeed("td.traffic.detectors", func(f *apiclient.Feed) { f.Freshness = "stale" })
+	srv.SetStats("td.traffic.detectors", 100, time.Now().Add(-24*time.Hour))
 	ds := newDatasource(t, srv.URL, apitest.Token)
 	r := run(t, ds, dataQuery("H", "health", `{}`)).Responses["H"]
 	if r.Error != nil {
@@ -192,9 +198,9 @@ func TestQueryDataErrors(t *testing.T) {
 	srv := newServer(t)
 	srv.SetAnswer(func(sql string) (arrow.RecordBatch, error) {
 		if strings.Contains(sql, "boom") {
-			return nil, &apiclient.Error{Status: 500, Message: "ClickHouse is down"}
+			return nil, errors.New("ClickHouse is down")
 		}
-		return nil, &apiclient.Error{Status: 400, Message: "Unknown identifier: temp", Hint: "see GET /api/v1/feeds for the fields"}
+		return nil, &store.QueryError{Code: 47, Message: "Unknown identifier: temp"}
 	})
 	ds := newDatasource(t, srv.URL, apitest.Token)
 	tests := []struct {
@@ -205,8 +211,10 @@ func TestQueryDataErrors(t *testing.T) {
 	}{
 		{"bad macro", "sql", `{"rawSql": "SELECT $__timeGroup(t) FROM x"}`, backend.StatusBadRequest, backend.ErrorSourceDownstream,
 			[]string{"query error", "$__timeGroup", "expected 2"}},
-		{"clickhouse refuses the SQL", "sql", `{"rawSql": "SELECT temp FROM x"}`, backend.StatusBadRequest, backend.ErrorSourceDownstream,
-			[]string{"query error", "Unknown identifier: temp", "see GET /api/v1/feeds"}},
+		{"clickhouse refuses the SQL", "sql", `{"rawSql": "SELECT temp FROM hko_weather_temperature"}`, backend.StatusBadRequest, backend.ErrorSourceDownstream,
+			[]string{"query error", "Unknown identifier: temp", "the query is at fault"}},
+		{"the API's guard refuses the SQL", "sql", `{"rawSql": "SELECT temp FROM x"}`, backend.StatusBadRequest, backend.ErrorSourceDownstream,
+			[]string{"query error", `no table "x" that you may read`}},
 		{"server fails", "sql", `{"rawSql": "SELECT boom"}`, backend.StatusBadGateway, backend.ErrorSourceDownstream,
 			[]string{"highway API error", "ClickHouse is down"}},
 		{"renamed builder field", "builder", `{"feed": "hko.weather.temperature", "metric": "temp"}`, backend.StatusBadRequest, backend.ErrorSourceDownstream,
@@ -449,18 +457,30 @@ func TestStreamStopsWhenGrafanaGoesAway(t *testing.T) {
 // database (database.table), and a name that is neither form is refused.
 func TestRestrictedFeedTable(t *testing.T) {
 	for _, tc := range []struct {
-		name, table string
-		wantFrom    string // the FROM of the SQL sent, or "" when refused
+		name string
+		// restricted makes the feed a restricted one of the caller's
+		// department, whose table the API names database.table.
+		restricted bool
+		// edit changes the API's answer for the feed: one no API of this
+		// version gives (an older one's, a hostile one's).
+		edit     func(*apiclient.Feed)
+		wantFrom string // the FROM of the SQL sent, or "" when refused
 	}{
-		{"open feed", "hko_weather_temperature", "FROM hko_weather_temperature"},
-		{"restricted feed", "default_restricted.hko_weather_temperature", "FROM default_restricted.hko_weather_temperature"},
-		{"API of before the split", "", "FROM hko_weather_temperature"},
-		{"not a table name", "x; DROP TABLE y", ""},
+		{"open feed", false, nil, "FROM hko_weather_temperature"},
+		{"restricted feed", true, nil, "FROM default_restricted.hko_weather_temperature"},
+		{"API of before the split", false, func(f *apiclient.Feed) { f.Table = "" }, "FROM hko_weather_temperature"},
+		{"not a table name", false, func(f *apiclient.Feed) { f.Table = "x; DROP TABLE y" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newServer(t)
+			srv := newServer(t, func(cat *catalog.Catalog) {
+				if f := cat.Feed("hko.weather.temperature"); tc.restricted {
+					f.Access, f.Department = catalog.Restricted, apitest.Department
+				}
+			})
 			srv.SetAnswer(series)
-			srv.SetFeed("hko.weather.temperature", func(f *apiclient.Feed) { f.Table = tc.table })
+			if tc.edit != nil {
+				srv.SetFeed("hko.weather.temperature", tc.edit)
+			}
 			ds := newDatasource(t, srv.URL, apitest.Token)
 			r := run(t, ds, dataQuery("A", "builder", `{"feed": "hko.weather.temperature", "metric": "temperature", "groupBy": ["district"]}`)).Responses["A"]
 			qs := srv.Queries()
