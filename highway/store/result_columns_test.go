@@ -105,6 +105,7 @@ func TestResultColumns(t *testing.T) {
 	jan1HK := proto.DateTime(1767196800) // 2026-01-01 00:00:00 in Hong Kong
 	u := uuid.MustParse("61f0c404-5cb3-11e7-907b-a6006ad3dba0")
 	ip6 := proto.IPv6{0x20, 0x01, 0x0d, 0xb8, 15: 1}
+	mapped := proto.IPv6{10: 0xff, 11: 0xff, 12: 1, 13: 2, 14: 3, 15: 4} // ::ffff:1.2.3.4 is written 1.2.3.4
 	cases := []struct {
 		col   proto.ColInput
 		json  []string
@@ -147,7 +148,7 @@ func TestResultColumns(t *testing.T) {
 		{&proto.ColUInt256{{Low: proto.UInt128{Low: 7}}}, []string{`"7"`}, []string{"7"}, arrow.BinaryTypes.String, `["7"]`},
 		{&proto.ColUUID{u}, []string{`"61f0c404-5cb3-11e7-907b-a6006ad3dba0"`}, []string{"61f0c404-5cb3-11e7-907b-a6006ad3dba0"}, arrow.BinaryTypes.String, `["61f0c404-5cb3-11e7-907b-a6006ad3dba0"]`},
 		{&proto.ColIPv4{0x7f000001, 0xc0a80101}, []string{`"127.0.0.1"`, `"192.168.1.1"`}, []string{"127.0.0.1", "192.168.1.1"}, arrow.BinaryTypes.String, `["127.0.0.1","192.168.1.1"]`},
-		{&proto.ColIPv6{ip6}, []string{`"2001:db8::1"`}, []string{"2001:db8::1"}, arrow.BinaryTypes.String, `["2001:db8::1"]`},
+		{&proto.ColIPv6{ip6, mapped}, []string{`"2001:db8::1"`, `"1.2.3.4"`}, []string{"2001:db8::1", "1.2.3.4"}, arrow.BinaryTypes.String, `["2001:db8::1","1.2.3.4"]`},
 		{proto.ColNothing(2), []string{"null", "null"}, []string{"", ""}, arrow.BinaryTypes.String, `[null,null]`},
 		{nullableOf[uint64](&proto.ColUInt64{}, nil, ptr(uint64(1))), []string{"null", "1"}, []string{"", "1"}, arrow.PrimitiveTypes.Uint64, `[null,1]`},
 		{nullableOf[string](&proto.ColStr{}, ptr("x,y"), nil), []string{`"x,y"`, "null"}, []string{`"x,y"`, ""}, arrow.BinaryTypes.String, `["x,y",null]`},
