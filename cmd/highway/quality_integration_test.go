@@ -132,20 +132,7 @@ func TestQualityLedgerThroughConnectors(t *testing.T) {
 	// pipeline starts a processor and the dead-letter copy, as highway
 	// process does; the returned func stops them (a restart).
 	pipeline := func() func() {
-		prod := b.NewProducer()
-		proc, err := stream.NewProcessor(stream.Config{Feed: feed, MaxRows: 100, MaxWait: 100 * time.Millisecond, Logger: quiet}, b, st, prod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = proc.Run(pctx) }()
-		go func() {
-			defer wg.Done()
-			_ = (&quality.DeadLetterCopier{Source: b, Sink: st, Feeds: []*catalog.Feed{feed}, GroupPrefix: name, Logger: quiet}).Run(pctx)
-		}()
-		return func() { stop(); wg.Wait(); prod.Close() }
+		return feedenv.Pipeline(ctx, t, b, st, st, stream.Config{Feed: feed, MaxRows: 100, MaxWait: 100 * time.Millisecond, Logger: quiet}, name)
 	}
 	stateDir := t.TempDir()
 	connect := func() { t.Helper(); connectOnce(ctx, t, specFile, name, brokers, stateDir) }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,19 +108,8 @@ interval: 1m
 	prod := b.NewProducer()
 	defer prod.Close()
 	sink := &droppingSink{Store: st, drop: func(o int64) bool { return o >= 20 && o < 25 }}
-	proc, err := stream.NewProcessor(stream.Config{Feed: feed, MaxRows: 7, MaxWait: 50 * time.Millisecond, Logger: quiet}, b, sink, prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = proc.Run(pctx) }()
-	go func() {
-		defer wg.Done()
-		_ = (&quality.DeadLetterCopier{Source: b, Sink: st, Feeds: []*catalog.Feed{feed}, GroupPrefix: name, Logger: quiet}).Run(pctx)
-	}()
-	defer func() { stop(); wg.Wait() }()
+	stop := feedenv.Pipeline(ctx, t, b, sink, st, stream.Config{Feed: feed, MaxRows: 7, MaxWait: 50 * time.Millisecond, Logger: quiet}, name)
+	defer stop()
 
 	bucket := time.Hour
 	b0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
