@@ -106,13 +106,13 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
       {(type === 'builder' || type === 'live') && (
         <InlineFieldRow>
           <InlineField label="Feed" labelWidth={14}>
-            <Select
-              inputId="highway-feed"
-              aria-label="Feed"
+            <NameSelect
+              id="highway-feed"
+              label="Feed"
               width={36}
-              options={feeds.map((f) => ({ label: f.name, value: f.name, description: f.description }))}
-              value={query.feed ? { label: query.feed, value: query.feed } : null}
-              onChange={(v) => change({ feed: v.value, metric: undefined, groupBy: [], filters: [] }, type === 'live')}
+              options={feeds.map((f) => ({ name: f.name, description: f.description }))}
+              value={query.feed}
+              onChange={(feed) => change({ feed, metric: undefined, groupBy: [], filters: [] }, type === 'live')}
               allowCustomValue
               placeholder="choose a feed"
             />
@@ -138,25 +138,19 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery }: Props) 
       {type === 'jobs' && (
         <InlineFieldRow>
           <InlineField label="Job" labelWidth={14}>
-            <Select
-              inputId="highway-job"
-              aria-label="Job"
+            <NameSelect
+              id="highway-job"
+              label="Job"
               width={36}
-              options={jobs.map((j) => ({ label: j.name, value: j.name, description: j.spec?.description }))}
-              value={query.job ? { label: query.job, value: query.job } : null}
-              onChange={(v) => change({ job: v.value })}
+              options={jobs.map((j) => ({ name: j.name, description: j.spec?.description }))}
+              value={query.job}
+              onChange={(job) => change({ job })}
               allowCustomValue
               placeholder="choose a job"
             />
           </InlineField>
           <InlineField label="Time column" labelWidth={14} tooltip="The result table's time column; default _slot, the start of the slot">
-            <Input
-              aria-label="Time column"
-              width={20}
-              placeholder="_slot"
-              defaultValue={query.timeColumn ?? ''}
-              onBlur={(e: React.FocusEvent<HTMLInputElement>) => change({ timeColumn: e.currentTarget.value || undefined })}
-            />
+            <OptionalInput label="Time column" width={20} placeholder="_slot" value={query.timeColumn} onChange={(timeColumn) => change({ timeColumn })} />
           </InlineField>
         </InlineFieldRow>
       )}
@@ -184,13 +178,13 @@ function BuilderFields({ query, feed, change }: BuilderProps) {
     <div>
       <InlineFieldRow>
         <InlineField label="Metric" labelWidth={14}>
-          <Select
-            inputId="highway-metric"
-            aria-label="Metric"
+          <NameSelect
+            id="highway-metric"
+            label="Metric"
             width={24}
-            options={metrics.map((f) => ({ label: f.name, value: f.name, description: f.unit }))}
-            value={query.metric ? { label: query.metric, value: query.metric } : null}
-            onChange={(v) => change({ metric: v.value })}
+            options={metrics.map((f) => ({ name: f.name, description: f.unit }))}
+            value={query.metric}
+            onChange={(metric) => change({ metric })}
             placeholder="field"
           />
         </InlineField>
@@ -205,13 +199,7 @@ function BuilderFields({ query, feed, change }: BuilderProps) {
           />
         </InlineField>
         <InlineField label="Interval" labelWidth={10} tooltip="Bucket size, e.g. 5m; empty uses the panel's interval">
-          <Input
-            aria-label="Interval"
-            width={10}
-            placeholder="auto"
-            defaultValue={query.interval ?? ''}
-            onBlur={(e: React.FocusEvent<HTMLInputElement>) => change({ interval: e.currentTarget.value || undefined })}
-          />
+          <OptionalInput label="Interval" width={10} placeholder="auto" value={query.interval} onChange={(interval) => change({ interval })} />
         </InlineField>
       </InlineFieldRow>
       <InlineFieldRow>
@@ -234,7 +222,7 @@ function BuilderFields({ query, feed, change }: BuilderProps) {
               aria-label={`Filter ${i + 1} field`}
               width={20}
               options={fields.map((x) => ({ label: x.name, value: x.name }))}
-              value={f.field ? { label: f.field, value: f.field } : null}
+              value={named(f.field)}
               onChange={(v) => setFilter(i, { field: v.value! })}
             />
           </InlineField>
@@ -258,6 +246,59 @@ function BuilderFields({ query, feed, change }: BuilderProps) {
         Filter
       </Button>
     </div>
+  );
+}
+
+/** named is the Select value of a name: null for none. */
+function named(name?: string): SelectableValue<string> | null {
+  return name ? { label: name, value: name } : null;
+}
+
+interface NameSelectProps {
+  id: string;
+  label: string;
+  width: number;
+  options: Array<{ name: string; description?: string }>;
+  value?: string;
+  onChange: (name?: string) => void;
+  allowCustomValue?: boolean;
+  placeholder: string;
+}
+
+/** NameSelect picks one name (a feed, a job, a field) from options. */
+function NameSelect({ id, label, width, options, value, onChange, allowCustomValue, placeholder }: NameSelectProps) {
+  return (
+    <Select
+      inputId={id}
+      aria-label={label}
+      width={width}
+      options={options.map((o) => ({ label: o.name, value: o.name, description: o.description }))}
+      value={named(value)}
+      onChange={(v) => onChange(v.value)}
+      allowCustomValue={allowCustomValue}
+      placeholder={placeholder}
+    />
+  );
+}
+
+interface OptionalInputProps {
+  label: string;
+  width: number;
+  placeholder: string;
+  value?: string;
+  onChange: (value?: string) => void;
+}
+
+/** OptionalInput edits a text that may be left empty: empty is undefined, set when the field loses focus. */
+function OptionalInput({ label, width, placeholder, value, onChange }: OptionalInputProps) {
+  return (
+    <Input
+      aria-label={label}
+      width={width}
+      placeholder={placeholder}
+      defaultValue={value ?? ''}
+      onBlur={(e: React.FocusEvent<HTMLInputElement>) => onChange(e.currentTarget.value || undefined)}
+    />
   );
 }
 
