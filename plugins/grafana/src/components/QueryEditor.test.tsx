@@ -84,7 +84,7 @@ describe('QueryEditor', () => {
     await waitFor(async () => {
       fireEvent.keyDown(screen.getByLabelText('Metric'), { key: 'ArrowDown' });
       expect(await screen.findByText('temperature')).toBeInTheDocument();
-    });
+    }, { timeout: 10000 });
     expect(screen.queryByText('station')).not.toBeInTheDocument();
     fireEvent.click(screen.getByText('temperature'));
     expect(onChange).toHaveBeenCalledWith(expect.objectContaining({ metric: 'temperature' }));
