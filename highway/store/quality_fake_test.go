@@ -116,8 +116,8 @@ interval: 1m
 	row := QualityRow{Feed: "test.open", Bucket: bucket, BucketSeconds: 3600, Rows: 100, Rejected: 2, DeadLettered: 2, Late: 1, Duplicates: 3, Corrections: 4,
 		IntervalsExpected: 60, IntervalsPresent: 59, Gaps: 1, KeysExpected: 10, KeysReporting: 9, KeysMissing: 1, MissingKeys: []string{"S9"},
 		MaxDelaySeconds: 42, Freshness: "fresh", DriftFields: 1, Score: 0.9, Parts: QualityParts{Completeness: 0.98, Validity: 0.97, Timeliness: 1, Uniqueness: 0.99, Stability: 0.5, Consistency: 1},
-		Rejects: Rejects{ByReason: map[string]uint64{"range": 2}, ByField: map[string]uint64{"speed": 2}},
-		Fields:  []FieldFigures{{Name: "speed", Nulls: 1, NullShare: 0.01}},
+		Rejects:        Rejects{ByReason: map[string]uint64{"range": 2}, ByField: map[string]uint64{"speed": 2}},
+		Fields:         []FieldFigures{{Name: "speed", Nulls: 1, NullShare: 0.01}},
 		Reconciliation: &Reconciliation{Messages: 102, Unexplained: 0}}
 	feeds := map[string]*catalog.Feed{"test.open": open, "test.closed": closed}
 	if err := st.WriteQuality(ctx, feeds, []QualityRow{row}, 2, "node-a"); err != nil {
