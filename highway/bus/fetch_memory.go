@@ -88,7 +88,8 @@ func (f *fetchMemory) headerSlab(n int) []kafka.Header {
 // messageSlice returns an empty slice of messages with room for n, the
 // last response's when that is large enough.
 func (f *fetchMemory) messageSlice(n int) []Message {
-	if cap(f.messages) < n {
+	// A slice far larger than needed (a burst gone quiet) is let go.
+	if cap(f.messages) < n || cap(f.messages) > 4*n+1024 {
 		f.messages = make([]Message, 0, n)
 	}
 	return f.messages[:0]
@@ -107,10 +108,17 @@ func (f *fetchMemory) recycle(u usedMemory) {
 	if keep <= 0 {
 		keep = maxFreeBytes
 	}
-	kept := 0
+	// What is kept shrinks with keep (a claim gone quiet keeps little).
+	kept, n := 0, 0
 	for _, b := range f.free {
+		if kept+cap(b) > keep {
+			break
+		}
 		kept += cap(b)
+		n++
 	}
+	clear(f.free[n:])
+	f.free = f.free[:n]
 	for _, b := range u.bufs {
 		if kept += cap(b); kept > keep {
 			break

@@ -79,7 +79,11 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 	}
 	// The last batch's slice is free now: reuse it, growing it as a feed's
 	// batches grow rather than making room for maxRows up front (a quiet
-	// feed's batches hold a few records).
+	// feed's batches hold a few records), and letting it go when it is far
+	// larger than the last batch needed (a burst gone quiet).
+	if cap(c.batch) > 4*len(c.batch)+1024 {
+		c.batch = nil
+	}
 	msgs := append(c.batch[:0], first)
 	size := int64(len(first.Value))
 	deadline := time.Now().Add(wait)
