@@ -101,3 +101,8 @@ require (
 // (catalog; api, store and testenv in the integration tests), never with a
 // published version: a change to the API and the plugin lands as one.
 replace github.com/cityhighway/highway => ../..
+
+// As the platform's go.mod: raft-boltdb needs go-metrics' compat package,
+// which later versions dropped (go mod tidy reaches it through the tests of
+// the platform's store).
+replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.1
