@@ -205,6 +205,18 @@ func TestStatementsOnCurrentClickHouse(t *testing.T) {
 	if _, err := keys.PushKeys(ctx, "td", "k1", time.Hour); err != nil {
 		fail("push keys", err)
 	}
+	// The current server's features are in the tables (features.go).
+	for _, c := range []struct{ table, column, typ string }{
+		{"highway_dead_letters", "rejected_at", "DateTime64(3)"},
+		{"highway_dead_letters", "feed", "LowCardinality(String)"},
+		{"highway_quality", "feed", "LowCardinality(String)"},
+	} {
+		var typ string
+		q := "SELECT type FROM system.columns WHERE database = 'highway_restricted' AND table = '" + c.table + "' AND name = '" + c.column + "'"
+		if err := st.QueryRow(ctx, []any{&typ}, q); err != nil || typ != c.typ {
+			t.Errorf("%s.%s is %q (%v), want %s on ClickHouse %s", c.table, c.column, typ, err, c.typ, st.Version())
+		}
+	}
 	// The Grafana plugin's dashboards and macros, expanded by the plugin's
 	// own test (a module of its own) into a file, as the API runs them.
 	grafana, err := os.ReadFile("../../plugins/grafana/pkg/dashboards/testdata/expanded_sql.jsonl")

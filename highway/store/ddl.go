@@ -174,6 +174,10 @@ type DDL struct {
 	Cluster string
 }
 
+// Features returns what the DDL uses of the server beyond 18.16 (see
+// features.go).
+func (d DDL) Features() Features { return FeaturesOf(d.Server) }
+
 // Layout returns the databases of the DDL's tables.
 func (d DDL) Layout() Layout {
 	l := NewLayout(d.Database)
@@ -242,7 +246,7 @@ func (d DDL) CreateTable(feed *catalog.Feed) []string {
 	order = append(order, quoteIdent(feed.EventTime))
 	t := tableSpec{db: d.Layout().FeedDatabase(feed), name: feed.Table(), columns: tableColumns(feed), engine: "MergeTree",
 		partition: "toYYYYMM(" + quoteIdent(feed.EventTime) + ")", order: strings.Join(order, ", "), shardBy: quoteIdent(ColPartition)}
-	if feed.Retention > 0 && d.Server.AtLeast(19, 6) {
+	if feed.Retention > 0 && d.Features().TTL {
 		days := int(feed.Retention.Hours() / 24)
 		if days < 1 {
 			days = 1

@@ -72,7 +72,7 @@ func (d DDL) PushKeyTableName(table string) string {
 func (d DDL) CreatePushKeyTable(table string) []string {
 	t := tableSpec{db: d.Layout().AuditDatabase(), name: table, columns: pushKeyColumns, engine: "MergeTree",
 		partition: "toYYYYMMDD(at)", order: "department, key, at", shardBy: "cityHash64(department, key)"}
-	if d.Server.AtLeast(19, 6) {
+	if d.Features().TTL {
 		t.ttl = "at + toIntervalDay(2)"
 	}
 	return d.create(t)

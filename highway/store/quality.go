@@ -188,12 +188,13 @@ func (s *Store) EnsureQualityTables(ctx context.Context) error {
 		if err := s.conn.Exec(ctx, s.ddl.CreateDatabase(db)); err != nil {
 			return fmt.Errorf("creating database %s: %w", db, err)
 		}
-		if err := s.createTable(ctx, db, QualityTable, qualityColumns, "toYYYYMM(bucket)", "feed, bucket, "+quoteIdent(ColAttempt)); err != nil {
+		if err := s.createTable(ctx, db, QualityTable, s.ddl.Features().columns(qualityColumns, []string{"feed"}, nil), "toYYYYMM(bucket)", "feed, bucket, "+quoteIdent(ColAttempt)); err != nil {
 			return err
 		}
 	}
 	r := s.ddl.Layout().Restricted
-	if err := s.createTable(ctx, r, DeadLetterTable, deadLetterColumns, "toYYYYMM(rejected_at)", "feed, partition, offset"); err != nil {
+	dl := s.ddl.Features().columns(deadLetterColumns, []string{"feed", "class", "field", "stage"}, []string{"rejected_at"})
+	if err := s.createTable(ctx, r, DeadLetterTable, dl, "toYYYYMM(rejected_at)", "feed, partition, offset"); err != nil {
 		return err
 	}
 	return s.createTable(ctx, r, QualityOffsetsTable, offsetColumns, "toYYYYMM(bucket)", "feed, bucket, partition, "+quoteIdent(ColAttempt))

@@ -86,7 +86,10 @@ func windowColumns(feed *catalog.Feed, w catalog.Window) []windowColumn {
 // where ReplacingMergeTree replaces them.
 func (d DDL) CreateWindowTable(feed *catalog.Feed, w catalog.Window) []string {
 	cols := []column{{ColWindowStart, "DateTime"}, {ColWindowEnd, "DateTime"}}
-	for _, c := range windowColumns(feed, w) {
+	for i, c := range windowColumns(feed, w) {
+		if i < len(w.GroupBy) {
+			c.typ = d.Features().lowCardinality(c.typ)
+		}
 		cols = append(cols, c.column)
 	}
 	cols = append(cols, column{ColVersion, "UInt64"}, column{ColComputedAt, "DateTime"})
