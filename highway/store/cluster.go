@@ -36,22 +36,38 @@ const LocalSuffix = "_local"
 const ZooKeeperPrefix = "/clickhouse/tables"
 
 // clusterSettings are the session settings of every connection in cluster
-// mode:
-//   - insert_distributed_sync: an INSERT into a Distributed table (windows,
-//     job results, the audit log, the quality ledger, push keys) returns
-//     once every shard has its rows, not when they are queued on the local
-//     disk of the server that took it.
-//   - load_balancing in_order: a Distributed query reads the first live
-//     replica of each shard in the cluster's order, the one the processor
-//     writes to (cluster_route.go), so reads see what was just written.
-//   - distributed_product_mode global: an IN or JOIN subquery over a
-//     Distributed table inside a distributed query (the job tables'
-//     <table>_latest views, users' SQL) runs once and is sent to the
-//     shards, instead of being refused.
+// mode. insert_distributed_sync: an INSERT into a Distributed table
+// (windows, job results, the audit log, the quality ledger, push keys)
+// returns once every shard has its rows, not when they are queued on the
+// local disk of the server that took it. (clickhouse-go sends only number
+// settings to 18.16; string ones go in a statement's SETTINGS clause, see
+// readFresh.)
 var clusterSettings = map[string]any{
-	"insert_distributed_sync":  1,
-	"load_balancing":           "in_order",
-	"distributed_product_mode": "global",
+	"insert_distributed_sync": 1,
+}
+
+// readFresh is the SETTINGS clause of a read that must see what the
+// processor just wrote (a window's aggregation of the raw rows): in cluster
+// mode it reads the first live replica of each shard in the cluster's
+// order, the one the processor writes to (cluster_route.go), even when the
+// server it runs on is another replica of a shard. "" on a single server.
+func (d DDL) readFresh() string {
+	if d.Cluster == "" {
+		return ""
+	}
+	return "\nSETTINGS load_balancing = 'in_order', prefer_localhost_replica = 0"
+}
+
+// in returns op (IN, NOT IN) for a subquery over one of the store's tables
+// inside a query over another: GLOBAL op in cluster mode, which runs the
+// subquery once and sends its result to the shards (a plain one over a
+// Distributed table is refused under distributed_product_mode deny, the
+// default).
+func (d DDL) in(op string) string {
+	if d.Cluster == "" {
+		return op
+	}
+	return "GLOBAL " + op
 }
 
 // tableSpec is what a table of the store is, whatever the mode.
@@ -127,18 +143,22 @@ func (d DDL) onCluster() string {
 	return " ON CLUSTER " + quoteIdent(d.Cluster)
 }
 
-// addColumn returns the statements that add a column to table db.name: in
-// cluster mode to the local table and to the Distributed one, ON CLUSTER
-// (the server answers once every host has run it, or fails after
-// distributed_ddl_task_timeout).
+// addColumn returns the statements that add a column to table db.name. In
+// cluster mode: first to the local replicated table ON CLUSTER (the server
+// answers once every shard has run it; replication carries it to the other
+// replicas), then to the Distributed table, a statement the caller runs on
+// every server itself: ClickHouse refuses an ALTER ON CLUSTER of a table
+// that is not replicated on a cluster whose shards are (18.16: "Table isn't
+// replicated, but shard is replicated according to its cluster
+// definition").
 func (d DDL) addColumn(db, name string, c column) []string {
-	alter := func(table string) string {
-		return fmt.Sprintf("ALTER TABLE %s.%s%s ADD COLUMN %s %s", quoteIdent(db), quoteIdent(table), d.onCluster(), quoteIdent(c.name), c.typ)
+	alter := func(table, on string) string {
+		return fmt.Sprintf("ALTER TABLE %s.%s%s ADD COLUMN %s %s", quoteIdent(db), quoteIdent(table), on, quoteIdent(c.name), c.typ)
 	}
 	if d.Cluster == "" {
-		return []string{alter(name)}
+		return []string{alter(name, "")}
 	}
-	return []string{alter(name + LocalSuffix), alter(name)}
+	return []string{alter(name+LocalSuffix, d.onCluster()), alter(name, "")}
 }
 
 // writeTable returns the quoted db.name a writer that picked its shard

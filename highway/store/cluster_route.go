@@ -222,3 +222,40 @@ func (s *Store) synced(ctx context.Context, pc partitionConn, tables ...string) 
 	}
 	return s.cluster.syncReplica(ctx, pc.rep, tables...)
 }
+
+// each calls fn for every replica of the cluster, in order, and returns
+// the first error.
+func (r *clusterRoutes) each(fn func(rep *replica) error) error {
+	for _, reps := range r.shards {
+		for _, rep := range reps {
+			if err := fn(rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// columnWait bounds how long a replica may take to apply an ADD COLUMN
+// that replication carries to it.
+const columnWait = 2 * time.Minute
+
+// waitColumn waits until table db.table on rep has column c (of c's type).
+func waitColumn(ctx context.Context, rep *replica, db, table string, c column) error {
+	ctx, cancel := context.WithTimeout(ctx, columnWait)
+	defer cancel()
+	for {
+		cols, err := columnsOn(ctx, rep.conn, db, table)
+		if err == nil && cols[c.name] == c.typ {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("it has not got the column yet")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for replica %s to add column %s to %s.%s: %w", rep.addr, c.name, db, table, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -182,10 +182,7 @@ func (d DDL) CreateJobTable(db, table string, cols []column) []string {
 // shards), whatever the reader's distributed_product_mode.
 func (d DDL) CreateJobView(db, table string) string {
 	tbl := quoteIdent(db) + "." + quoteIdent(table)
-	in := "IN"
-	if d.Cluster != "" {
-		in = "GLOBAL IN"
-	}
+	in := d.in("IN")
 	return fmt.Sprintf("CREATE VIEW IF NOT EXISTS %s.%s%s AS SELECT * FROM %s WHERE (%s, %s) %s (SELECT %s, max(%s) FROM %s GROUP BY %s)",
 		quoteIdent(db), quoteIdent(table+LatestSuffix), d.onCluster(), tbl,
 		quoteIdent(ColSlot), quoteIdent(ColAttempt), in, quoteIdent(ColSlot), quoteIdent(ColAttempt), tbl, quoteIdent(ColSlot))

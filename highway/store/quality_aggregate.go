@@ -126,8 +126,8 @@ func (s *Store) AggregateBucket(ctx context.Context, feed *catalog.Feed, from, t
 
 	prev := from.Add(-to.Sub(from))
 	kt := "(" + strings.Join(keys, ", ") + ")"
-	mq := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s AND %s NOT IN (SELECT %s FROM %s WHERE %s) ORDER BY %s LIMIT 20",
-		strings.Join(asStrings(keys), ", "), tbl, inRange(prev, from), kt, strings.Join(keys, ", "), tbl, inRange(from, to), strings.Join(keys, ", "))
+	mq := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s AND %s %s (SELECT %s FROM %s WHERE %s) ORDER BY %s LIMIT 20",
+		strings.Join(asStrings(keys), ", "), tbl, inRange(prev, from), kt, s.ddl.in("NOT IN"), strings.Join(keys, ", "), tbl, inRange(from, to), strings.Join(keys, ", "))
 	missing, err := s.QueryRows(ctx, mq)
 	if err != nil {
 		return BucketAggregate{}, fmt.Errorf("finding the keys of %s that did not report: %w", feed.Name, err)

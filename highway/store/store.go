@@ -266,34 +266,49 @@ func (s *Store) EnsureFeedTable(ctx context.Context, feed *catalog.Feed) error {
 }
 
 // ensureColumn adds column c to db.table unless have (the columns of the
-// table's storage, see DDL.storageName) lists it; in cluster mode to the
-// Distributed table too where it lacks c (an earlier add may have stopped
-// between the two), each ON CLUSTER, which returns once every server has
-// run it. Another process adding the same column meanwhile is no error.
+// table's storage, see DDL.storageName) lists it. In cluster mode it then
+// waits until every replica's local table has it (replication carries the
+// ALTER) and adds it to the Distributed table of every server that lacks
+// it, so it returns once every server has the column. Another process
+// adding the same column meanwhile is no error.
 func (s *Store) ensureColumn(ctx context.Context, db, table string, c column, have map[string]string) error {
-	targets := []string{s.ddl.storageName(table)}
-	if s.ddl.Cluster != "" {
-		targets = append(targets, table)
-	}
-	for i, q := range s.ddl.addColumn(db, table, c) {
-		cols := have
-		if i > 0 {
-			var err error
-			if cols, err = s.columns(ctx, db, targets[i]); err != nil {
-				return err
-			}
-		}
-		if _, ok := cols[c.name]; ok {
-			continue
-		}
-		if err := s.conn.Exec(ctx, q); err != nil {
-			if now, err2 := s.columns(ctx, db, targets[i]); err2 == nil && now[c.name] == c.typ {
-				continue // added by another process meanwhile
-			}
-			return fmt.Errorf("adding column %s to %s.%s: %w", c.name, db, targets[i], err)
+	stmts := s.ddl.addColumn(db, table, c)
+	_, had := have[c.name]
+	if !had {
+		if err := s.conn.Exec(ctx, stmts[0]); err != nil {
+			if now, err2 := s.columns(ctx, db, s.ddl.storageName(table)); err2 != nil || now[c.name] != c.typ {
+				return fmt.Errorf("adding column %s to %s.%s: %w", c.name, db, s.ddl.storageName(table), err)
+			} // added by another process meanwhile
 		}
 	}
-	return nil
+	if s.cluster == nil {
+		return nil
+	}
+	if had {
+		// Every server's tables have it unless an earlier add stopped
+		// half-way, which this server's Distributed table tells.
+		if dist, err := s.columns(ctx, db, table); err != nil || dist[c.name] == c.typ {
+			return err
+		}
+	}
+	return s.cluster.each(func(rep *replica) error {
+		if err := waitColumn(ctx, rep, db, s.ddl.storageName(table), c); err != nil {
+			return err
+		}
+		dist, err := columnsOn(ctx, rep.conn, db, table)
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", rep.addr, err)
+		}
+		if _, ok := dist[c.name]; ok {
+			return nil
+		}
+		if err := rep.conn.Exec(ctx, stmts[1]); err != nil {
+			if now, err2 := columnsOn(ctx, rep.conn, db, table); err2 != nil || now[c.name] != c.typ {
+				return fmt.Errorf("adding column %s to %s.%s on %s: %w", c.name, db, table, rep.addr, err)
+			}
+		}
+		return nil
+	})
 }
 
 // placeTable makes sure that table, if it exists, is in database want and
@@ -366,7 +381,12 @@ func (s *Store) addMissingColumns(ctx context.Context, db, table string, want []
 
 // columns returns the name → type of every column of db.table.
 func (s *Store) columns(ctx context.Context, db, table string) (map[string]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
+	return columnsOn(ctx, s.conn, db, table)
+}
+
+// columnsOn is columns on the server of conn.
+func columnsOn(ctx context.Context, conn driver.Conn, db, table string) (map[string]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return nil, fmt.Errorf("reading columns of %s: %w", table, err)
 	}

@@ -124,6 +124,13 @@ func (d DDL) AggregateWindows(feed *catalog.Feed, w catalog.Window, from, to tim
 	}
 	names = append(names, quoteIdent(ColVersion), quoteIdent(ColComputedAt))
 	exprs = append(exprs, fmt.Sprintf("toUInt64(%d)", version), "now()")
+	if d.Cluster != "" {
+		// 18.16's synchronous insert into a Distributed table finds the
+		// columns of the SELECT by name, not position.
+		for i := range exprs {
+			exprs[i] += " AS " + names[i]
+		}
+	}
 
 	inner := []string{fmt.Sprintf("arrayJoin(arrayMap(i -> toInt64(intDiv(toUInt32(%s), %d) * %d) - toInt64(i) * %d, range(%d))) AS ws", ev, hop, hop, hop, size/hop)}
 	for i, g := range w.GroupBy {
@@ -134,14 +141,14 @@ func (d DDL) AggregateWindows(feed *catalog.Feed, w catalog.Window, from, to tim
 		inner = append(inner, quoteIdent(a.Field))
 	}
 	lo, hi := from.Unix(), to.Unix()
-	return fmt.Sprintf("INSERT INTO %s (%s)\nSELECT %s\nFROM (\n  SELECT %s\n  FROM %s\n  WHERE %s >= toDateTime(%d) AND %s < toDateTime(%d)\n)\nWHERE ws >= %d AND ws < %d\nGROUP BY %s",
+	return fmt.Sprintf("INSERT INTO %s (%s)\nSELECT %s\nFROM (\n  SELECT %s\n  FROM %s\n  WHERE %s >= toDateTime(%d) AND %s < toDateTime(%d)\n)\nWHERE ws >= %d AND ws < %d\nGROUP BY %s%s",
 		d.WindowTable(feed, w), strings.Join(names, ", "),
 		strings.Join(exprs, ", "),
 		strings.Join(inner, ", "),
 		d.FeedTable(feed),
 		ev, lo, ev, hi-hop+size,
 		lo, hi,
-		strings.Join(append([]string{"ws"}, groups...), ", "))
+		strings.Join(append([]string{"ws"}, groups...), ", "), d.readFresh())
 }
 
 // EnsureWindowTable creates the table of window w if it is missing, in the

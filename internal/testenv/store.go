@@ -10,14 +10,14 @@ import (
 )
 
 // Store opens a store on a fresh database (Database) of the real ClickHouse
-// server and closes it when the test ends, before the database is dropped.
+// server (in cluster mode with HIGHWAY_CLICKHOUSE_CLUSTER) and closes it when the test ends, before the database is dropped.
 // It fails the test, never skips it, when the server is missing.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
 	dsn := Database(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, dsn, nil)
+	st, err := store.Open(ctx, dsn, nil, StoreOptions()...)
 	if err != nil {
 		t.Fatalf("opening a store on %s: %v", dsn, err)
 	}

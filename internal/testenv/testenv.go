@@ -55,6 +55,23 @@ func As(t testing.TB, user string) string {
 	return "clickhouse://" + user + "@" + rest
 }
 
+// StoreOptions are the store options of the test servers: cluster mode
+// (store.WithCluster) when HIGHWAY_CLICKHOUSE_CLUSTER names the cluster
+// HIGHWAY_CLICKHOUSE belongs to (ops/clickhouse/cluster env prints both),
+// so that the store's and the processor's integration tests run on a
+// replicated cluster too.
+func StoreOptions() []store.Option {
+	return []store.Option{store.WithCluster(os.Getenv("HIGHWAY_CLICKHOUSE_CLUSTER"))}
+}
+
+// onCluster is " ON CLUSTER name" for the cluster of StoreOptions, else "".
+func onCluster() string {
+	if c := os.Getenv("HIGHWAY_CLICKHOUSE_CLUSTER"); c != "" {
+		return " ON CLUSTER " + c
+	}
+	return ""
+}
+
 // Name returns a unique lower-case name with the given prefix, for
 // databases, topics and groups that must not collide between tests.
 func Name(prefix string) string {
@@ -71,19 +88,20 @@ func Database(t testing.TB) string {
 	dsn := ClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := store.Open(ctx, dsn, nil)
+	admin, err := store.Open(ctx, dsn, nil, StoreOptions()...)
 	if err != nil {
 		t.Fatalf("connecting to ClickHouse at %s: %v", dsn, err)
 	}
 	db := Name("test")
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+	on := onCluster()
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db+on); err != nil {
 		t.Fatalf("creating database %s: %v", db, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
-		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+store.RestrictedDatabase(db))
+		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+on)
+		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+store.RestrictedDatabase(db)+on)
 		admin.Close()
 	})
 	out, err := store.WithDatabase(dsn, db)

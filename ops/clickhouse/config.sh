@@ -45,6 +45,12 @@ XML
   <profiles>
     <default>
       <max_memory_usage>4000000000</max_memory_usage>
+      <!-- On a cluster (no effect on one server): Distributed reads go to the
+           first live replica of each shard, the one highway's processors
+           write to, and IN/JOIN subqueries over Distributed tables are sent
+           to the shards (README: "ClickHouse cluster"). -->
+      <load_balancing>in_order</load_balancing>
+      <distributed_product_mode>global</distributed_product_mode>
     </default>
     <!-- highway_reader and highway_open: the users of the API's queries and
          open data (highway serve, flags query-clickhouse and open-clickhouse;
@@ -57,6 +63,8 @@ XML
       <max_execution_time>30</max_execution_time>
       <max_memory_usage>2000000000</max_memory_usage>
       <max_result_rows>10000000</max_result_rows>
+      <load_balancing>in_order</load_balancing>
+      <distributed_product_mode>global</distributed_product_mode>
     </reader>
   </profiles>
   <users>
