@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,8 +111,10 @@ func (p *Producer) Produce(ctx context.Context, msgs ...Message) error {
 func (p *Producer) produce(ctx context.Context, recs []*kgo.Record, topic string) error {
 	var perr *ProduceError
 	pending := make([]int, len(recs))
+	at := make(map[*kgo.Record]int, len(recs)) // ProduceSync's results come in the order the records complete
 	for i := range pending {
 		pending[i] = i
+		at[recs[i]] = i
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		batch := make([]*kgo.Record, len(pending))
@@ -120,19 +123,11 @@ func (p *Producer) produce(ctx context.Context, recs []*kgo.Record, topic string
 		}
 		results := p.cl.ProduceSync(ctx, batch...)
 		perr = nil
-		var failed []int
-		for k, r := range results {
-			if r.Err != nil {
-				if perr == nil {
-					perr = &ProduceError{Topic: topic, Total: len(recs), Err: r.Err}
-				}
-				failed = append(failed, pending[k])
-			}
-		}
-		if perr == nil {
+		failed, first := failedRecords(results, at)
+		if first == nil {
 			break
 		}
-		perr.Failed = failed
+		perr = &ProduceError{Topic: topic, Total: len(recs), Failed: failed, Err: first}
 		if !retriable(perr.Err) || ctx.Err() != nil {
 			break
 		}
@@ -157,6 +152,27 @@ func (p *Producer) produce(ctx context.Context, recs []*kgo.Record, topic string
 		p.failed = false
 	}
 	return nil
+}
+
+// failedRecords returns, ascending, the indices (by at) of the records
+// whose result is an error, and the first error. ProduceSync hands back
+// results in the order the records complete, not the order they were
+// given, so each result is placed by its record.
+func failedRecords(results kgo.ProduceResults, at map[*kgo.Record]int) ([]int, error) {
+	var (
+		failed []int
+		first  error
+	)
+	for _, r := range results {
+		if r.Err != nil {
+			if first == nil {
+				first = r.Err
+			}
+			failed = append(failed, at[r.Record])
+		}
+	}
+	slices.Sort(failed)
+	return failed, first
 }
 
 // ProduceError says which messages of a Produce call were not written:

@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
@@ -51,5 +53,25 @@ func TestUnsent(t *testing.T) {
 	}
 	if got := Unsent(msgs, kgo.ErrClientClosed); len(got) != 3 {
 		t.Errorf("another error: %d unsent, want all 3", len(got))
+	}
+}
+
+// ProduceSync's results come in completion order: a failure must be
+// placed by its record, not by its place in the results, or a caller's
+// retry resends written records and skips failed ones.
+func TestFailedRecordsByRecord(t *testing.T) {
+	recs := []*kgo.Record{{Value: []byte("a")}, {Value: []byte("b")}, {Value: []byte("c")}, {Value: []byte("d")}}
+	at := map[*kgo.Record]int{}
+	for i, r := range recs {
+		at[r] = i
+	}
+	boom := errors.New("leader moved")
+	results := kgo.ProduceResults{{Record: recs[3], Err: boom}, {Record: recs[0]}, {Record: recs[1], Err: boom}, {Record: recs[2]}}
+	failed, first := failedRecords(results, at)
+	if !slices.Equal(failed, []int{1, 3}) || first != boom {
+		t.Fatalf("failed %v (%v), want [1 3]", failed, first)
+	}
+	if failed, first := failedRecords(kgo.ProduceResults{{Record: recs[0]}}, at); failed != nil || first != nil {
+		t.Fatalf("no failure: %v %v", failed, first)
 	}
 }
