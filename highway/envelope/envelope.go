@@ -57,12 +57,12 @@ const (
 // the processor sends a record's row rejects before its own.
 const WholeRecord = math.MaxInt32
 
-// DLQSuffix ends the name of every dead-letter topic.
-const DLQSuffix = ".dlq"
+// dlqSuffix ends the name of every dead-letter topic.
+const dlqSuffix = ".dlq"
 
 // DLQTopic is the dead-letter topic of a feed topic: where the rejects of
 // the records meant for topic go.
-func DLQTopic(topic string) string { return topic + DLQSuffix }
+func DLQTopic(topic string) string { return topic + dlqSuffix }
 
 // Envelope is what travels with one record beside its key and value. The
 // zero value carries nothing; Headers writes only what is set, and
