@@ -68,14 +68,7 @@ admin: true
 func TestRestrictedQueriesThroughTheirOwnUser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := store.Open(ctx, testenv.ClickHouse(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if admin.Database() != "default" {
-		t.Fatalf("HIGHWAY_CLICKHOUSE uses database %q; this test needs \"default\", the database %s may read", admin.Database(), store.OpenReaderUser)
-	}
+	admin := testenv.DefaultStore(t)
 	prefix := testenv.Name("apisplit")
 	cat, err := catalog.Parse("split.yaml", []byte(fmt.Sprintf(splitSpecs, prefix)))
 	if err != nil {

@@ -56,15 +56,7 @@ type splitEnv struct {
 
 func newSplitEnv(t *testing.T) *splitEnv {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.ClickHouse(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Database() != "default" {
-		t.Fatalf("HIGHWAY_CLICKHOUSE uses database %q; the split tests need \"default\", the database ops/clickhouse/start lets %s read", st.Database(), store.OpenReaderUser)
-	}
+	st := testenv.DefaultStore(t)
 	prefix := testenv.Name("split")
 	cat, err := catalog.Parse("split.yaml", []byte(fmt.Sprintf(splitSpecs, prefix)))
 	if err != nil {
@@ -92,7 +84,6 @@ func newSplitEnv(t *testing.T) *splitEnv {
 				}
 			}
 		}
-		st.Close()
 	})
 	return e
 }

@@ -39,3 +39,24 @@ func Feed(t testing.TB, spec string) *catalog.Feed {
 	}
 	return c.Feeds()[0]
 }
+
+// DefaultStore opens a store on the real server's database that
+// HIGHWAY_CLICKHOUSE names, which must be "default": the only one
+// ops/clickhouse/start lets store.OpenReaderUser read, so the tests of the
+// open-data user put their tables there (under names of their own, which
+// they drop). The store is closed when the test ends.
+func DefaultStore(t testing.TB) *store.Store {
+	t.Helper()
+	dsn := ClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatalf("opening a store on %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if st.Database() != "default" {
+		t.Fatalf("HIGHWAY_CLICKHOUSE uses database %q; this test needs \"default\", the database ops/clickhouse/start lets %s read", st.Database(), store.OpenReaderUser)
+	}
+	return st
+}
