@@ -14,7 +14,12 @@ import (
 // It fails the test, never skips it, when the server is missing.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
-	dsn := Database(t)
+	return openStore(t, Database(t))
+}
+
+// openStore opens a store on dsn and closes it when the test ends.
+func openStore(t testing.TB, dsn string) *store.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, dsn, nil, StoreOptions()...)
@@ -47,14 +52,7 @@ func Feed(t testing.TB, spec string) *catalog.Feed {
 // they drop). The store is closed when the test ends.
 func DefaultStore(t testing.TB) *store.Store {
 	t.Helper()
-	dsn := ClickHouse(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatalf("opening a store on %s: %v", dsn, err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openStore(t, ClickHouse(t))
 	if st.Database() != "default" {
 		t.Fatalf("HIGHWAY_CLICKHOUSE uses database %q; this test needs \"default\", the database ops/clickhouse/start lets %s read", st.Database(), store.OpenReaderUser)
 	}
