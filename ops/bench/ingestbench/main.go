@@ -63,12 +63,15 @@ type options struct {
 	chLog        string
 	keep         bool
 	built        string
+	// -mode scale (scale.go): the cluster beside -kafka and -clickhouse
+	clusterKafka      string
+	clusterClickhouse string
 }
 
 func main() {
 	var o options
 	fs := flag.NewFlagSet("ingestbench", flag.ContinueOnError)
-	fs.StringVar(&o.mode, "mode", "bench", "bench (every measurement), latency (only the latency measurements, at -latency-rate) or profile (in-process processor under pprof)")
+	fs.StringVar(&o.mode, "mode", "bench", "bench (every measurement), latency (only the latency measurements, at -latency-rate), profile (in-process processor under pprof) or scale (single server against -cluster-kafka and -cluster-clickhouse, 1 processor against 2)")
 	fs.StringVar(&o.kafka, "kafka", os.Getenv("HIGHWAY_KAFKA"), "Kafka bootstrap brokers (default $HIGHWAY_KAFKA)")
 	fs.StringVar(&o.clickhouse, "clickhouse", os.Getenv("HIGHWAY_CLICKHOUSE"), "ClickHouse DSN of any database; the run creates its own (default $HIGHWAY_CLICKHOUSE)")
 	fs.StringVar(&o.highway, "highway", "bin/highway", "the highway binary to run as `highway process`")
@@ -87,6 +90,8 @@ func main() {
 	fs.StringVar(&o.chPIDFile, "clickhouse-pid-file", "", "pid file of clickhouse-server, to report its CPU time per phase (optional)")
 	fs.StringVar(&o.kafkaPIDFile, "kafka-pid-file", "", "pid file of the Kafka broker, to report its CPU time while highway drains (optional)")
 	fs.StringVar(&o.chLog, "clickhouse-log", "", "clickhouse-server's error log, quoted when the Kafka engine cannot consume (optional)")
+	fs.StringVar(&o.clusterKafka, "cluster-kafka", "", "-mode scale: the Kafka cluster's brokers (ops/kafka/cluster)")
+	fs.StringVar(&o.clusterClickhouse, "cluster-clickhouse", "", "-mode scale: a DSN of the ClickHouse cluster (ops/clickhouse/cluster)")
 	fs.StringVar(&o.built, "built", "", "what the highway binary was built from, for the report")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database when done")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -107,6 +112,8 @@ func main() {
 		err = runProfile(ctx, o, log)
 	case "latency":
 		err = runLatency(ctx, o, log)
+	case "scale":
+		err = runScale(ctx, o, log)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ingestbench: %v\n", err)
@@ -116,8 +123,11 @@ func main() {
 
 func (o *options) validate() error {
 	var errs []error
-	if o.mode != "bench" && o.mode != "profile" && o.mode != "latency" {
-		errs = append(errs, fmt.Errorf("-mode %q: use bench, latency or profile", o.mode))
+	if o.mode != "bench" && o.mode != "profile" && o.mode != "latency" && o.mode != "scale" {
+		errs = append(errs, fmt.Errorf("-mode %q: use bench, latency, profile or scale", o.mode))
+	}
+	if o.mode == "scale" && (o.clusterKafka == "" || o.clusterClickhouse == "") {
+		errs = append(errs, errors.New("-mode scale needs -cluster-kafka and -cluster-clickhouse (ops/bench/ingest --cluster sets them)"))
 	}
 	if o.mode == "latency" && o.latencyRate <= 0 {
 		errs = append(errs, errors.New("-mode latency needs -latency-rate"))

@@ -107,6 +107,10 @@ type options struct {
 	gapMin, gapMax    time.Duration
 	seed              uint64
 	keep              bool
+	cluster           bool   // -kafka and -clickhouse are clusters (cluster.go)
+	replicas          string // the ClickHouse cluster's replicas, comma-separated
+	clickhouseCluster string // its name in remote_servers
+	zkRestarts        int
 }
 
 func main() {
@@ -134,6 +138,10 @@ func main() {
 	fs.DurationVar(&o.gapMax, "gap-max", 8*time.Second, "longest pause between two chaos events")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed of the event schedule; 0 picks one (printed, to replay a run)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database when done")
+	fs.BoolVar(&o.cluster, "cluster", false, "-kafka is a Kafka cluster (ops/kafka/cluster) and -clickhouse a replica of a ClickHouse cluster (ops/clickhouse/cluster): a Kafka restart SIGKILLs one broker, a ClickHouse restart one replica, and ZooKeeper restarts; no proxies, no network faults")
+	fs.StringVar(&o.replicas, "clickhouse-replicas", "s1r1,s1r2,s2r1,s2r2", "with -cluster: the replicas a ClickHouse restart picks from (names of ops/clickhouse/cluster)")
+	fs.StringVar(&o.clickhouseCluster, "clickhouse-cluster", "highway", "with -cluster: the ClickHouse cluster's name (remote_servers), for the test database's ON CLUSTER DDL")
+	fs.IntVar(&o.zkRestarts, "zookeeper-restarts", 2, "with -cluster: restarts of ZooKeeper")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -171,7 +179,10 @@ func (o *options) validate() error {
 	if o.rate < 20 || o.kills < 0 || o.chRestarts < 0 || o.kafkaRestarts < 0 || o.faults < 0 {
 		errs = append(errs, fmt.Errorf("-rate (%d) must be ≥ 20 and the event counts (%d, %d, %d, %d) ≥ 0", o.rate, o.kills, o.chRestarts, o.kafkaRestarts, o.faults))
 	}
-	if o.kafkaProxy == "" || o.kafkaProxied == "" || o.clickhouseProxy == "" {
+	if o.cluster && (o.faults > 0 || o.replicas == "" || o.zkRestarts < 0) {
+		errs = append(errs, fmt.Errorf("-cluster: -faults must be 0 (%d; there are no proxies), -clickhouse-replicas not empty and -zookeeper-restarts ≥ 0 (%d)", o.faults, o.zkRestarts))
+	}
+	if !o.cluster && (o.kafkaProxy == "" || o.kafkaProxied == "" || o.clickhouseProxy == "") {
 		errs = append(errs, errors.New("-kafka-proxy, -kafka-proxied and -clickhouse-proxy are required; ops/chaos/ingest sets them"))
 	}
 	if o.badEvery < 0 || o.badEvery == 1 {
@@ -197,6 +208,7 @@ const (
 	evClickHouse eventKind = "restart clickhouse"
 	evKafka      eventKind = "restart kafka"
 	evFault      eventKind = "network fault"
+	evZooKeeper  eventKind = "restart zookeeper"
 )
 
 // event is one chaos action; a network fault also says which fault and on
@@ -229,6 +241,11 @@ func schedule(o options, rng *rand.Rand) []event {
 	}
 	for range o.kafkaRestarts {
 		evs = append(evs, event{kind: evKafka})
+	}
+	if o.cluster {
+		for range o.zkRestarts {
+			evs = append(evs, event{kind: evZooKeeper})
+		}
 	}
 	for i := range o.faults {
 		f := faultKinds[i%len(faultKinds)]

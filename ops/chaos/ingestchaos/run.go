@@ -71,7 +71,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+	create := "CREATE DATABASE IF NOT EXISTS " + db
+	if o.cluster {
+		create += " ON CLUSTER " + o.clickhouseCluster
+	}
+	if err := admin.Exec(ctx, create); err != nil {
 		admin.Close()
 		return false, err
 	}
@@ -81,18 +85,22 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		return false, err
 	}
 
-	// highway process reaches Kafka and ClickHouse through toxiproxy only.
+	// highway process reaches Kafka and ClickHouse through toxiproxy only
+	// (on a cluster, directly: the kills are the faults).
 	chURL, err := url.Parse(dsn)
 	if err != nil {
 		return false, fmt.Errorf("the ClickHouse DSN %q: %w", dsn, err)
 	}
-	nf, err := newNetFaults(o.kafkaProxy, o.kafkaProxied, o.clickhouseProxy, chURL.Host)
-	if err != nil {
-		return false, err
+	kafkaAddr, proxiedDSN := o.kafka, dsn
+	nf := &netFaults{}
+	if !o.cluster {
+		if nf, err = newNetFaults(o.kafkaProxy, o.kafkaProxied, o.clickhouseProxy, chURL.Host); err != nil {
+			return false, err
+		}
+		defer nf.close()
+		chURL.Host = o.clickhouseProxy
+		kafkaAddr, proxiedDSN = o.kafkaProxy, chURL.String()
 	}
-	defer nf.close()
-	chURL.Host = o.clickhouseProxy
-	proxiedDSN := chURL.String()
 
 	events := schedule(o, rng)
 	log.Info("chaos run", "run", o.run, "seed", o.seed, "rate", o.rate, "events", len(events), "kills", o.kills,
@@ -100,7 +108,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		"topic", feed.Topic(), "database", db, "kafka_proxy", o.kafkaProxy+"→"+o.kafkaProxied, "clickhouse_proxy", o.clickhouseProxy+"→"+chURL.Host, "work", o.work)
 
 	sup := newSupervisor(o.highway, []string{
-		"--kafka", o.kafkaProxy, "--clickhouse", proxiedDSN, "--specs", specPath, "--feed", name,
+		"--kafka", kafkaAddr, "--clickhouse", proxiedDSN, "--specs", specPath, "--feed", name,
 		"--group-prefix", "chaos." + o.run, "--partitions", "2", "--metrics-addr", "", "--log-level", "info",
 	}, o.work, log)
 	supCtx, stopSup := context.WithCancel(ctx)
@@ -111,7 +119,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	// -producer-direct): a fault that loses a produce's answer makes it
 	// retry records Kafka already has.
 	pb := b
-	if !o.producerDirect {
+	if !o.producerDirect && !o.cluster {
 		if pb, err = bus.New(bus.Config{Brokers: []string{o.kafkaProxy}, Logger: quietLogger()}); err != nil {
 			return false, err
 		}
@@ -125,7 +133,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	prodBegan := time.Now()
 	go func() { prodErr <- prod.run(prodCtx, 2*time.Minute) }()
 
-	svc := services{ops: o.ops, work: o.work, log: log}
+	svc := services{ops: o.ops, work: o.work, log: log, cluster: o.cluster, replicas: strings.Split(o.replicas, ","), rng: rng}
+	zkRestarts := 0
 	// A direct connection that watches for inserts, to SIGKILL ClickHouse
 	// in the middle of one.
 	watch, err := store.Open(ctx, dsn, quietLogger())
@@ -216,6 +225,14 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 			if err := svc.restart(ctx, "clickhouse", down, hard); err != nil {
 				return false, err
 			}
+		case evZooKeeper:
+			sleep(ctx, gap)
+			down := between(rng, time.Second, 5*time.Second)
+			zkRestarts++
+			log.Info("chaos: restarting ZooKeeper", "event", i+1, "of", len(events), "down_for", down.Round(time.Millisecond), "acked", prod.acked())
+			if err := svc.restart(ctx, "zookeeper", down, false); err != nil {
+				return false, err
+			}
 		case evKafka:
 			sleep(ctx, gap)
 			down := between(rng, time.Second, 5*time.Second)
@@ -246,7 +263,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		return false, err
 	}
 	defer func() {
-		if !o.keep {
+		if !o.keep && o.cluster {
+			_ = st.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+o.clickhouseCluster)
+		} else if !o.keep {
 			_ = st.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+db)
 		}
 		st.Close()
@@ -272,8 +291,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	for _, n := range faultsDone {
 		faultsTotal += n
 	}
-	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d clickhouse_sigkills_mid_insert=%d kafka_restarts=%d network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
-		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, chMidInsert, o.kafkaRestarts, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
+	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d clickhouse_sigkills_mid_insert=%d kafka_restarts=%d zookeeper_restarts=%d cluster=%t network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
+		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, chMidInsert, o.kafkaRestarts, zkRestarts, o.cluster, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
 	for i, why := range selfExits {
 		if i == 5 {
 			fmt.Printf("  … %d more self-exits (logs in %s)\n", len(selfExits)-5, o.work)
@@ -364,6 +383,9 @@ func topicSize(ctx context.Context, b *bus.Bus, topic string) (int64, error) {
 type services struct {
 	ops, work string
 	log       *slog.Logger
+	cluster   bool       // restart one member of a cluster (cluster.go)
+	replicas  []string   // the ClickHouse replicas to pick from
+	rng       *rand.Rand // picks the member
 }
 
 // restart stops the service with ops/<name>/stop (SIGTERM), or with
@@ -371,6 +393,9 @@ type services struct {
 // down, and starts it again with ops/<name>/start, which returns when it is
 // ready.
 func (s services) restart(ctx context.Context, name string, down time.Duration, hard bool) error {
+	if s.cluster && name != "zookeeper" {
+		return s.restartMember(ctx, name, down, hard)
+	}
 	if hard {
 		if err := s.kill(ctx, name); err != nil {
 			return err
@@ -408,17 +433,17 @@ func (s services) kill(ctx context.Context, name string) error {
 	return nil
 }
 
-func (s services) script(ctx context.Context, name, verb string) error {
+func (s services) script(ctx context.Context, name, verb string, args ...string) error {
 	logPath := filepath.Join(s.work, name+"-"+verb+".log")
 	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	cmd := exec.CommandContext(ctx, filepath.Join(s.ops, name, verb))
+	cmd := exec.CommandContext(ctx, filepath.Join(s.ops, name, verb), args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("ops/%s/%s failed (%v); see %s", name, verb, err, logPath)
+		return fmt.Errorf("ops/%s/%s %s failed (%v); see %s", name, verb, strings.Join(args, " "), err, logPath)
 	}
 	return nil
 }

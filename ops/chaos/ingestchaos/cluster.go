@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// restartMember stops one member of a cluster and starts it again after
+// down: for "kafka" a random broker of ops/kafka/cluster, SIGKILLed (a
+// broker that dies, not one that hands its partitions over); for
+// "clickhouse" a random replica of ops/clickhouse/cluster, SIGKILLed when
+// hard, else stopped with SIGTERM. The others go on: the processor and the
+// producer must find the partitions' new leaders and the replicas must
+// catch up through ZooKeeper.
+func (s services) restartMember(ctx context.Context, name string, down time.Duration, hard bool) error {
+	var member string
+	switch name {
+	case "kafka":
+		n := brokerCount()
+		member = strconv.Itoa(1 + s.rng.IntN(n))
+		hard = true
+	case "clickhouse":
+		member = s.replicas[s.rng.IntN(len(s.replicas))]
+	default:
+		return fmt.Errorf("restart %s: not a cluster of ops/", name)
+	}
+	verb := "stop"
+	if hard {
+		verb = "kill"
+	}
+	killed := time.Now()
+	if err := s.script(ctx, name, "cluster", verb, member); err != nil {
+		return err
+	}
+	if hard {
+		waitGone(ctx, memberPidFile(name, member))
+	}
+	s.log.Info("chaos: "+name+" member down", "member", member, "how", verb)
+	sleep(ctx, down)
+	began := time.Now()
+	if err := s.script(ctx, name, "cluster", "start", member); err != nil {
+		return err
+	}
+	s.log.Info("chaos: "+name+" member is back", "member", member, "start_took", time.Since(began).Round(100*time.Millisecond),
+		"down_total", time.Since(killed).Round(100*time.Millisecond))
+	return nil
+}
+
+// brokerCount is KAFKA_BROKERS, as ops/kafka/cluster reads it (default 3).
+func brokerCount() int {
+	if n, err := strconv.Atoi(os.Getenv("KAFKA_BROKERS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// memberPidFile is where ops/<name>/cluster keeps a member's pid.
+func memberPidFile(name, member string) string {
+	run := os.Getenv("HIGHWAY_RUN")
+	if name == "kafka" {
+		return filepath.Join(run, "kafka-cluster", "broker-"+member, "kafka.pid")
+	}
+	return filepath.Join(run, "clickhouse-cluster", member, "clickhouse.pid")
+}
+
+// waitGone waits, at most 10 s, until the process of a pid file has exited.
+func waitGone(ctx context.Context, pidFile string) {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && ctx.Err() == nil && time.Now().Before(deadline) {
+		sleep(ctx, 50*time.Millisecond)
+	}
+}
