@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
 )
 
 // throughput is the result of draining the pre-filled topic once.
@@ -221,7 +222,12 @@ func (e *env) childArgs(group string, feed *catalog.Feed, attempt int) []string 
 // dropTable drops a table of the run's database, so an attempt starts from
 // an empty one.
 func (e *env) dropTable(ctx context.Context, table string) error {
-	return e.store.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", e.db, table))
+	if e.o.storeCluster != "" {
+		if err := e.store.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", e.db, table+store.LocalSuffix, e.onCluster())); err != nil {
+			return err
+		}
+	}
+	return e.store.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", e.db, table, e.onCluster()))
 }
 
 // measureHighway runs `highway process` on feed's pre-filled topic until its

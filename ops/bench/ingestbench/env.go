@@ -100,7 +100,7 @@ func newEnv(ctx context.Context, o options, log *slog.Logger) (*env, error) {
 	if e.admin, err = store.Open(ctx, o.clickhouse, log); err != nil {
 		return nil, err
 	}
-	if err := e.admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+e.db); err != nil {
+	if err := e.admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+e.db+e.onCluster()); err != nil {
 		return nil, fmt.Errorf("creating database %s: %w", e.db, err)
 	}
 	if e.dsn, err = store.WithDatabase(o.clickhouse, e.db); err != nil {
@@ -121,7 +121,7 @@ func (e *env) close() {
 	if e.admin != nil {
 		if !e.o.keep {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if err := e.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+e.db); err != nil {
+			if err := e.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+e.db+e.onCluster()); err != nil {
 				e.log.Warn("dropping the run's database failed", "database", e.db, "err", err)
 			}
 			cancel()
@@ -137,7 +137,12 @@ func (e *env) close() {
 // system.parts: cheap, and exactly what a SELECT would see.
 func (e *env) rows(ctx context.Context, table string) (int64, error) {
 	var n uint64
-	err := e.store.QueryRow(ctx, []any{&n}, "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = ? AND active", e.db, table)
+	q := "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = ? AND active"
+	if e.o.storeCluster != "" {
+		// the Distributed table (its parts are on the shards' servers)
+		q = "SELECT toUInt64(count()) FROM " + e.db + "." + table + " WHERE ? != ?"
+	}
+	err := e.store.QueryRow(ctx, []any{&n}, q, e.db, table)
 	if err != nil {
 		return 0, fmt.Errorf("counting rows of %s.%s: %w", e.db, table, err)
 	}
@@ -308,4 +313,13 @@ func rate(n int64, d time.Duration) int64 {
 		return 0
 	}
 	return int64(float64(n) / d.Seconds())
+}
+
+// onCluster is " ON CLUSTER <name>" when the run's ClickHouse is a cluster
+// (-mode scale's cluster side), else "".
+func (e *env) onCluster() string {
+	if e.o.storeCluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + e.o.storeCluster
 }

@@ -66,6 +66,7 @@ type options struct {
 	// -mode scale (scale.go): the cluster beside -kafka and -clickhouse
 	clusterKafka      string
 	clusterClickhouse string
+	storeCluster      string // set on the cluster side's options: the ClickHouse cluster's name
 }
 
 func main() {
@@ -92,6 +93,7 @@ func main() {
 	fs.StringVar(&o.chLog, "clickhouse-log", "", "clickhouse-server's error log, quoted when the Kafka engine cannot consume (optional)")
 	fs.StringVar(&o.clusterKafka, "cluster-kafka", "", "-mode scale: the Kafka cluster's brokers (ops/kafka/cluster)")
 	fs.StringVar(&o.clusterClickhouse, "cluster-clickhouse", "", "-mode scale: a DSN of the ClickHouse cluster (ops/clickhouse/cluster)")
+	fs.StringVar(&o.storeCluster, "clickhouse-cluster", "", "-mode scale: the ClickHouse cluster's name (remote_servers): the cluster side's processors run with --clickhouse-cluster; empty: they write to -cluster-clickhouse as one server")
 	fs.StringVar(&o.built, "built", "", "what the highway binary was built from, for the report")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database when done")
 	if err := fs.Parse(os.Args[1:]); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
@@ -18,6 +19,7 @@ import (
 //
 //	ingest_cluster rows=N single=R cluster=R cluster_2proc=R ratio_cluster=X ratio_2proc=Y
 func runScale(ctx context.Context, o options, log *slog.Logger) error {
+	cl := o.storeCluster
 	single, err := newEnv(ctx, o, log)
 	if single != nil {
 		defer single.close()
@@ -25,8 +27,12 @@ func runScale(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	o.storeCluster = "" // the single side
 	co := o
-	co.kafka, co.clickhouse = o.clusterKafka, o.clusterClickhouse
+	co.kafka, co.clickhouse, co.storeCluster = o.clusterKafka, o.clusterClickhouse, cl
+	if cl != "" {
+		co.childFlags = strings.TrimSpace(o.childFlags + " --clickhouse-cluster " + cl)
+	}
 	cluster, err := newEnv(ctx, co, log)
 	if cluster != nil {
 		defer cluster.close()

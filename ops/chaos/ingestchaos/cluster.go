@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cityhighway/highway/highway/store"
 )
 
 // restartMember stops one member of a cluster and starts it again after
@@ -83,4 +86,33 @@ func waitGone(ctx context.Context, pidFile string) {
 	for syscall.Kill(pid, 0) == nil && ctx.Err() == nil && time.Now().Before(deadline) {
 		sleep(ctx, 50*time.Millisecond)
 	}
+}
+
+// syncReplicas waits until every replica of the cluster holds every part
+// its shard was sent of db.table (SYSTEM SYNC REPLICA on each), so the
+// counts that follow, through the Distributed table, see all rows whichever
+// replica of a shard they read.
+func syncReplicas(ctx context.Context, st *store.Store, cluster, db, table string, log *slog.Logger) error {
+	rows, err := st.QueryRows(ctx, "SELECT host_address, toString(port) FROM system.clusters WHERE cluster = '"+cluster+"'")
+	if err != nil {
+		return fmt.Errorf("listing the replicas of cluster %s: %w", cluster, err)
+	}
+	var addrs []string
+	for _, r := range rows {
+		addrs = append(addrs, fmt.Sprintf("%v:%v", r[0], r[1]))
+	}
+	for _, addr := range addrs {
+		r, err := store.Open(ctx, "clickhouse://"+addr+"/"+db, quietLogger())
+		if err != nil {
+			return fmt.Errorf("replica %s: %w", addr, err)
+		}
+		began := time.Now()
+		err = r.Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+table)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("SYSTEM SYNC REPLICA %s.%s on %s: %w", db, table, addr, err)
+		}
+		log.Info("replica in sync", "replica", addr, "table", db+"."+table, "took", time.Since(began).Round(time.Millisecond))
+	}
+	return nil
 }

@@ -110,6 +110,7 @@ type options struct {
 	cluster           bool   // -kafka and -clickhouse are clusters (cluster.go)
 	replicas          string // the ClickHouse cluster's replicas, comma-separated
 	clickhouseCluster string // its name in remote_servers
+	storeCluster      bool   // the processor runs the store's cluster mode (--clickhouse-cluster)
 	zkRestarts        int
 }
 
@@ -141,6 +142,7 @@ func main() {
 	fs.BoolVar(&o.cluster, "cluster", false, "-kafka is a Kafka cluster (ops/kafka/cluster) and -clickhouse a replica of a ClickHouse cluster (ops/clickhouse/cluster): a Kafka restart SIGKILLs one broker, a ClickHouse restart one replica, and ZooKeeper restarts; no proxies, no network faults")
 	fs.StringVar(&o.replicas, "clickhouse-replicas", "s1r1,s1r2,s2r1,s2r2", "with -cluster: the replicas a ClickHouse restart picks from (names of ops/clickhouse/cluster)")
 	fs.StringVar(&o.clickhouseCluster, "clickhouse-cluster", "highway", "with -cluster: the ClickHouse cluster's name (remote_servers), for the test database's ON CLUSTER DDL")
+	fs.BoolVar(&o.storeCluster, "store-cluster", false, "with -cluster: the processor runs with --clickhouse-cluster (replicated tables behind Distributed ones); else it writes to -clickhouse as one server")
 	fs.IntVar(&o.zkRestarts, "zookeeper-restarts", 2, "with -cluster: restarts of ZooKeeper")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)

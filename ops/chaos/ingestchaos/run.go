@@ -107,10 +107,14 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 		"clickhouse_restarts", o.chRestarts, "kafka_restarts", o.kafkaRestarts, "network_faults", o.faults, "months", o.months, "producer_direct", o.producerDirect,
 		"topic", feed.Topic(), "database", db, "kafka_proxy", o.kafkaProxy+"→"+o.kafkaProxied, "clickhouse_proxy", o.clickhouseProxy+"→"+chURL.Host, "work", o.work)
 
-	sup := newSupervisor(o.highway, []string{
+	childArgs := []string{
 		"--kafka", kafkaAddr, "--clickhouse", proxiedDSN, "--specs", specPath, "--feed", name,
 		"--group-prefix", "chaos." + o.run, "--partitions", "2", "--metrics-addr", "", "--log-level", "info",
-	}, o.work, log)
+	}
+	if o.cluster && o.storeCluster {
+		childArgs = append(childArgs, "--clickhouse-cluster", o.clickhouseCluster)
+	}
+	sup := newSupervisor(o.highway, childArgs, o.work, log)
 	supCtx, stopSup := context.WithCancel(ctx)
 	defer func() { stopSup(); <-sup.done }()
 	go sup.run(supCtx)
@@ -276,12 +280,23 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	}
 	plan := recordPlan{months: o.months, badEvery: int64(o.badEvery)}
 	bad := plan.countBad(produced)
-	if err := drain(ctx, st, db, feed.Table(), inKafka-bad, produced-bad, 3*time.Minute, log); err != nil {
+	countQuery := "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = ? AND active"
+	if o.cluster && o.storeCluster {
+		// the Distributed table: one replica of each shard, after every
+		// replica has fetched what its shard was sent
+		countQuery = "SELECT toUInt64(count()) FROM " + db + "." + feed.Table() + " WHERE ? != ?"
+	}
+	if err := drain(ctx, st, countQuery, db, feed.Table(), inKafka-bad, produced-bad, 3*time.Minute, log); err != nil {
 		log.Error("the processor did not catch up; checking what there is", "err", err)
 	}
 	stopSup()
 	<-sup.done
 	starts, kills, selfExits := sup.counts()
+	if o.cluster && o.storeCluster {
+		if err := syncReplicas(ctx, st, o.clickhouseCluster, db, feed.Table()+store.LocalSuffix, log); err != nil {
+			return false, err
+		}
+	}
 
 	v, err := verify(ctx, b, st, db, feed, produced, plan, log)
 	if err != nil {
@@ -328,14 +343,14 @@ func faultSummary(done map[string]int) string {
 // or at least least rows and no new one for 10 s (Kafka may hold copies of
 // bad records, which have no rows, so want may be out of reach), or no new
 // row for 30 s (the processor has written all it will: rows were lost).
-func drain(ctx context.Context, st *store.Store, db, table string, want, least int64, timeout time.Duration, log *slog.Logger) error {
+func drain(ctx context.Context, st *store.Store, countQuery, db, table string, want, least int64, timeout time.Duration, log *slog.Logger) error {
 	deadline := time.Now().Add(timeout)
 	last := time.Now()
 	var prev uint64
 	changed := time.Now()
 	for {
 		var n uint64
-		err := st.QueryRow(ctx, []any{&n}, "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = ? AND active", db, table)
+		err := st.QueryRow(ctx, []any{&n}, countQuery, db, table)
 		if n != prev {
 			prev, changed = n, time.Now()
 		}
