@@ -127,8 +127,8 @@ keeping the paths.`, stderr)
 		return err
 	}
 	defer b.Close()
-	if err := b.EnsureTopics(ctx, *partitions, topicsOf(cat, sources)...); err != nil {
-		return fmt.Errorf("creating topics (is Kafka reachable at %s?): %w", *kafka, err)
+	if err := ensureTopics(ctx, b, *partitions, topicsOf(cat, sources), log); err != nil {
+		return err
 	}
 	producer := b.NewProducer()
 	defer producer.Close()

@@ -47,20 +47,8 @@ func startProcessing(ctx context.Context, b *bus.Bus, st *store.Store, cat *cata
 	for _, f := range feeds {
 		topics = append(topics, f.Topic(), f.DLQTopic())
 	}
-	// Kafka may still be starting (or restarting): wait for it, saying so.
-	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		err := b.EnsureTopics(ctx, opts.partitions, topics...)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("creating topics (is Kafka reachable at %v?): %w", b.Brokers(), err)
-		}
-		log.Warn("cannot create topics yet; is Kafka up? retrying", "brokers", b.Brokers(), "wait", wait, "err", err)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-		}
+	if err := ensureTopics(ctx, b, opts.partitions, topics, log); err != nil {
+		return nil, err
 	}
 	metrics := stream.NewMetrics(reg)
 	budget := opts.budget
@@ -165,5 +153,25 @@ func tuneGC(limit int64) {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
 		debug.SetMemoryLimit(limit)
+	}
+}
+
+// ensureTopics creates the topics that are missing. Kafka may still be
+// starting (or restarting), or the broker it asks may be the one that is
+// down: it waits and asks again, saying so, until ctx ends.
+func ensureTopics(ctx context.Context, b *bus.Bus, partitions int, topics []string, log *slog.Logger) error {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		err := b.EnsureTopics(ctx, partitions, topics...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("creating topics (is Kafka reachable at %v?): %w", b.Brokers(), err)
+		}
+		log.Warn("cannot create topics yet; is Kafka up? retrying", "brokers", b.Brokers(), "wait", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
 	}
 }
