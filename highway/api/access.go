@@ -159,10 +159,8 @@ func personalColumns(cat *catalog.Catalog, layout store.Layout, d *catalog.Depar
 		if f.Department == d.Name && d.Name != "" {
 			continue
 		}
-		for _, fld := range f.Fields {
-			if fld.Personal {
-				out[layout.FeedTable(f)] = append(out[layout.FeedTable(f)], fld.Name)
-			}
+		if names := personalNames(f); len(names) > 0 {
+			out[layout.FeedTable(f)] = names
 		}
 	}
 	return out

@@ -174,11 +174,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, who *principal) {
 	}
 	var personal []string // removed from each record for all but the owner
 	if f.Department != who.dept.Name {
-		for _, fld := range f.Fields {
-			if fld.Personal {
-				personal = append(personal, fld.Name)
-			}
-		}
+		personal = personalNames(f)
 	}
 	rc := http.NewResponseController(w)
 	start := time.Now()

@@ -51,6 +51,18 @@ func (s *Server) openFeed(name string) *catalog.Feed {
 	return f
 }
 
+// personalNames are the names of a feed's personal fields: what only its
+// owner reads (the complement of PublicFields).
+func personalNames(f *catalog.Feed) []string {
+	var out []string
+	for _, fld := range f.Fields {
+		if fld.Personal {
+			out = append(out, fld.Name)
+		}
+	}
+	return out
+}
+
 // PublicFields are a feed's fields that open data shows: all but personal.
 func PublicFields(f *catalog.Feed) []catalog.Field {
 	var out []catalog.Field

@@ -191,9 +191,12 @@ func (m *meter) count(dept string, u store.Usage) {
 	m.rollover()
 	m.pending[dept] = m.pending[dept].Add(u)
 	m.mu.Unlock()
-	for kind, n := range map[string]uint64{"requests": u.Requests, "rows": u.Rows, "bytes": u.Bytes, "pushed_records": u.Pushed} {
-		if n > 0 {
-			m.used.WithLabelValues(dept, kind).Add(float64(n))
+	for _, c := range [...]struct {
+		kind string
+		n    uint64
+	}{{"requests", u.Requests}, {"rows", u.Rows}, {"bytes", u.Bytes}, {"pushed_records", u.Pushed}} {
+		if c.n > 0 {
+			m.used.WithLabelValues(dept, c.kind).Add(float64(c.n))
 		}
 	}
 }
