@@ -5,8 +5,6 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"time"
 
 	"github.com/cityhighway/highway/highway/store"
@@ -117,18 +115,4 @@ keygen writes a new key pair: the private key for 'highway serve
 	}
 	fmt.Fprintln(stdout, "ok: nothing changed, removed or inserted")
 	return nil
-}
-
-// defaultAuditServer names a server in the audit log's chains: its host
-// name and the port it listens on, so that two servers on one host keep
-// chains of their own.
-func defaultAuditServer(addr string) string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "highway"
-	}
-	if _, port, err := net.SplitHostPort(addr); err == nil && port != "" {
-		return host + ":" + port
-	}
-	return host
 }

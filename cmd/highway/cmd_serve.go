@@ -159,7 +159,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	if *audit {
 		acfg := store.AuditConfig{Logger: log, Server: *auditServer}
 		if acfg.Server == "" {
-			acfg.Server = defaultAuditServer(*addr)
+			acfg.Server = store.DefaultAuditServer(*addr)
 		}
 		acfg.Signer = auditSigner
 		al, err := st.OpenAuditLog(ctx, acfg)

@@ -209,9 +209,10 @@ func (m *meter) usage(dept string) store.Usage {
 	return m.synced[dept].Add(m.pending[dept])
 }
 
-// perMinute takes n from dept's limiter in l for a quota of perMinute,
-// and says how long to wait when there is not enough.
-func (m *meter) perMinute(l map[string]*rate.Limiter, dept string, perMinute, n int) (bool, time.Duration) {
+// perMinute takes n from dept's limiter in l for a quota of perMinute;
+// when there is not enough it takes nothing and says how long to wait
+// (over is true).
+func (m *meter) perMinute(l map[string]*rate.Limiter, dept string, perMinute, n int) (over bool, wait time.Duration) {
 	m.mu.Lock()
 	lim, ok := l[dept]
 	if !ok || lim.Burst() != perMinute {
@@ -220,15 +221,15 @@ func (m *meter) perMinute(l map[string]*rate.Limiter, dept string, perMinute, n 
 	}
 	m.mu.Unlock()
 	if n > perMinute {
-		return false, time.Minute
+		return true, time.Minute
 	}
 	now := m.now()
 	r := lim.ReserveN(now, n)
 	if wait := r.DelayFrom(now); wait > 0 {
 		r.CancelAt(now)
-		return false, wait
+		return true, wait
 	}
-	return true, 0
+	return false, 0
 }
 
 // overQuota answers 429 and returns true when who's department has used
@@ -243,10 +244,10 @@ func (s *Server) overQuota(w http.ResponseWriter, who *principal, quota string, 
 	)
 	switch quota {
 	case "requests_per_minute":
-		over, wait = notOK(m.perMinute(m.minute, dept.Name, q.RequestsPerMinute, 1))
+		over, wait = m.perMinute(m.minute, dept.Name, q.RequestsPerMinute, 1)
 		msg = fmt.Sprintf("department %s made more than %d API requests in a minute", dept.Name, q.RequestsPerMinute)
 	case "pushed_records_per_minute":
-		over, wait = notOK(m.perMinute(m.pushes, dept.Name, q.PushedRecordsPerMinute, n))
+		over, wait = m.perMinute(m.pushes, dept.Name, q.PushedRecordsPerMinute, n)
 		msg = fmt.Sprintf("department %s may push %d records a minute; this push of %d is more than is left", dept.Name, q.PushedRecordsPerMinute, n)
 	case "daily":
 		u, now := m.usage(dept.Name), m.now()
@@ -268,8 +269,6 @@ func (s *Server) overQuota(w http.ResponseWriter, who *principal, quota string, 
 		fmt.Sprintf("retry after %d s; GET /api/v1/me/usage shows your usage; an operator can raise the department's quotas in its spec", max(secs, 1)))
 	return true
 }
-
-func notOK(ok bool, wait time.Duration) (bool, time.Duration) { return !ok, wait }
 
 // meterAudited counts what an audited request used: rows and bytes read
 // by queries, downloads and live tails, records pushed.

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -103,6 +104,21 @@ var auditColumns = []column{
 	{"error", "String"},
 }
 
+// DefaultAuditServer names a server in the audit log's chains when it is
+// not given a name: its host name and the port of addr, the address it
+// listens on (if addr has one), so that two servers on one host keep
+// chains of their own.
+func DefaultAuditServer(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "highway"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil && port != "" {
+		return host + ":" + port
+	}
+	return host
+}
+
 // OpenAuditLog creates the audit table, and the restricted database that
 // holds it, if they are missing, and starts the writer. An audit table that
 // an earlier version of highway left in the open database is moved to the
@@ -126,11 +142,7 @@ func (s *Store) OpenAuditLog(ctx context.Context, cfg AuditConfig) (*AuditLog, e
 		cfg.Logger = s.log
 	}
 	if cfg.Server == "" {
-		host, err := os.Hostname()
-		if err != nil || host == "" {
-			host = "highway"
-		}
-		cfg.Server = host
+		cfg.Server = DefaultAuditServer("")
 	}
 	cfg.Server = strings.ReplaceAll(cfg.Server, " ", "_") // chain names are read back with %s
 	db := s.ddl.Layout().AuditDatabase()

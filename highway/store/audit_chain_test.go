@@ -153,3 +153,39 @@ func TestStoredAuditEntryHashesAsReadBack(t *testing.T) {
 		t.Fatalf("clamping: status %d duration %v", e.Status, e.Duration)
 	}
 }
+
+// The verifier VerifyAudit streams the log through checks entries in the
+// order ClickHouse returns them and refuses any other order, rather than
+// report problems that are not there.
+func TestAuditVerifierNeedsChainOrder(t *testing.T) {
+	a, b := testChain(t, "srv@1", 3, 3, nil, ""), testChain(t, "srv@2", 3, 3, nil, "")
+	cases := []struct {
+		name    string
+		entries []AuditEntry
+		wantErr string
+	}{
+		{"in order", append(append([]AuditEntry{}, a...), b...), ""},
+		{"a chain again after another", []AuditEntry{a[0], a[1], b[0], a[2]}, "chain srv@1 after chain srv@2"},
+		{"chains backwards", append(append([]AuditEntry{}, b...), a...), "chain srv@1 after chain srv@2"},
+		{"seq backwards", []AuditEntry{a[0], a[2], a[1]}, "seq 1 after seq 2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newAuditVerifier(nil)
+			var err error
+			for _, e := range tc.entries {
+				if err = v.add(e); err != nil {
+					break
+				}
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("add: %v", err)
+			case tc.wantErr == "" && !v.report().OK():
+				t.Fatalf("problems in an untouched log: %v", v.report().Problems)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("add: got error %v, want one saying %q", err, tc.wantErr)
+			}
+		})
+	}
+}

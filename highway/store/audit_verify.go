@@ -108,8 +108,9 @@ func (s *Store) VerifyAudit(ctx context.Context, table string, from, to time.Tim
 		return AuditReport{}, fmt.Errorf("reading audit log %s: %w", table, err)
 	}
 	defer rows.Close()
-	var entries []AuditEntry
-	var stamps []uint64
+	// Entries come in chain and seq order and are checked as they come:
+	// the verifier keeps the ends of each chain, not the log.
+	v := newAuditVerifier(keys)
 	for rows.Next() {
 		var (
 			e          AuditEntry
@@ -125,160 +126,218 @@ func (s *Store) VerifyAudit(ctx context.Context, table string, from, to time.Tim
 		e.At = time.UnixMilli(int64(atMS)).UTC()
 		e.Status = int(status)
 		e.Duration = time.Duration(durationMS) * time.Millisecond
-		entries, stamps = append(entries, e), append(stamps, atS)
+		// The at column (seconds) is not in the hash; it must agree with at_ms.
+		if e.Link.Chain != "" && atS != uint64(e.At.Unix()) {
+			v.problem(AuditChanged, e, "its at column says %s, its at_ms %s", time.Unix(int64(atS), 0).UTC().Format(time.RFC3339), e.At.Format(time.RFC3339))
+		}
+		if err := v.add(e); err != nil {
+			return AuditReport{}, fmt.Errorf("reading audit log %s: %w", table, err)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return AuditReport{}, fmt.Errorf("reading audit log %s: %w", table, err)
 	}
-	r := VerifyAuditEntries(entries, keys)
-	// The at column (seconds) is not in the hash; it must agree with at_ms.
-	for i, e := range entries {
-		if e.Link.Chain != "" && stamps[i] != uint64(e.At.Unix()) {
-			r.Problems = append(r.Problems, AuditProblem{Kind: AuditChanged, Chain: e.Link.Chain, Seq: e.Link.Seq, At: e.At,
-				Detail: fmt.Sprintf("its at column says %s, its at_ms %s", time.Unix(int64(stamps[i]), 0).UTC().Format(time.RFC3339), e.At.Format(time.RFC3339))})
-		}
-	}
-	sortProblems(r.Problems)
-	return r, nil
+	return v.report(), nil
 }
 
 // VerifyAuditEntries checks the chains of entries, in any order, as
 // VerifyAudit does.
 func VerifyAuditEntries(entries []AuditEntry, keys map[string]ed25519.PublicKey) AuditReport {
-	r := AuditReport{Entries: len(entries), SignaturesChecked: len(keys) > 0}
-	chains := map[string][]AuditEntry{}
-	var names []string
-	for _, e := range entries {
-		if e.Link.Chain == "" {
-			r.Unchained++
-			continue
+	sorted := append([]AuditEntry(nil), entries...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].Link.Chain != sorted[j].Link.Chain {
+			return sorted[i].Link.Chain < sorted[j].Link.Chain
 		}
-		if _, ok := chains[e.Link.Chain]; !ok {
-			names = append(names, e.Link.Chain)
+		return sorted[i].Link.Seq < sorted[j].Link.Seq
+	})
+	v := newAuditVerifier(keys)
+	for _, e := range sorted {
+		// Sorted: add cannot see a chain out of order.
+		_ = v.add(e)
+	}
+	return v.report()
+}
+
+// chainEnds is what the verifier keeps of a chain it has checked: its
+// first and last entries, for the links between chains.
+type chainEnds struct {
+	first, last AuditEntry
+}
+
+// auditVerifier checks audit entries given in chain and seq order, one
+// at a time: it holds the entries of one number of one chain, and the ends
+// of each chain, so a long log is checked in little memory.
+type auditVerifier struct {
+	r    AuditReport
+	keys map[string]ed25519.PublicKey
+	// ends of every chain checked, by name, and the names in order.
+	ends  map[string]chainEnds
+	names []string
+
+	// The chain being checked: its name, the entries read with the number
+	// being read, the last entry that belongs to it, and its signatures.
+	chain      string
+	same       []AuditEntry
+	firstSeq   uint64
+	first      AuditEntry
+	prev       AuditEntry
+	hasPrev    bool
+	lastSigned uint64
+	signed     bool
+}
+
+func newAuditVerifier(keys map[string]ed25519.PublicKey) *auditVerifier {
+	return &auditVerifier{r: AuditReport{SignaturesChecked: len(keys) > 0}, keys: keys, ends: map[string]chainEnds{}}
+}
+
+func (v *auditVerifier) problem(k AuditProblemKind, e AuditEntry, format string, args ...any) {
+	v.r.Problems = append(v.r.Problems, AuditProblem{Kind: k, Chain: e.Link.Chain, Seq: e.Link.Seq, At: e.At, Detail: fmt.Sprintf(format, args...)})
+}
+
+// add checks the next entry; entries must come ordered by chain, then seq.
+func (v *auditVerifier) add(e AuditEntry) error {
+	v.r.Entries++
+	if e.Link.Chain == "" {
+		v.r.Unchained++
+		return nil
+	}
+	if e.Link.Chain != v.chain || v.chain == "" {
+		if _, seen := v.ends[e.Link.Chain]; seen || (v.chain != "" && e.Link.Chain < v.chain) {
+			return fmt.Errorf("audit entries out of order: chain %s after chain %s", e.Link.Chain, v.chain)
 		}
-		chains[e.Link.Chain] = append(chains[e.Link.Chain], e)
+		v.endChain()
+		v.chain, v.firstSeq = e.Link.Chain, e.Link.Seq
+		v.hasPrev, v.signed, v.lastSigned = false, false, 0
 	}
-	sort.Strings(names)
-	r.Chains = len(names)
-	for _, name := range names {
-		c := chains[name]
-		sort.SliceStable(c, func(i, j int) bool { return c[i].Link.Seq < c[j].Link.Seq })
-		chains[name] = verifyChain(&r, c, keys)
+	if len(v.same) > 0 && v.same[0].Link.Seq != e.Link.Seq {
+		if e.Link.Seq < v.same[0].Link.Seq {
+			return fmt.Errorf("audit entries out of order: chain %s seq %d after seq %d", e.Link.Chain, e.Link.Seq, v.same[0].Link.Seq)
+		}
+		v.checkSame()
 	}
+	v.same = append(v.same, e)
+	return nil
+}
+
+// checkSame checks the entries read with one number of the chain.
+func (v *auditVerifier) checkSame() {
+	same := v.same
+	if len(same) == 0 {
+		return
+	}
+	v.same = v.same[:0]
+	seq := same[0].Link.Seq
+	if v.hasPrev && seq > v.prev.Link.Seq+1 {
+		v.problem(AuditRemoved, same[0], "entries %d to %d are missing (%d removed)", v.prev.Link.Seq+1, seq-1, seq-v.prev.Link.Seq-1)
+	}
+	// Of entries with one number, the one that links to the entry before
+	// (else the one whose hash is right) is the chain's.
+	pick := 0
+	for k, e := range same {
+		if e.chainHash() == e.Link.Hash && (!v.hasPrev || e.Link.PrevHash == v.prev.Link.Hash) {
+			pick = k
+			break
+		}
+	}
+	for k, e := range same {
+		if k != pick {
+			v.problem(AuditInserted, e, "a second entry numbered %d (action %q): it is not part of the chain", seq, e.Action)
+		}
+	}
+	e := same[pick]
+	switch {
+	case e.chainHash() != e.Link.Hash:
+		v.problem(AuditChanged, e, "its content does not match its hash (action %q, department %q)", e.Action, e.Department)
+	case v.hasPrev && seq == v.prev.Link.Seq+1 && e.Link.PrevHash != v.prev.Link.Hash:
+		v.problem(AuditInserted, e, "it does not link to entry %d before it (action %q)", v.prev.Link.Seq, e.Action)
+	case !v.hasPrev && seq == 0 && e.Action != AuditActionStart:
+		v.problem(AuditInserted, e, "the chain's first entry is not %s (action %q)", AuditActionStart, e.Action)
+	}
+	if e.Link.Signature != "" && len(v.keys) > 0 {
+		key, ok := v.keys[e.Link.Signer]
+		sig, err := hex.DecodeString(e.Link.Signature)
+		switch {
+		case !ok:
+			v.problem(AuditUnsigned, e, "signed by key %s, which was not given", e.Link.Signer)
+		case err != nil || !ed25519.Verify(key, signedMessage(e.Link.Hash), sig):
+			from := uint64(0)
+			if v.signed {
+				from = v.lastSigned + 1
+			}
+			v.problem(AuditBadSignature, e, "the signature does not verify: an entry from %d to %d was changed and the chain hashed again", from, seq)
+		default:
+			v.r.Signed++
+			v.lastSigned, v.signed = seq, true
+		}
+	}
+	if !v.hasPrev {
+		v.first = e
+	}
+	v.prev, v.hasPrev = e, true
+}
+
+// endChain finishes the chain being checked and keeps its ends.
+func (v *auditVerifier) endChain() {
+	if v.chain == "" {
+		return
+	}
+	v.checkSame()
+	if !v.hasPrev {
+		return
+	}
+	if len(v.keys) > 0 && v.prev.Link.Signature == "" {
+		first := v.firstSeq
+		if v.signed {
+			first = v.lastSigned + 1
+		}
+		v.problem(AuditUnsigned, v.prev, "entries %d to %d are covered by no signature: the signed entry after them was removed, or they were written without the key", first, v.prev.Link.Seq)
+	}
+	v.ends[v.chain] = chainEnds{first: v.first, last: v.prev}
+	v.names = append(v.names, v.chain)
+	v.r.Chains++
+}
+
+// report finishes the last chain, checks the links between chains and
+// returns what was found.
+func (v *auditVerifier) report() AuditReport {
+	v.endChain()
+	v.chain = ""
 	// A start entry names the end of the chain it follows: check it is
 	// there when that chain was read.
-	for _, name := range names {
-		c := chains[name]
-		if len(c) == 0 || c[0].Link.Seq != 0 || c[0].Action != AuditActionStart {
+	for _, name := range v.names {
+		start := v.ends[name].first
+		if start.Link.Seq != 0 || start.Action != AuditActionStart {
 			continue
 		}
 		var prevChain string
 		var prevSeq uint64
-		if n, _ := fmt.Sscanf(c[0].Detail, followsFormat, &prevChain, &prevSeq); n != 2 {
+		if n, _ := fmt.Sscanf(start.Detail, followsFormat, &prevChain, &prevSeq); n != 2 {
 			continue
 		}
-		pc, ok := chains[prevChain]
-		if !ok || len(pc) == 0 {
+		pc, ok := v.ends[prevChain]
+		if !ok {
 			continue
 		}
-		last := pc[len(pc)-1]
+		last := pc.last
 		switch {
 		case last.Link.Seq < prevSeq:
-			r.Problems = append(r.Problems, AuditProblem{Kind: AuditRemoved, Chain: prevChain, Seq: last.Link.Seq + 1, At: last.At,
+			v.r.Problems = append(v.r.Problems, AuditProblem{Kind: AuditRemoved, Chain: prevChain, Seq: last.Link.Seq + 1, At: last.At,
 				Detail: fmt.Sprintf("the chain ends at seq %d, but chain %s follows it at seq %d: %d entries at its end are missing", last.Link.Seq, name, prevSeq, prevSeq-last.Link.Seq)})
 		case last.Link.Seq > prevSeq:
-			r.Problems = append(r.Problems, AuditProblem{Kind: AuditInserted, Chain: prevChain, Seq: prevSeq + 1, At: last.At,
+			v.r.Problems = append(v.r.Problems, AuditProblem{Kind: AuditInserted, Chain: prevChain, Seq: prevSeq + 1, At: last.At,
 				Detail: fmt.Sprintf("chain %s follows this chain at seq %d, but it goes on to seq %d", name, prevSeq, last.Link.Seq)})
-		case last.Link.Hash != c[0].Link.PrevHash:
-			r.Problems = append(r.Problems, AuditProblem{Kind: AuditChanged, Chain: prevChain, Seq: last.Link.Seq, At: last.At,
+		case last.Link.Hash != start.Link.PrevHash:
+			v.r.Problems = append(v.r.Problems, AuditProblem{Kind: AuditChanged, Chain: prevChain, Seq: last.Link.Seq, At: last.At,
 				Detail: fmt.Sprintf("its hash is not the one chain %s follows", name)})
 		}
 	}
-	for _, name := range names {
-		c := chains[name]
-		if len(c) > 0 && c[len(c)-1].Action != AuditActionStop {
-			r.Notes = append(r.Notes, fmt.Sprintf("chain %s ends at seq %d without %s: its server is running, crashed, or its last entries were removed", name, c[len(c)-1].Link.Seq, AuditActionStop))
+	for _, name := range v.names {
+		if last := v.ends[name].last; last.Action != AuditActionStop {
+			v.r.Notes = append(v.r.Notes, fmt.Sprintf("chain %s ends at seq %d without %s: its server is running, crashed, or its last entries were removed", name, last.Link.Seq, AuditActionStop))
 		}
 	}
-	sortProblems(r.Problems)
-	return r
-}
-
-// verifyChain checks one chain, sorted by Seq, and returns the entries
-// that belong to it.
-func verifyChain(r *AuditReport, c []AuditEntry, keys map[string]ed25519.PublicKey) []AuditEntry {
-	var kept []AuditEntry
-	var prev *AuditEntry
-	lastSigned, signed := uint64(0), false
-	problem := func(k AuditProblemKind, e AuditEntry, format string, args ...any) {
-		r.Problems = append(r.Problems, AuditProblem{Kind: k, Chain: e.Link.Chain, Seq: e.Link.Seq, At: e.At, Detail: fmt.Sprintf(format, args...)})
-	}
-	for i := 0; i < len(c); {
-		j := i
-		for j < len(c) && c[j].Link.Seq == c[i].Link.Seq {
-			j++
-		}
-		same := c[i:j]
-		i = j
-		seq := same[0].Link.Seq
-		if prev != nil && seq > prev.Link.Seq+1 {
-			problem(AuditRemoved, same[0], "entries %d to %d are missing (%d removed)", prev.Link.Seq+1, seq-1, seq-prev.Link.Seq-1)
-		}
-		// Of entries with one number, the one that links to the entry
-		// before (else the one whose hash is right) is the chain's.
-		pick := 0
-		for k, e := range same {
-			if prev != nil && e.Link.PrevHash == prev.Link.Hash && e.chainHash() == e.Link.Hash {
-				pick = k
-				break
-			}
-			if prev == nil && e.chainHash() == e.Link.Hash {
-				pick = k
-				break
-			}
-		}
-		for k, e := range same {
-			if k != pick {
-				problem(AuditInserted, e, "a second entry numbered %d (action %q): it is not part of the chain", seq, e.Action)
-			}
-		}
-		e := same[pick]
-		switch {
-		case e.chainHash() != e.Link.Hash:
-			problem(AuditChanged, e, "its content does not match its hash (action %q, department %q)", e.Action, e.Department)
-		case prev != nil && seq == prev.Link.Seq+1 && e.Link.PrevHash != prev.Link.Hash:
-			problem(AuditInserted, e, "it does not link to entry %d before it (action %q)", prev.Link.Seq, e.Action)
-		case prev == nil && seq == 0 && e.Action != AuditActionStart:
-			problem(AuditInserted, e, "the chain's first entry is not %s (action %q)", AuditActionStart, e.Action)
-		}
-		if e.Link.Signature != "" && len(keys) > 0 {
-			key, ok := keys[e.Link.Signer]
-			sig, err := hex.DecodeString(e.Link.Signature)
-			switch {
-			case !ok:
-				problem(AuditUnsigned, e, "signed by key %s, which was not given", e.Link.Signer)
-			case err != nil || !ed25519.Verify(key, signedMessage(e.Link.Hash), sig):
-				from := uint64(0)
-				if signed {
-					from = lastSigned + 1
-				}
-				problem(AuditBadSignature, e, "the signature does not verify: an entry from %d to %d was changed and the chain hashed again", from, seq)
-			default:
-				r.Signed++
-				lastSigned, signed = seq, true
-			}
-		}
-		kept = append(kept, e)
-		prev = &kept[len(kept)-1]
-	}
-	if len(keys) > 0 && prev != nil && prev.Link.Signature == "" {
-		first := c[0].Link.Seq
-		if signed {
-			first = lastSigned + 1
-		}
-		problem(AuditUnsigned, *prev, "entries %d to %d are covered by no signature: the signed entry after them was removed, or they were written without the key", first, prev.Link.Seq)
-	}
-	return kept
+	sortProblems(v.r.Problems)
+	return v.r
 }
 
 func sortProblems(p []AuditProblem) {
