@@ -168,11 +168,16 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 		}
 		return nilIfDone(ctx, err)
 	}
-	// The commit is a convenience (ClickHouse's offsets are the truth):
-	// at most one a second, and the last one when the claim ends, rather
-	// than a round trip to the group coordinator after every batch.
+	// The ledger entry and the Kafka commit are made at most once a second
+	// per partition, rather than a round trip to ClickHouse and to the group
+	// coordinator after every batch; a batch written sooner is recorded
+	// when the second is up (flush), whether or not another batch came,
+	// and at the latest when the claim ends.
 	var lastCommit time.Time
 	uncommitted := int64(-1)
+	flush := time.NewTimer(commitInterval)
+	flush.Stop()
+	defer flush.Stop()
 	commit := func(next int64) {
 		// The ledger first: it is what the next owner resumes from.
 		lctx, cancelLedger := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -190,7 +195,25 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			commit(uncommitted)
 		}
 	}()
-	for bb := range decoded {
+	for {
+		var bb budgeted
+		select {
+		case next, ok := <-decoded:
+			if !ok { // the fetcher ended: with an error it could not retry past, or with the claim
+				select {
+				case err := <-fetchErr:
+					return nilIfDone(ctx, err)
+				default:
+					return nil
+				}
+			}
+			bb = next
+		case <-flush.C:
+			if uncommitted >= 0 {
+				commit(uncommitted)
+			}
+			continue
+		}
 		b := bb.batch
 		err := p.persist(gctx, b)
 		p.acct.Release(bb.held)
@@ -209,15 +232,11 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			}
 		}
 		uncommitted = b.next
-		if time.Since(lastCommit) >= commitInterval {
+		if since := time.Since(lastCommit); since >= commitInterval {
 			commit(b.next)
+		} else {
+			flush.Reset(commitInterval - since)
 		}
-	}
-	select {
-	case err := <-fetchErr:
-		return nilIfDone(ctx, err)
-	default:
-		return nil
 	}
 }
 

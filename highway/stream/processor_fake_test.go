@@ -227,6 +227,35 @@ func TestProcessorResumesFromTheLedgerAfterACrash(t *testing.T) {
 	}
 }
 
+// Once records stop coming, the batch ledger reaches the end of what was
+// written within about a commit interval, with the claim still held: the
+// last batches of a burst wait for no next batch to be recorded. Before,
+// a batch written less than a second after the last ledger entry was
+// recorded only with the next batch or when the claim ended: in ops/stack
+// check (the connector stopped, process-2 kept its partitions) the ledger
+// stayed 169 records short of Kafka's end until the check gave up.
+func TestProcessorLedgerCatchesUpWhenRecordsStop(t *testing.T) {
+	r := newFakeRig(t, fakeFeedSpec, 1)
+	const n = 500
+	r.send(t, goodReadings(0, n), byStation) // 5 batches of 100, well within a second
+	p := r.processor(t, nil, func(cfg *stream.Config) { cfg.MaxRows = 100 })
+	start(t, p)
+	r.waitRows(t, n)
+	landed := time.Now()
+	const bound = 5 * time.Second // the commit interval (1 s) and a loaded machine's slack
+	for {
+		next, _ := r.sink.Ledger(r.feed.Topic(), 0)
+		if next == n {
+			t.Logf("ledger at %d %s after the last rows landed", next, time.Since(landed).Round(time.Millisecond))
+			return
+		}
+		if time.Since(landed) > bound {
+			t.Fatalf("ledger at %d %s after all %d rows landed, the claim still held; want %d", next, bound, n, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Two processors of one group share the partitions, and when one stops
 // the other takes its partitions over: every record lands once.
 func TestProcessorRebalanceBetweenTwoProcessors(t *testing.T) {
