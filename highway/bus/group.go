@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -169,6 +170,7 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	failed := 0 // joins failed in a row
 	for {
 		gen, err := cg.Next(ctx)
 		if ctx.Err() != nil {
@@ -180,12 +182,23 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 			if errors.Is(err, kafka.ErrGroupClosed) {
 				return nil
 			}
-			b.cfg.Logger.Warn("consumer group: joining failed; retrying", "group", group, "topic", topic, "err", err)
+			// Said at Warn once, then at Debug until a join succeeds (a
+			// broker down fails every attempt, a second apart).
+			failed++
+			lvl := slog.LevelDebug
+			if failed == 1 {
+				lvl = slog.LevelWarn
+			}
+			b.cfg.Logger.Log(ctx, lvl, "consumer group: joining failed; retrying", "group", group, "topic", topic, "attempt", failed, "err", err)
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():
 			}
 			continue
+		}
+		if failed > 0 {
+			b.cfg.Logger.Info("consumer group: joined", "group", group, "topic", topic, "failed_attempts", failed)
+			failed = 0
 		}
 		for _, a := range gen.Assignments[topic] {
 			claim := &Claim{Topic: topic, Partition: a.ID, Committed: a.Offset, gen: gen}
