@@ -130,6 +130,11 @@ func (c *Claim) Wait(ctx context.Context, maxBytes int64) error {
 // or -1 when not yet known.
 func (c *Claim) Lag() int64 { return c.reader.lag() }
 
+// End is the partition's high watermark (the offset after its last
+// message) as of the last fetch, or -1 before the first. Like Fetch, it is
+// for the claim's handler goroutine.
+func (c *Claim) End() int64 { return c.reader.hwm }
+
 // Commit records next as the offset the group resumes from on this partition.
 func (c *Claim) Commit(next int64) error {
 	if err := c.gen.CommitOffsets(map[string]map[int]int64{c.Topic: {c.Partition: next}}); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/cityhighway/highway/highway/bus"
@@ -57,9 +56,12 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	log.Info("partition assigned", "committed", c.Committed, "ledger", res.Ledger, "has_ledger", res.HasLedger,
 		"table_next", res.TableNext, "start", start, "check_until", checkUntil, "landed_parts", len(landed))
 
-	lag := &atomic.Int64{}
+	lag := newPartitionLag(start, func(n int64) { p.cfg.Metrics.lag(feed.Name, c.Partition, n) })
 	p.lags.Store(c.Partition, lag)
-	defer p.lags.Delete(c.Partition)
+	defer func() {
+		p.lags.Delete(c.Partition)
+		p.cfg.Metrics.forgetLag(feed.Name, c.Partition) // another member has it now, or no one
+	}()
 
 	dec := record.NewDecoder(p.cfg.Feed)
 	defer dec.Release()
@@ -131,8 +133,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 						continue
 					}
 				}
-				lag.Store(c.Lag())
-				p.cfg.Metrics.lag(p.cfg.Feed.Name, c.Partition, c.Lag())
+				lag.fetched(c.End())
 				st.pend = make([]Pending, len(p.windows))
 				b = p.decode(dec, msgs, st)
 			}
@@ -231,6 +232,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				return fail(err)
 			}
 		}
+		lag.wrote(b.next)
 		uncommitted = b.next
 		if since := time.Since(lastCommit); since >= commitInterval {
 			commit(b.next)

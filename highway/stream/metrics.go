@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "highway_processor_rows_already_landed_total", Help: "Rows left out of an insert because ClickHouse already held them (an insert that landed in part, retried or resumed), by feed.",
 	}, []string{"feed"})
 	m.lags = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "highway_processor_partition_lag", Help: "Records of a partition not yet fetched, by feed and partition.",
+		Name: "highway_processor_partition_lag", Help: "Records of a claimed partition not yet written (Kafka's end as of the last fetch less the offset after the last batch written), by feed and partition; a partition is dropped when its claim ends.",
 	}, []string{"feed", "partition"})
 	m.watermarks = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "highway_window_watermark_delay_seconds", Help: "Wall-clock time minus the window's watermark, by feed and window.",
@@ -90,6 +90,15 @@ func (m *Metrics) lag(feed string, partition int, lag int64) {
 		return
 	}
 	m.lags.WithLabelValues(feed, strconv.Itoa(partition)).Set(float64(lag))
+}
+
+// forgetLag drops the lag of a partition whose claim ended, so that the
+// sum over partitions counts only those claimed.
+func (m *Metrics) forgetLag(feed string, partition int) {
+	if m == nil {
+		return
+	}
+	m.lags.DeleteLabelValues(feed, strconv.Itoa(partition))
 }
 
 func (m *Metrics) watermark(feed, window string, wm time.Time) {

@@ -28,7 +28,7 @@ type Processor struct {
 	acct *Account
 
 	in, written, rejected, duplicates atomic.Int64
-	lags                              sync.Map // partition → *atomic.Int64
+	lags                              sync.Map // partition → *partitionLag
 
 	windows []*windowState
 	fireMu  sync.Mutex // one firing at a time
@@ -52,7 +52,9 @@ func NewProcessor(cfg Config, src Source, sink Sink, dlq DeadLetters) (*Processo
 // Stats is a snapshot of a processor's counters since it started.
 type Stats struct {
 	In, Written, Rejected, Duplicates int64
-	// Lag is the sum over claimed partitions of records not yet fetched.
+	// Lag is the sum over claimed partitions of records not yet written
+	// (Kafka's end as of the last fetch, less the offset after the last
+	// batch written).
 	Lag int64
 }
 
@@ -61,7 +63,7 @@ type Stats struct {
 func (p *Processor) Stats() Stats {
 	s := Stats{In: p.in.Load(), Written: p.written.Load(), Rejected: p.rejected.Load(), Duplicates: p.duplicates.Load()}
 	p.lags.Range(func(_, v any) bool {
-		if l := v.(*atomic.Int64).Load(); l > 0 {
+		if l := v.(*partitionLag).load(); l > 0 {
 			s.Lag += l
 		}
 		return true

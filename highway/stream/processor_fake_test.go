@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cityhighway/highway/highway/envelope"
 	"github.com/cityhighway/highway/highway/stream"
 	"github.com/cityhighway/highway/highway/stream/streamtest"
@@ -253,6 +255,62 @@ func TestProcessorLedgerCatchesUpWhenRecordsStop(t *testing.T) {
 			t.Fatalf("ledger at %d %s after all %d rows landed, the claim still held; want %d", next, bound, n, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// highway_processor_partition_lag (and Stats().Lag) counts what is not
+// written yet, records fetched and waiting included (counted from what was
+// fetched, a stuck partition read 0), and has a series only while the
+// partition is claimed: a series left by a claim that ended made the sum
+// over partitions count partitions another member reads now.
+func TestProcessorPartitionLagSeriesEndWithTheClaim(t *testing.T) {
+	r := newFakeRig(t, fakeFeedSpec, 2)
+	const n = 300
+	r.send(t, goodReadings(0, n), byStation)
+	reg := prometheus.NewRegistry()
+	p := r.processor(t, nil, func(cfg *stream.Config) { cfg.Metrics = stream.NewMetrics(reg) })
+	stop := start(t, p)
+	r.waitRows(t, n)
+	lags := func() map[string]float64 {
+		out := map[string]float64{}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "highway_processor_partition_lag" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "partition" {
+						out[l.GetValue()] = m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return out
+	}
+	caughtUp := func() {
+		t.Helper()
+		eventually(t, func() bool { return fmt.Sprint(lags()) == "map[0:0 1:0]" }, func() string {
+			return fmt.Sprintf("lag by partition %v with every record written, want 0 for partitions 0 and 1", lags())
+		})
+	}
+	caughtUp()
+	// Records fetched while ClickHouse refuses them are lag until written.
+	r.sink.FailInserts(1 << 30)
+	const more = 100
+	r.send(t, goodReadings(n, more), byStation)
+	eventually(t, func() bool { return p.Stats().Lag == more }, func() string {
+		return fmt.Sprintf("Stats().Lag = %d (by partition %v) with %d records fetched and none written, want %d", p.Stats().Lag, lags(), more, more)
+	})
+	r.sink.FailInserts(0)
+	r.waitRows(t, n+more)
+	caughtUp()
+	stop()
+	if got := lags(); len(got) != 0 {
+		t.Errorf("lag by partition %v once the claims ended, want no series", got)
 	}
 }
 
