@@ -268,11 +268,37 @@ func TestProcessorRestartWritesEachRowOnce(t *testing.T) {
 	t.Logf("stopped with %d of %d rows", mid, n)
 	stop = run(t, r.processor(t, nil))
 	r.waitRows(t, n)
-	time.Sleep(time.Second)
+	r.waitLedgerAtRows(t)
 	stop()
 	if rows, distinct := r.count(t); rows != n || distinct != n {
 		t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
 	}
+}
+
+// waitLedgerAtRows waits, with the processor still running, until the batch
+// ledger of both partitions says what the table holds: once records stop,
+// the last batches are recorded within a second or so (ops/stack check
+// waits for the ledger, not the rows; a batch written less than a second
+// after the last entry used to wait for another batch).
+func (r *rig) waitLedgerAtRows(t *testing.T) {
+	t.Helper()
+	began := time.Now()
+	for partition := 0; partition < 2; partition++ {
+		for {
+			res, err := r.store.ResumePoint(context.Background(), r.feed, r.feed.Topic(), partition)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.HasLedger && res.Ledger == res.TableNext {
+				break
+			}
+			if time.Since(began) > 10*time.Second {
+				t.Fatalf("partition %d: ledger at %d (has ledger: %v) 10 s after every row landed, the table's rows up to %d", partition, res.Ledger, res.HasLedger, res.TableNext)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("the ledger at the table's rows %s after they landed", time.Since(began).Round(time.Millisecond))
 }
 
 // crashAfterInsert stops its processor right after an insert succeeds and
