@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/control"
 )
 
 // EntryVersion is the version of the log entries this build writes. An
@@ -59,6 +60,10 @@ const (
 	OpDrain   Op = "drain"
 	OpUndrain Op = "undrain"
 
+	// The control plane's changes (tokens and grants) are ops named by
+	// control.Op ("token.create", "grant.add", ...), with the change in
+	// Control; see highway/control.
+
 	// opJoin and opRemove are never in the log: they ask the leader to add
 	// a voter (then to append OpNode for it) or to remove one.
 	opJoin   Op = "join"
@@ -89,6 +94,8 @@ type Command struct {
 	HTTP    string       `json:"http,omitempty"`
 	// Create makes put_job refuse a name that exists (ErrExists).
 	Create bool `json:"create,omitempty"`
+	// Control is the change of a control-plane op.
+	Control *control.Change `json:"control,omitempty"`
 }
 
 // Errors returned by applying a command. They are part of the contract

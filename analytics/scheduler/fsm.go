@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/control"
 )
 
 // SlotState is where a slot of a job stands.
@@ -56,6 +58,9 @@ const maxSlots = 5000
 type State struct {
 	Jobs  map[string]*JobState  `json:"jobs"`
 	Nodes map[string]*NodeState `json:"nodes"`
+	// Control is the control plane's state: tokens and grants (nil in
+	// snapshots made before it existed).
+	Control *control.State `json:"control,omitempty"`
 }
 
 // JobState is a job's definition and the record of its runs.
@@ -134,6 +139,9 @@ type FSM struct {
 	log   *slog.Logger
 	// changed is signalled (without blocking) after every applied entry.
 	changed chan struct{}
+	// controlChanged is closed, and replaced, at each change of the
+	// control plane's state (under mu).
+	controlChanged chan struct{}
 }
 
 // NewFSM returns an empty state machine.
@@ -141,11 +149,25 @@ func NewFSM(log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &FSM{state: newState(), log: log, changed: make(chan struct{}, 1)}
+	return &FSM{state: newState(), log: log, changed: make(chan struct{}, 1), controlChanged: make(chan struct{})}
 }
 
 func newState() *State {
-	return &State{Jobs: map[string]*JobState{}, Nodes: map[string]*NodeState{}}
+	return &State{Jobs: map[string]*JobState{}, Nodes: map[string]*NodeState{}, Control: &control.State{}}
+}
+
+// Control returns a copy of the control plane's state and a channel
+// closed at its next change (a long poll waits on it).
+func (f *FSM) Control() (*control.State, <-chan struct{}) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Control.Clone(), f.controlChanged
+}
+
+// controlChange wakes the control plane's watchers; the caller holds mu.
+func (f *FSM) controlChange() {
+	close(f.controlChanged)
+	f.controlChanged = make(chan struct{})
 }
 
 // Changed is signalled after entries are applied; a reader that misses a
@@ -170,6 +192,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	err = f.state.apply(c, l.Index, f.log)
+	if err == nil && control.IsOp(string(c.Op)) {
+		f.controlChange()
+	}
 	f.mu.Unlock()
 	select {
 	case f.changed <- struct{}{}:
@@ -182,6 +207,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 func (s *State) apply(c *Command, index uint64, log *slog.Logger) error {
 	if c.V > EntryVersion {
 		log.Warn("log entry from a newer version", "version", c.V, "op", c.Op, "index", index)
+	}
+	if control.IsOp(string(c.Op)) {
+		if c.Control == nil || string(c.Control.Op) != string(c.Op) {
+			return fmt.Errorf("%w: %s entry without its change", ErrRejected, c.Op)
+		}
+		if err := s.Control.Apply(c.Control, time.UnixMilli(c.At)); err != nil {
+			return fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+		s.Control.Index = index
+		return nil
 	}
 	switch c.Op {
 	case OpPutJob:
@@ -403,6 +438,9 @@ func (f *FSM) Restore(r io.ReadCloser) error {
 	if sf.State.Nodes == nil {
 		sf.State.Nodes = map[string]*NodeState{}
 	}
+	if sf.State.Control == nil {
+		sf.State.Control = &control.State{}
+	}
 	for _, js := range sf.State.Jobs {
 		if js.Slots == nil {
 			js.Slots = map[int64]*Slot{}
@@ -410,6 +448,7 @@ func (f *FSM) Restore(r io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.state = sf.State
+	f.controlChange()
 	f.mu.Unlock()
 	select {
 	case f.changed <- struct{}{}:

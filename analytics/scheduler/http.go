@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/control"
 )
 
 // Handler serves the cluster and jobs API of this node, and the internal
@@ -32,6 +33,8 @@ import (
 //	POST   /api/v1/jobs/{name}/pause            (and /resume)
 //	POST   /api/v1/jobs/{name}/trigger?slot=T   run the slot containing T (default: the last ended slot) now
 //	GET    /api/v1/jobs/{name}/runs?limit=N     attempts, newest slot first (limit 0: all)
+//	GET    /api/v1/control?after=N&wait=D       the control plane's tokens and grants (control.go)
+//	POST   /api/v1/control/changes              change them
 //
 // Writes may be sent to any node; followers forward them to the leader.
 func (n *Node) Handler() http.Handler {
@@ -50,6 +53,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/jobs/{name}/resume", n.jobOp(OpResume))
 	mux.HandleFunc("POST /api/v1/jobs/{name}/trigger", n.trigger)
 	mux.HandleFunc("GET /api/v1/jobs/{name}/runs", n.runs)
+	n.controlRoutes(mux)
 	mux.HandleFunc("POST /internal/v1/forward", n.postForward)
 	mux.HandleFunc("POST /internal/v1/heartbeat", n.postHeartbeat)
 	return mux
@@ -440,8 +444,15 @@ func (n *Node) proposeRetry(ctx context.Context, c *Command) error {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), wireError{Error: err.Error(), Code: codeOf(err)})
+}
+
+// statusOf is the HTTP status of an error.
+func statusOf(err error) int {
 	status := http.StatusInternalServerError
 	switch {
+	case errors.Is(err, control.ErrNoToken), errors.Is(err, control.ErrNoGrant):
+		status = http.StatusNotFound
 	case errors.Is(err, ErrNoJob):
 		status = http.StatusNotFound
 	case errors.Is(err, ErrRejected):
@@ -449,7 +460,7 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrNotLeader), errors.Is(err, raft.ErrNotLeader):
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, wireError{Error: err.Error(), Code: codeOf(err)})
+	return status
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -102,6 +102,12 @@ type Config struct {
 	RaftLog io.Writer
 	// Registerer receives the Prometheus metrics (default: none).
 	Registerer prometheus.Registerer
+	// ControlSecret, when set, is the bearer token the control plane's
+	// routes (tokens and grants, control.go) require.
+	ControlSecret string
+	// Audit records the control plane's changes asked of this node
+	// (default: none).
+	Audit Auditor
 }
 
 func (c *Config) setDefaults() {

@@ -52,6 +52,9 @@ var errorCodes = []struct {
 }
 
 func codeOf(err error) string {
+	if code := controlCode(err); code != "" {
+		return code
+	}
 	for _, c := range errorCodes {
 		if errors.Is(err, c.err) {
 			return c.code
@@ -61,6 +64,9 @@ func codeOf(err error) string {
 }
 
 func errorOf(w wireError) error {
+	if err := controlError(w.Code, w.Error); err != nil {
+		return err
+	}
 	for _, c := range errorCodes {
 		if c.code == w.Code {
 			if w.Error == c.err.Error() {

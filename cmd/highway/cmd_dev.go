@@ -135,14 +135,18 @@ Apache Kafka (see ops/).`, stderr)
 
 	// The scheduler with the built-in jobs and the quality ledger (dev_quality.go).
 	startDeadLetterCopy(ctx, b, st, feeds, log)
-	schedURL, stopScheduler, err := startDevScheduler(ctx, cat, st, b, *speed, *dataDir, reg, log)
+	secret, err := randomSecret()
+	if err != nil {
+		return err
+	}
+	schedURL, stopScheduler, err := startDevScheduler(ctx, cat, st, b, *speed, *dataDir, secret, reg, log)
 	if err != nil {
 		return err
 	}
 	defer stopScheduler()
 	reg.MustRegister(qualityCollector(cat, st, log))
 
-	srv, token, closeAPI, err := devAPI(ctx, cat, st, open, reader, b, producer, reg, log, *dataDir, schedURL)
+	srv, token, closeAPI, err := devAPI(ctx, cat, st, open, reader, b, producer, reg, log, *dataDir, schedURL, secret)
 	if err != nil {
 		return err
 	}

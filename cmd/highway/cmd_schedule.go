@@ -36,7 +36,11 @@ finds its state in --data-dir and needs neither. The leader assigns each due
 slot to the least busy live node in the log before it runs; results go to
 ClickHouse keyed by slot, so a retried slot replaces its output.
 
-HTTP (--http-addr): /api/v1/cluster, /api/v1/jobs..., /metrics.
+HTTP (--http-addr): /api/v1/cluster, /api/v1/jobs..., /metrics, and the
+control plane's /api/v1/control (tokens and grants, read by 'highway serve
+--control-plane' and changed by 'highway token' and 'highway grant'; with
+--control-secret only for who sends it). Control plane changes asked of
+this node are written to its audit log in ClickHouse.
 The jobs of the catalogue (built-in and --specs) are put into the cluster
 whenever a node becomes leader; --jobs picks some of them ("none" for none).`, stderr)
 	var c common
@@ -53,6 +57,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	lease := fs.Duration("lease", 15*time.Second, "how long an assigned slot's lease lasts without renewal")
 	bucket := fs.Duration("quality-bucket", quality.DefaultBucket, "bucket of the quality ledger job ("+jobs.QualityJobName+", run with all the catalogue's jobs, not with --jobs); 0 leaves the job out")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, for the quality ledger's reconciliation of topics against tables (default $HIGHWAY_KAFKA); without it the ledger has no reconciliation")
+	secret := fs.String("control-secret", envOr("HIGHWAY_CONTROL_SECRET", ""), "bearer token the control plane's routes (tokens, grants) require; the same on every node, serve, token and grant (default $HIGHWAY_CONTROL_SECRET); empty: anyone who reaches --http-addr may change tokens")
 	var only listFlag
 	fs.Var(&only, "jobs", "catalogue jobs to put into the cluster (repeatable or comma-separated; default all, \"none\" for none)")
 	if err := fs.Parse(args); err != nil {
@@ -103,7 +108,20 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 		runner.WithLedger(quality.NewLedger(lc))
 		catJobs = append(catJobs, jobs.QualityJob(*bucket, qualityDelay(*bucket)))
 	}
+	if *secret == "" {
+		log.Warn("no --control-secret: anyone who reaches the HTTP address may create tokens and grants; keep it on a private network")
+	}
+	al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log, Server: "schedule-" + *id})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = al.Close(sctx)
+	}()
 	node, err := scheduler.New(scheduler.Config{
+		ControlSecret: *secret, Audit: al,
 		ID: *id, RaftAddr: *raftAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Bootstrap: *bootstrap,
 		Runner: runner, Watermarks: jobs.NewWatermarks(st, cat), Catalog: cat, Jobs: catJobs,
 		ElectionTimeout: *election, Lease: *lease, Logger: log, RaftLog: stderr, Registerer: reg,

@@ -20,6 +20,7 @@ import (
 	"github.com/cityhighway/highway/highway/api"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/control"
 	"github.com/cityhighway/highway/highway/portal"
 	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
@@ -34,8 +35,15 @@ open data, live tails of feeds, /healthz, /readyz, /metrics and the OpenAPI
 document at /api/v1/openapi.json. Callers of /api/ routes send a
 department's token ('highway token create'); /open/ routes need none.
 
-Run as many copies as you like behind a load balancer: the API keeps no
-state but the token file (shared or copied) and per-copy rate limits.
+Run as many copies as you like behind a load balancer. With
+--control-plane (the HTTP addresses of scheduler nodes), tokens and the
+grants made at run time ('highway grant') are read from the scheduler's
+raft cluster: each copy keeps them in memory and follows the cluster with
+a long poll, so every copy agrees and a revoked token is refused by all
+within a second. At start, the tokens of --tokens-file that the control
+plane lacks are copied there (logged; safe to repeat), and the file is no
+longer read. Without --control-plane, the token file (shared or copied)
+holds the tokens and grants are the specs' only. Rate limits are per copy.
 
 Queries run with ClickHouse's readonly=1 and limits, and as one of two
 ClickHouse users. Restricted feeds' tables and the audit log are in the
@@ -78,6 +86,8 @@ leaves the split to the SQL guard alone.`, stderr)
 	fs.IntVar(&quotas.BytesPerDay, "quota-bytes-per-day", api.DefaultQuotas.BytesPerDay, "bytes a department's queries, downloads and live tails may return per day (all servers)")
 	fs.IntVar(&quotas.PushedRecordsPerMinute, "quota-pushed-records-per-minute", api.DefaultQuotas.PushedRecordsPerMinute, "records a department may push per minute (per server)")
 	trustXFF := fs.Bool("trust-forwarded-for", false, "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+	var cp controlFlags
+	cp.register(fs)
 	scheduler := fs.String("scheduler", envOr("HIGHWAY_SCHEDULER", ""), "http://host:port of a 'highway schedule' node (its --http-addr): the jobs and cluster routes are proxied there with this API's auth (default $HIGHWAY_SCHEDULER); without it they answer 503")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,9 +120,22 @@ leaves the split to the SQL guard alone.`, stderr)
 	if err != nil {
 		return err
 	}
-	tokens, err := api.OpenTokenFile(*tokensFile)
-	if err != nil {
-		return err
+	var tokens api.TokenVerifier
+	var grants api.GrantSource
+	var controlCheck []api.Check
+	if cp.given() {
+		replica, err := startReplica(ctx, &cp, *tokensFile, log)
+		if err != nil {
+			return err
+		}
+		tokens, grants = replica, replica
+		controlCheck = []api.Check{{Name: "control-plane", Check: replica.Check}}
+	} else {
+		tf, err := api.OpenTokenFile(*tokensFile)
+		if err != nil {
+			return err
+		}
+		tokens = tf
 	}
 	st, err := store.Open(ctx, *dsn, log, cluster()...)
 	if err != nil {
@@ -141,12 +164,12 @@ leaves the split to the SQL guard alone.`, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), qualityCollector(cat, st, log))
 	cfg := api.Config{
-		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens, Ledger: &quality.Reader{Store: st},
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens, Grants: grants, Ledger: &quality.Reader{Store: st},
 		Querier: openQuerier, RestrictedQuerier: querier, Database: st.Database(),
 		QueryLimits:       store.Limits{MaxExecutionTime: *queryTimeout, MaxResultRows: *queryRows, MaxResultBytes: 512 << 20, MaxMemory: *queryMemory},
 		TokenRate:         api.Rate{PerSecond: *tokenRate, Burst: int(2 * *tokenRate)},
 		OpenRate:          api.Rate{PerSecond: *openRate, Burst: int(2 * *openRate)},
-		Ready:             []api.Check{{Name: "clickhouse", Check: st.Ping}},
+		Ready:             append([]api.Check{{Name: "clickhouse", Check: st.Ping}}, controlCheck...),
 		TrustForwardedFor: *trustXFF,
 	}
 	if *scheduler != "" {
@@ -202,6 +225,31 @@ leaves the split to the SQL guard alone.`, stderr)
 	}
 	defer srv.Close()
 	return listenAndServe(ctx, *addr, srv, *tlsCert, *tlsKey, stdout, log)
+}
+
+// startReplica follows the control plane until ctx ends, after it has
+// read it once (within 15 s) and migrated the token file's tokens to it.
+func startReplica(ctx context.Context, cp *controlFlags, tokensFile string, log *slog.Logger) (*control.Replica, error) {
+	cl, err := cp.client()
+	if err != nil {
+		return nil, err
+	}
+	replica, err := control.NewReplica(control.ReplicaConfig{Nodes: cl.Nodes(), Secret: cp.secret, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --control-plane: %v", errUsage, err)
+	}
+	go replica.Run(ctx)
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := replica.Sync(sctx); err != nil {
+		return nil, fmt.Errorf("%w (is a 'highway schedule' node running there, and --control-secret its secret?)", err)
+	}
+	if err := migrateTokens(ctx, cl, tokensFile, log); err != nil {
+		return nil, err
+	}
+	log.Info("tokens and grants read from the control plane", "nodes", strings.Join(cl.Nodes(), ","), "index", replica.State().Index,
+		"tokens", len(replica.State().Tokens), "grants", len(replica.State().Grants))
+	return replica, nil
 }
 
 // openDataStore connects to the --open-clickhouse DSN and checks, before
@@ -291,33 +339,39 @@ func listenAndServe(ctx context.Context, addr string, h *portal.Server, cert, ke
 const demoDepartment = "DEMO"
 
 // devAPI builds the API of `highway dev`: everything `highway serve` has,
-// plus a demo department whose fresh token (kept in dataDir/tokens.json,
-// earlier demo tokens revoked) it returns for printing. open and reader
-// run the queries as `highway serve` runs them with --open-clickhouse and
-// --query-clickhouse.
-func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string, scheduler *url.URL) (*api.Server, string, func(), error) {
+// plus a demo department whose fresh token (kept on the dev scheduler,
+// the one-node control plane; earlier demo tokens revoked) it returns for
+// printing. The tokens of dataDir/tokens.json (before the control plane)
+// are migrated to it. open and reader run the queries as `highway serve`
+// runs them with --open-clickhouse and --query-clickhouse.
+func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.Store, b *bus.Bus, producer *bus.Producer, reg *prometheus.Registry, log *slog.Logger, dataDir string, scheduler *url.URL, secret string) (*api.Server, string, func(), error) {
 	demo := &catalog.Department{Name: demoDepartment, Description: "the demo department of highway dev: reads every feed"}
 	for _, f := range cat.Feeds() {
 		if f.Access == catalog.Restricted {
 			demo.Grants = append(demo.Grants, f.Name)
 		}
 	}
-	tokens, err := api.OpenTokenFile(filepath.Join(dataDir, "tokens.json"))
+	cp := controlFlags{nodes: listFlag{scheduler.Host}, secret: secret}
+	replica, err := startReplica(ctx, &cp, filepath.Join(dataDir, "tokens.json"), log)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	old, err := tokens.List()
+	cl, err := cp.client()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	old, err := cl.List(ctx)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	for _, t := range old {
 		if t.Department == demoDepartment && t.Note == "highway dev demo" && t.Revoked == nil {
-			if err := tokens.Revoke(t.ID); err != nil {
+			if err := cl.Revoke(ctx, t.ID); err != nil {
 				return nil, "", nil, err
 			}
 		}
 	}
-	token, _, err := tokens.Create(demoDepartment, "highway dev demo")
+	token, _, err := cl.CreateWith(ctx, demoDepartment, api.TokenSpec{Note: "highway dev demo"})
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -334,9 +388,9 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.S
 		return nil, "", nil, err
 	}
 	srv := api.New(api.Config{Usage: usage,
-		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: tokens,
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: replica, Grants: replica,
 		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(), PushKeys: pk,
-		Ready:     []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}},
+		Ready:     []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}, {Name: "control-plane", Check: replica.Check}},
 		Scheduler: scheduler, Ledger: &quality.Reader{Store: st},
 	})
 	cleanup := func() {

@@ -20,10 +20,17 @@ const defaultTokensFile = ".highway/tokens.json"
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("token", "token create --department NAME [--note TEXT] [--scopes S,...] [--expires-in 90d] | list | revoke ID | rotate ID [--overlap 7d]  [flags]", `
-Manages the API's bearer tokens. A token belongs to a department; the file
+Manages the API's bearer tokens. A token belongs to a department; the store
 keeps only each token's SHA-256, so 'create' prints the token once and it
 cannot be shown again. 'list' shows IDs, departments, scopes, expiry and
 whether revoked; 'revoke' takes effect on running servers within a second.
+
+With --control-plane (or $HIGHWAY_CONTROL_PLANE) the tokens are kept on the
+control plane, the scheduler's raft cluster, which every API server started
+with the same --control-plane reads: a change goes through the leader and
+reaches every API server within a second. A change whose node died with it
+in flight is retried on the next node, and the command says whether it
+applied. Without it, the token file (--tokens-file) on this machine.
 
 A token has scopes: read (catalogue, queries, downloads, live tails),
 push:<feed> or push:* (push to feeds its department owns) and admin (the
@@ -41,6 +48,8 @@ for --overlap, so clients can move without an outage.`, stderr)
 	fs.Var(&scopes, "scopes", "create: what the token may do, comma-separated: read, admin, push:* or push:<feed> (default read,push:*,admin)")
 	expiresIn := fs.String("expires-in", "90d", "create, rotate: how long the new token lasts (days like 90d, or a Go duration)")
 	overlap := fs.String("overlap", "7d", "rotate: how long the old token keeps working")
+	var cp controlFlags
+	cp.register(fs)
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke" && args[0] != "rotate") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fs.Usage()
@@ -66,9 +75,19 @@ for --overlap, so clients can move without an outage.`, stderr)
 	if err != nil || keep < 0 {
 		return fmt.Errorf("%w: --overlap %q: want a duration such as 7d", errUsage, *overlap)
 	}
-	tf, err := api.OpenTokenFile(*file)
-	if err != nil {
-		return err
+	var tf tokenStore
+	if cp.given() {
+		cl, err := cp.client()
+		if err != nil {
+			return err
+		}
+		tf = controlTokens{cl}
+	} else {
+		f, err := api.OpenTokenFile(*file)
+		if err != nil {
+			return err
+		}
+		tf = fileTokens{f}
 	}
 	switch sub {
 	case "create":
@@ -85,15 +104,18 @@ for --overlap, so clients can move without an outage.`, stderr)
 			}
 			spec.Scopes = scopes
 		}
-		tok, info, err := tf.CreateWith(*dept, spec)
+		tok, info, err := tf.CreateWith(ctx, *dept, spec)
 		if err != nil {
 			return err
 		}
-		abs, _ := filepath.Abs(tf.Path())
-		fmt.Fprintf(stderr, "token %s for department %s stored (as its SHA-256) in %s; it is shown only this once:\n", info.ID, info.Department, abs)
+		where := tf.where()
+		if abs, err := filepath.Abs(where); err == nil && !cp.given() {
+			where = abs
+		}
+		fmt.Fprintf(stderr, "token %s for department %s stored (as its SHA-256) in %s; it is shown only this once:\n", info.ID, info.Department, where)
 		fmt.Fprintln(stdout, tok)
 	case "list":
-		list, err := tf.List()
+		list, err := tf.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -117,18 +139,18 @@ for --overlap, so clients can move without an outage.`, stderr)
 		if len(ids) != 1 {
 			return fmt.Errorf("%w: give the ID of one token (highway token list shows them)", errUsage)
 		}
-		if err := tf.Revoke(ids[0]); err != nil {
+		if err := tf.Revoke(ctx, ids[0]); err != nil {
 			if errors.Is(err, api.ErrNoToken) {
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}
 			return err
 		}
-		fmt.Fprintf(stderr, "token %s revoked\n", ids[0])
+		fmt.Fprintf(stderr, "token %s revoked in %s\n", ids[0], tf.where())
 	case "rotate":
 		if len(ids) != 1 {
 			return fmt.Errorf("%w: give the ID of one token (highway token list shows them)", errUsage)
 		}
-		tok, info, err := tf.Rotate(ids[0], keep, ttl)
+		tok, info, err := tf.Rotate(ctx, ids[0], keep, ttl)
 		if err != nil {
 			if errors.Is(err, api.ErrNoToken) {
 				return fmt.Errorf("%w: %v", errUsage, err)

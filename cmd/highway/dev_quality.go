@@ -41,8 +41,9 @@ func qualityDelay(bucket time.Duration) time.Duration {
 // the quality ledger job, and its HTTP API on a free port of 127.0.0.1,
 // whose URL it returns (the API proxies the jobs routes there). On a fresh
 // start it triggers each catalogue job's last ended slot, so the jobs show
-// a run within minutes instead of after their first hour.
-func startDevScheduler(ctx context.Context, cat *catalog.Catalog, st *store.Store, b *bus.Bus, speed float64, dataDir string, reg prometheus.Registerer, log *slog.Logger) (*url.URL, func(), error) {
+// a run within minutes instead of after their first hour. The node is
+// also the control plane of the dev API (tokens and grants), behind secret.
+func startDevScheduler(ctx context.Context, cat *catalog.Catalog, st *store.Store, b *bus.Bus, speed float64, dataDir, secret string, reg prometheus.Registerer, log *slog.Logger) (*url.URL, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("listening for the scheduler's HTTP API: %w", err)
@@ -51,13 +52,20 @@ func startDevScheduler(ctx context.Context, cat *catalog.Catalog, st *store.Stor
 	ledger := quality.NewLedger(quality.Config{Store: st, Catalog: cat, Offsets: b, Bucket: bucket, Speed: speed, Logger: log})
 	_, trans := raft.NewInmemTransport("highway-dev")
 	all := append(cat.Jobs(), jobs.QualityJob(bucket, qualityDelay(bucket)))
+	al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log, Server: "dev-scheduler"})
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
 	node, err := scheduler.New(scheduler.Config{
+		ControlSecret: secret, Audit: al,
 		ID: "dev", HTTPAddr: ln.Addr().String(), DataDir: filepath.Join(dataDir, "schedule"), Bootstrap: true, Transport: trans,
 		Runner: jobs.NewRunner(st, log).WithLedger(ledger), Watermarks: jobs.NewWatermarks(st, cat), Catalog: cat, Jobs: all,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		ln.Close()
+		_ = al.Close(ctx)
 		return nil, nil, err
 	}
 	srv := &http.Server{Handler: node.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -74,6 +82,9 @@ func startDevScheduler(ctx context.Context, cat *catalog.Catalog, st *store.Stor
 		if err := node.Close(); err != nil {
 			log.Warn("stopping the scheduler", "err", err)
 		}
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = al.Close(sctx)
 	}
 	return u, stop, nil
 }

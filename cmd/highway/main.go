@@ -33,7 +33,8 @@ var commands = []command{
 	{"schedule", "run a node of the analytics scheduler (raft): every job slot exactly once", runSchedule},
 	{"jobs", "list, create, pause, trigger analytics jobs and show their runs, over the scheduler API", runJobs},
 	{"serve", "serve the HTTP API: catalogue, push, read-only SQL, open data, live tails, metrics", runServe},
-	{"token", "create, list and revoke the API's department tokens", runToken},
+	{"token", "create, list, revoke and rotate the API's department tokens (on the control plane, or a token file)", runToken},
+	{"grant", "grant a department a restricted feed on the control plane, for a time or until removed; list and remove grants", runGrant},
 	{"simulate", "serve every built-in source's payload in its real format (the simulator of dev), for connect --base-url", runSimulate},
 	{"audit", "verify the audit log's hash chains and signatures; make a signing key", runAudit},
 }

@@ -45,23 +45,23 @@ func (s *Server) SignIn(token string) (*catalog.Department, TokenInfo, error) {
 	if info.Expired(s.cfg.Now()) {
 		return nil, info, fmt.Errorf("%w: token %s expired on %s", ErrExpired, info.ID, info.Expires.UTC().Format(time.RFC3339))
 	}
-	dept := s.access.department(info.Department)
+	dept := s.acl().department(info.Department)
 	if dept == nil {
 		return nil, info, fmt.Errorf("%w: %q", ErrUndeclared, info.Department)
 	}
-	return s.access.as(dept, info), info, nil
+	return s.acl().as(dept, info), info, nil
 }
 
 // Readable returns the feeds dept may read, in catalogue order; for a nil
 // dept (the public, no token) the open feeds only.
 func (s *Server) Readable(dept *catalog.Department) []*catalog.Feed {
-	return s.access.viewOf(dept).feeds
+	return s.acl().viewOf(dept).feeds
 }
 
 // ReadableFeed returns the feed called name if dept (nil: the public) may
 // read it, else nil, as if it did not exist.
 func (s *Server) ReadableFeed(dept *catalog.Department, name string) *catalog.Feed {
-	return s.access.viewOf(dept).byName[name]
+	return s.acl().viewOf(dept).byName[name]
 }
 
 // JobResults returns the table that SQL reads a job's latest results from
@@ -71,9 +71,9 @@ func (s *Server) ReadableFeed(dept *catalog.Department, name string) *catalog.Fe
 // database; QuerierFor says which user reads them.
 func (s *Server) JobResults(dept *catalog.Department, j *catalog.Job) (string, bool) {
 	epoch := time.Unix(0, 0)
-	l := s.access.layout
+	l := s.acl().layout
 	db := l.JobDatabase(j.Render(epoch, epoch))
-	v := s.access.viewOf(dept)
+	v := s.acl().viewOf(dept)
 	return l.SQLName(db, j.Table+store.LatestSuffix), v.policy.Tables[l.SQLName(db, j.Table)]
 }
 
@@ -81,7 +81,7 @@ func (s *Server) JobResults(dept *catalog.Department, j *catalog.Job) (string, b
 // JobResults or FeedInfo.Table name it: the one denied the restricted
 // database unless the table is in it.
 func (s *Server) QuerierFor(table string) Querier {
-	if s.access.layout.Restricted != "" && strings.HasPrefix(table, s.access.layout.Restricted+".") {
+	if s.acl().layout.Restricted != "" && strings.HasPrefix(table, s.acl().layout.Restricted+".") {
 		return s.cfg.RestrictedQuerier
 	}
 	return s.cfg.Querier
@@ -109,4 +109,4 @@ func (s *Server) Catalog() *catalog.Catalog { return s.cfg.Catalog }
 
 // Table is a feed's table as POST /api/v1/query names it (FeedInfo.Table):
 // alone for an open feed, <database>_restricted.table for a restricted one.
-func (s *Server) Table(f *catalog.Feed) string { return s.access.layout.FeedTable(f) }
+func (s *Server) Table(f *catalog.Feed) string { return s.acl().layout.FeedTable(f) }

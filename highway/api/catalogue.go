@@ -31,13 +31,13 @@ type FeedInfo struct {
 
 func (s *Server) info(ctx context.Context, f *catalog.Feed, checks map[string]*Quality) FeedInfo {
 	fi := FeedInfo{Feed: wire.FeedOf(f), Quality: checks[f.Name]}
-	fi.Table = s.access.layout.FeedTable(f)
+	fi.Table = s.acl().layout.FeedTable(f)
 	if s.cfg.Database != "" {
-		fi.Database = s.access.layout.FeedDatabase(f)
+		fi.Database = s.acl().layout.FeedDatabase(f)
 	}
 	if p := s.cfg.Catalog.PipelineOf(f.Name); p != nil {
 		for _, w := range p.Windows {
-			fi.WindowTables = append(fi.WindowTables, s.access.layout.WindowTable(f, w))
+			fi.WindowTables = append(fi.WindowTables, s.acl().layout.WindowTable(f, w))
 		}
 	}
 	fi.Score, fi.ScoreError = s.score(ctx, f)
@@ -63,14 +63,14 @@ func (s *Server) info(ctx context.Context, f *catalog.Feed, checks map[string]*Q
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request, who *principal) {
 	q := s.quality()
 	out := []FeedInfo{}
-	for _, f := range s.access.view(who.dept).feeds {
+	for _, f := range s.acl().view(who.dept).feeds {
 		out = append(out, s.info(r.Context(), f, q))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getFeed(w http.ResponseWriter, r *http.Request, who *principal) {
-	f := s.access.feed(who.dept, r.PathValue("feed"))
+	f := s.acl().feed(who.dept, r.PathValue("feed"))
 	if f == nil {
 		feedNotFound(w, r.PathValue("feed"))
 		return
@@ -112,12 +112,12 @@ type Me struct {
 }
 
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, who *principal) {
-	v := s.access.view(who.dept)
+	v := s.acl().view(who.dept)
 	m := Me{Department: who.dept.Name, Description: who.dept.Description, Admin: who.dept.Admin,
-		Grants: append([]string{}, who.dept.Grants...), TokenID: who.token.ID, TokenScopes: who.token.scopes(), TokenExpires: who.token.Expires,
+		Grants: append([]string{}, who.dept.Grants...), TokenID: who.token.ID, TokenScopes: who.token.ScopeList(), TokenExpires: who.token.Expires,
 		TokenWarning: who.token.ExpiryWarning(s.cfg.Now()), Feeds: []string{}, Tables: v.tables, Database: s.cfg.Database}
 	if s.cfg.Database != "" {
-		m.RestrictedDatabase = s.access.layout.Restricted
+		m.RestrictedDatabase = s.acl().layout.Restricted
 	}
 	for _, f := range v.feeds {
 		m.Feeds = append(m.Feeds, f.Name)

@@ -144,7 +144,7 @@ func (s *Server) feedData(w http.ResponseWriter, r *http.Request, who *principal
 	if s.limited(w, s.tokenRL, who.token.ID, "per token") {
 		return
 	}
-	f := s.access.feed(who.dept, r.PathValue("feed"))
+	f := s.acl().feed(who.dept, r.PathValue("feed"))
 	if f == nil {
 		feedNotFound(w, r.PathValue("feed"))
 		return

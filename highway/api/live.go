@@ -163,7 +163,7 @@ const liveWriteTimeout = 10 * time.Second
 // with the record's JSON as data and "partition-offset" as id. When the
 // client is dropped or the tail fails, a last "event: error" says why.
 func (s *Server) live(w http.ResponseWriter, r *http.Request, who *principal) {
-	f := s.access.feed(who.dept, r.PathValue("feed"))
+	f := s.acl().feed(who.dept, r.PathValue("feed"))
 	if f == nil {
 		feedNotFound(w, r.PathValue("feed"))
 		return

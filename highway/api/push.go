@@ -41,7 +41,7 @@ type RecordResult struct {
 // as the processors will check it; good ones go to the feed's topic keyed by
 // the feed's key, bad ones to its dead-letter topic with the reason.
 func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
-	f := s.access.feed(who.dept, r.PathValue("feed"))
+	f := s.acl().feed(who.dept, r.PathValue("feed"))
 	if f == nil {
 		feedNotFound(w, r.PathValue("feed"))
 		return
@@ -52,7 +52,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request, who *principal) {
 		return
 	}
 	if !who.token.CanPush(f.Name) {
-		writeError(w, http.StatusForbidden, fmt.Sprintf("token %s may not push to %s (its scopes: %s)", who.token.ID, f.Name, strings.Join(who.token.scopes(), ", ")),
+		writeError(w, http.StatusForbidden, fmt.Sprintf("token %s may not push to %s (its scopes: %s)", who.token.ID, f.Name, strings.Join(who.token.ScopeList(), ", ")),
 			"use a token with the scope push:"+f.Name+" or push:* ('highway token create --scopes push:"+f.Name+"')")
 		return
 	}

@@ -57,7 +57,7 @@ func (s *Server) qualityRoutes() []route {
 }
 
 func (s *Server) feedQuality(w http.ResponseWriter, r *http.Request, who *principal) {
-	f := s.access.feed(who.dept, r.PathValue("feed"))
+	f := s.acl().feed(who.dept, r.PathValue("feed"))
 	if f == nil {
 		feedNotFound(w, r.PathValue("feed"))
 		return

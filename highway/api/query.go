@@ -40,7 +40,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, who *principal) {
 		entry.Duration = time.Since(start)
 		s.audit(entry)
 	}()
-	res, err := sqlguard.Check(req.SQL, s.access.view(who.dept).policy)
+	res, err := sqlguard.Check(req.SQL, s.acl().view(who.dept).policy)
 	if err != nil {
 		var rej *sqlguard.Rejection
 		if !errors.As(err, &rej) {
@@ -62,7 +62,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, who *principal) {
 		return
 	}
 	lw := &lazyWriter{w: w, contentType: format.ContentType()}
-	st, err := s.querier(res, s.access.view(who.dept).policy).Query(r.Context(), req.SQL, s.cfg.QueryLimits, format, lw)
+	st, err := s.querier(res, s.acl().view(who.dept).policy).Query(r.Context(), req.SQL, s.cfg.QueryLimits, format, lw)
 	entry.Rows, entry.Bytes = st.Rows, uint64(max(st.Written, 0))
 	entry.Status = s.queryFailed(w, lw, err)
 	if err != nil {

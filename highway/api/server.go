@@ -52,6 +52,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,8 +129,13 @@ type Config struct {
 	// department this way). Owners of feeds that no spec declares are
 	// departments without grants.
 	Departments []*catalog.Department
-	// Tokens verifies bearer tokens. Without it every /api/ call is 401.
+	// Tokens verifies bearer tokens (*TokenFile, or the control plane's
+	// *control.Replica). Without it every /api/ call is 401.
 	Tokens TokenVerifier
+	// Grants are the grants made at run time (the control plane's
+	// *control.Replica), added to the specs' grants. A change applies at
+	// once; a grant stops at its end.
+	Grants GrantSource
 
 	// Querier runs open-data downloads and the queries that read no
 	// restricted table. In production it connects as a ClickHouse user
@@ -205,13 +211,14 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	routes  []route
-	access  *accessControl
+	access  atomic.Pointer[accessControl]
 	metrics *metrics
 	tokenRL *limiter
 	openRL  *limiter
 	hub     *liveHub
 	meter   *meter
 	idem    *idempotency // nil without Config.PushKeys
+	done    chan struct{}
 }
 
 // New returns the API server.
@@ -273,11 +280,15 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:     cfg,
 		mux:     http.NewServeMux(),
-		access:  newAccessControl(cfg.Catalog, cfg.Departments, store.NewLayout(cfg.Database), cfg.AuditTable),
 		metrics: newMetrics(cfg.Registerer),
 		tokenRL: newLimiter(cfg.TokenRate, cfg.Now),
 		openRL:  newLimiter(cfg.OpenRate, cfg.Now),
 		meter:   newMeter(cfg.Usage, cfg.Quotas, cfg.UsageSync, cfg.Now, cfg.Logger, cfg.Registerer),
+		done:    make(chan struct{}),
+	}
+	s.access.Store(s.buildAccess(cfg.Now()))
+	if cfg.Grants != nil {
+		go s.followGrants(s.done)
 	}
 	s.hub = newLiveHub(cfg.Tail, cfg.LiveBuffer, cfg.Logger, s.metrics)
 	if cfg.PushKeys != nil {
@@ -296,6 +307,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Close ends every live tail; their clients' streams end.
 func (s *Server) Close() {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
 	s.hub.close()
 	s.meter.close()
 }
@@ -437,7 +453,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			if rt.scope == scopeRead && !who.token.Has(ScopeRead) {
-				writeError(rec, http.StatusForbidden, fmt.Sprintf("token %s may not read (its scopes: %s)", who.token.ID, strings.Join(who.token.scopes(), ", ")),
+				writeError(rec, http.StatusForbidden, fmt.Sprintf("token %s may not read (its scopes: %s)", who.token.ID, strings.Join(who.token.ScopeList(), ", ")),
 					"use a token with the read scope ('highway token create --scopes read,...')")
 				return
 			}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cityhighway/highway/analytics/scheduler"
+	"github.com/cityhighway/highway/highway/api"
+	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/control"
+)
+
+type noRunner struct{}
+
+func (noRunner) Run(context.Context, *catalog.Job, scheduler.Run) (int64, error) { return 0, nil }
+
+// oneNode starts a one-node control plane in this process and returns
+// its URL.
+func oneNode(t *testing.T) string {
+	t.Helper()
+	_, trans := raft.NewInmemTransport("")
+	n, err := scheduler.New(scheduler.Config{ID: "n1", HTTPAddr: "n1", Bootstrap: true, Transport: trans, Runner: noRunner{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard, ElectionTimeout: 100 * time.Millisecond, Heartbeat: 20 * time.Millisecond, Lease: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.Start(ctx)
+	srv := httptest.NewServer(n.Handler())
+	t.Cleanup(func() { cancel(); srv.Close(); _ = n.Close() })
+	return srv.URL
+}
+
+// TestMigrateTokens copies a token file's tokens to the control plane
+// once: a second start adds nothing, a revoked token stays revoked, a
+// token revoked on the control plane is not brought back, and the file's
+// secrets verify through a replica.
+func TestMigrateTokens(t *testing.T) {
+	url := oneNode(t)
+	file := filepath.Join(t.TempDir(), "tokens.json")
+	tf, err := api.OpenTokenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, kept, err := tf.CreateWith("TD", api.TokenSpec{Note: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, revoked, err := tf.Create("EPD", "revoked in the file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.Revoke(revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := control.NewClient([]string{url}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	for range 2 {
+		if err := migrateTokens(ctx, cl, file, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(logs.String(), "added=2") || !strings.Contains(logs.String(), "are on the control plane already") {
+		t.Errorf("the migration's log does not say what it did:\n%s", logs.String())
+	}
+	// Revoked on the control plane, then a third start: still revoked.
+	if err := cl.Revoke(ctx, kept.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTokens(ctx, cl, file, log); err != nil {
+		t.Fatal(err)
+	}
+	st, err := cl.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Tokens) != 2 {
+		t.Fatalf("%d tokens on the control plane, want 2: %+v", len(st.Tokens), st.Tokens)
+	}
+	if _, ok := control.Verify(st.Tokens, keep); ok {
+		t.Error("a token revoked on the control plane works again after the migration ran again")
+	}
+	if _, ok := control.Verify(st.Tokens, gone); ok {
+		t.Error("a token revoked in the file works on the control plane")
+	}
+	// A fresh token of the file, migrated, verifies through a replica.
+	fresh, _, err := tf.Create("TD", "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTokens(ctx, cl, file, log); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := control.NewReplica(control.ReplicaConfig{Nodes: []string{url}, Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go rep.Run(rctx)
+	if err := rep.Sync(rctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, ok := rep.Verify(fresh); !ok || info.Department != "TD" {
+		t.Errorf("the migrated token does not verify: %+v %v", info, ok)
+	}
+}
+
+// TestGrantCommand runs highway grant against a one-node control plane.
+func TestGrantCommand(t *testing.T) {
+	url := oneNode(t)
+	spec := filepath.Join(t.TempDir(), "specs.yaml")
+	writeFile(t, spec, `kind: feed
+name: police.cases
+department: POLICE
+access: restricted
+fields:
+  - {name: case_id, type: string, required: true}
+  - {name: at, type: time, required: true}
+key: [case_id]
+event_time: at
+interval: 1h
+---
+kind: department
+name: TDX
+`)
+	tests := []struct {
+		args   string
+		code   int
+		output string
+	}{
+		{"grant add --department TDX --feed police.cases --for 30d --note T-1", 0, "granted police.cases to TDX until"},
+		{"grant list", 0, "TDX         police.cases"},
+		{"grant add --department TDX --feed nope", 2, "no feed \"nope\""},
+		{"grant add --department POLICE --feed police.cases", 2, "owns police.cases"},
+		{"grant add --department NOBODY --feed police.cases", 2, "no department"},
+		{"grant add --department TDX --feed police.cases --until 2001-01-01", 2, "in the past"},
+		{"grant remove --department TDX --feed police.cases", 0, "removed the grant"},
+		{"grant remove --department TDX --feed police.cases", 2, "not granted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append(strings.Fields(tt.args), "--control-plane", url, "--specs", spec)
+			code := run(context.Background(), args, &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.output) {
+				t.Errorf("exit %d, want %d; output %q, want %q", code, tt.code, out.String()+errOut.String(), tt.output)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
