@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -173,23 +174,38 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	// per partition, rather than a round trip to ClickHouse and to the group
 	// coordinator after every batch; a batch written sooner is recorded
 	// when the second is up (flush), whether or not another batch came,
-	// and at the latest when the claim ends.
+	// and at the latest when the claim ends. A ledger entry that fails is
+	// tried again a second later, until one is written.
 	var lastCommit time.Time
 	uncommitted := int64(-1)
 	flush := time.NewTimer(commitInterval)
 	flush.Stop()
 	defer flush.Stop()
+	ledgerFailures := 0 // in a row
 	commit := func(next int64) {
 		// The ledger first: it is what the next owner resumes from.
 		lctx, cancelLedger := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := p.sink.RecordProgress(lctx, c.Topic, c.Partition, next); err != nil {
-			log.Warn("writing the batch ledger failed; the next owner checks which rows landed from the last entry on", "offset", next, "err", err)
-		}
+		err := p.sink.RecordProgress(lctx, c.Topic, c.Partition, next)
 		cancelLedger()
+		lastCommit, uncommitted = time.Now(), -1
+		switch {
+		case err != nil:
+			// Said at Warn once, then at Debug until an entry is written.
+			ledgerFailures++
+			lvl := slog.LevelDebug
+			if ledgerFailures == 1 {
+				lvl = slog.LevelWarn
+			}
+			log.Log(ctx, lvl, "writing the batch ledger failed; trying again in a second (meanwhile a next owner checks which rows landed from the last entry on)", "offset", next, "attempt", ledgerFailures, "err", err)
+			uncommitted = next
+			flush.Reset(commitInterval)
+		case ledgerFailures > 0:
+			log.Info("batch ledger written again", "offset", next, "failed_attempts", ledgerFailures)
+			ledgerFailures = 0
+		}
 		if err := c.Commit(next); err != nil && ctx.Err() == nil {
 			log.Warn("commit failed; the batch ledger in ClickHouse still makes the restart exact", "offset", next, "err", err)
 		}
-		lastCommit, uncommitted = time.Now(), -1
 	}
 	defer func() {
 		if uncommitted >= 0 {

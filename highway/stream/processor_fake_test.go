@@ -258,6 +258,52 @@ func TestProcessorLedgerCatchesUpWhenRecordsStop(t *testing.T) {
 	}
 }
 
+// ledgerDownSink fails every batch-ledger write while down is set.
+type ledgerDownSink struct {
+	*streamtest.Sink
+	down  atomic.Bool
+	fails atomic.Int64
+}
+
+func (s *ledgerDownSink) RecordProgress(ctx context.Context, topic string, partition int, next int64) error {
+	if s.down.Load() {
+		s.fails.Add(1)
+		return streamtest.ErrInjected
+	}
+	return s.Sink.RecordProgress(ctx, topic, partition, next)
+}
+
+// A batch-ledger entry that fails is written again once the ledger takes
+// writes, with no further batch: before, a failed entry waited for the
+// next batch, so a ledger write failing on the last batch (a ClickHouse
+// restart as records stop) left the ledger short for as long as the claim
+// lasted.
+func TestProcessorRetriesAFailedLedgerEntry(t *testing.T) {
+	r := newFakeRig(t, fakeFeedSpec, 1)
+	sink := &ledgerDownSink{Sink: r.sink}
+	sink.down.Store(true)
+	const n = 500
+	r.send(t, goodReadings(0, n), byStation)
+	start(t, r.processor(t, sink, func(cfg *stream.Config) { cfg.MaxRows = 100 }))
+	r.waitRows(t, n)
+	eventually(t, func() bool { return sink.fails.Load() >= 2 }, func() string {
+		return fmt.Sprintf("%d ledger writes failed, want the last batch's tried again", sink.fails.Load())
+	})
+	sink.down.Store(false)
+	up := time.Now()
+	for {
+		next, _ := r.sink.Ledger(r.feed.Topic(), 0)
+		if next == n {
+			t.Logf("ledger at %d %s after it took writes again (%d writes failed)", next, time.Since(up).Round(time.Millisecond), sink.fails.Load())
+			return
+		}
+		if time.Since(up) > 5*time.Second {
+			t.Fatalf("ledger at %d 5 s after it took writes again, the claim still held; want %d", next, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // highway_processor_partition_lag (and Stats().Lag) counts what is not
 // written yet, records fetched and waiting included (counted from what was
 // fetched, a stuck partition read 0), and has a series only while the
