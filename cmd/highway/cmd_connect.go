@@ -61,6 +61,8 @@ keeping the paths.`, stderr)
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA); not needed with --dry-run")
 	var topics topicFlags
 	topics.register(fs)
+	var ksec kafkaSecurity
+	ksec.register(fs)
 	stateDir := fs.String("state-dir", ".highway/connect", "folder of the connectors' state (what was published), one small JSON file per source")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9465", "address of the Prometheus /metrics endpoint; empty disables it")
 	baseURL := fs.String("base-url", "", "replace the scheme and host of every source's URL, e.g. http://127.0.0.1:8099; default the real endpoints")
@@ -122,7 +124,7 @@ keeping the paths.`, stderr)
 	if *kafka == "" {
 		return fmt.Errorf("%w: no Kafka brokers: pass --kafka host:port or set HIGHWAY_KAFKA (or check a payload with --dry-run)", errUsage)
 	}
-	b, err := bus.New(topics.config(*kafka, log))
+	b, err := ksec.open(ctx, topics.config(*kafka, log))
 	if err != nil {
 		return err
 	}

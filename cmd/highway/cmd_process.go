@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
@@ -39,6 +38,8 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA)")
 	var topics topicFlags
 	topics.register(fs)
+	var ksec kafkaSecurity
+	ksec.register(fs)
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN, clickhouse://host:9000/database (default $HIGHWAY_CLICKHOUSE)")
 	cluster := clickhouseCluster(fs)
 	var opts processorOptions
@@ -77,7 +78,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	if err != nil {
 		return err
 	}
-	b, err := bus.New(topics.config(*kafka, log))
+	b, err := ksec.open(ctx, topics.config(*kafka, log))
 	if err != nil {
 		return err
 	}

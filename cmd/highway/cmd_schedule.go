@@ -58,6 +58,8 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	bucket := fs.Duration("quality-bucket", quality.DefaultBucket, "bucket of the quality ledger job ("+jobs.QualityJobName+", run with all the catalogue's jobs, not with --jobs); 0 leaves the job out")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, for the quality ledger's reconciliation of topics against tables (default $HIGHWAY_KAFKA); without it the ledger has no reconciliation")
 	secret := fs.String("control-secret", envOr("HIGHWAY_CONTROL_SECRET", ""), "bearer token the control plane's routes (tokens, grants) require; the same on every node, serve, token and grant (default $HIGHWAY_CONTROL_SECRET); empty: anyone who reaches --http-addr may change tokens")
+	var ksec kafkaSecurity
+	ksec.register(fs)
 	var only listFlag
 	fs.Var(&only, "jobs", "catalogue jobs to put into the cluster (repeatable or comma-separated; default all, \"none\" for none)")
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +100,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	if *bucket > 0 && len(only) == 0 {
 		lc := quality.Config{Store: st, Catalog: cat, Bucket: *bucket, Logger: log}
 		if *kafka != "" {
-			b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+			b, err := ksec.open(ctx, bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
 			if err != nil {
 				return err
 			}

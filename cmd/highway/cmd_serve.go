@@ -65,6 +65,8 @@ leaves the split to the SQL guard alone.`, stderr)
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, comma-separated (default $HIGHWAY_KAFKA); without it, push and live tails answer 503")
+	var ksec kafkaSecurity
+	ksec.register(fs)
 	dsn := fs.String("clickhouse", envOr("HIGHWAY_CLICKHOUSE", ""), "ClickHouse DSN for the catalogue's statistics and the audit log (default $HIGHWAY_CLICKHOUSE)")
 	cluster := clickhouseCluster(fs)
 	queryDSN := fs.String("query-clickhouse", envOr("HIGHWAY_QUERY_CLICKHOUSE", ""), "ClickHouse DSN for the queries that read restricted tables a caller is granted: a read-only user of both databases (default $HIGHWAY_QUERY_CLICKHOUSE, else --clickhouse)")
@@ -207,7 +209,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	}
 	cfg.Usage, cfg.Quotas = usage, quotas
 	if *kafka != "" {
-		b, err := bus.New(bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
+		b, err := ksec.open(ctx, bus.Config{Brokers: strings.Split(*kafka, ","), Logger: log})
 		if err != nil {
 			return err
 		}

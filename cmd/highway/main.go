@@ -104,7 +104,8 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Run 'highway <command> --help' for a command's flags and their defaults.
-Environment: HIGHWAY_KAFKA (brokers), HIGHWAY_CLICKHOUSE (DSN),
-HIGHWAY_SPECS (extra spec folders, separated by ':').
+Environment: HIGHWAY_KAFKA (brokers), HIGHWAY_KAFKA_TLS_CA, HIGHWAY_KAFKA_SASL_*
+(Kafka's TLS and SASL: see a command's --kafka-tls-* and --kafka-sasl-* flags),
+HIGHWAY_CLICKHOUSE (DSN), HIGHWAY_SPECS (extra spec folders, separated by ':').
 `)
 }

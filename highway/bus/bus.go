@@ -46,6 +46,10 @@ type Config struct {
 	// SessionTimeout of consumer-group members: how soon a dead member's
 	// partitions move to others. Default 10s (Kafka's session.timeout.ms).
 	SessionTimeout time.Duration
+	// Security is how connections are encrypted and authenticated, on
+	// every path: produce, fetch, consumer groups, admin, dead letters and
+	// the live tail. Default plaintext without SASL.
+	Security Security
 	// Logger receives kafka-go's logs at debug level. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -94,6 +98,7 @@ func (m *Message) Header(key string) []byte {
 // Bus is a connection to one Kafka cluster. It is safe for concurrent use.
 type Bus struct {
 	cfg       Config
+	sec       security
 	transport *kafka.Transport
 	client    *kafka.Client
 	repl      replicator
@@ -127,9 +132,17 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	transport := &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: time.Minute, MetadataTTL: 5 * time.Second}
+	sec, err := cfg.Security.build()
+	if err != nil {
+		return nil, err
+	}
+	transport := &kafka.Transport{DialTimeout: dialTimeout, IdleTimeout: time.Minute, MetadataTTL: 5 * time.Second, TLS: sec.tls}
+	if sec.mech != nil {
+		transport.SASL = kafkaMechanism{sec.mech}
+	}
 	return &Bus{
 		cfg:       cfg,
+		sec:       sec,
 		transport: transport,
 		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second},
 	}, nil

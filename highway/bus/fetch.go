@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -47,9 +48,10 @@ type fetchConn struct {
 	spare []byte
 }
 
-// dialFetch connects to the broker at addr.
-func dialFetch(addr string, timeout time.Duration) (*fetchConn, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
+// dialFetch connects to the broker at addr, encrypted and authenticated
+// as sec says (dialBroker).
+func dialFetch(ctx context.Context, addr string, sec security) (*fetchConn, error) {
+	conn, err := dialBroker(ctx, addr, sec)
 	if err != nil {
 		return nil, err
 	}

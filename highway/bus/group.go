@@ -154,6 +154,7 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                group,
 		Brokers:           b.cfg.Brokers,
+		Dialer:            b.sec.dialer(),
 		Topics:            []string{topic},
 		StartOffset:       kafka.FirstOffset,
 		SessionTimeout:    b.cfg.SessionTimeout,
@@ -208,7 +209,7 @@ func (b *Bus) Consume(ctx context.Context, group, topic string, handle ClaimHand
 		for _, a := range gen.Assignments[topic] {
 			claim := &Claim{Topic: topic, Partition: a.ID, Committed: a.Offset, gen: gen}
 			gen.Start(func(gctx context.Context) {
-				claim.reader = newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, claim.Partition, b.logf)
+				claim.reader = newPartitionReader(b.sec, b.cfg.Brokers, topic, claim.Partition, b.logf)
 				claim.reader.mem.limit = b.cfg.MaxBatchBytes
 				defer claim.reader.drop()
 				if claim.Committed >= 0 {

@@ -18,6 +18,7 @@ import (
 // no message through a channel. It is not safe for concurrent use, except
 // interrupt.
 type partitionReader struct {
+	sec       security
 	dialer    *kafka.Dialer
 	brokers   []string
 	topic     string
@@ -56,8 +57,8 @@ var errEmptyFetch = errors.New("no messages within the fetch wait")
 // batch larger than that whole).
 const fetchMaxBytes = 1 << 20
 
-func newPartitionReader(dialer *kafka.Dialer, brokers []string, topic string, partition int, logf func(string, ...any)) *partitionReader {
-	return &partitionReader{dialer: dialer, brokers: brokers, topic: topic, partition: partition, logf: logf, offset: kafka.FirstOffset, hwm: -1, fetchBytes: fetchMaxBytes}
+func newPartitionReader(sec security, brokers []string, topic string, partition int, logf func(string, ...any)) *partitionReader {
+	return &partitionReader{sec: sec, dialer: sec.dialer(), brokers: brokers, topic: topic, partition: partition, logf: logf, offset: kafka.FirstOffset, hwm: -1, fetchBytes: fetchMaxBytes}
 }
 
 // seek makes the next message the one at offset.
@@ -213,7 +214,7 @@ func (r *partitionReader) connect(ctx context.Context) error {
 		}
 		r.offset = first
 	}
-	conn, err := dialFetch(leader, 5*time.Second)
+	conn, err := dialFetch(ctx, leader, r.sec)
 	if err != nil {
 		return fmt.Errorf("connecting to %s, the leader of %s/%d: %w", leader, r.topic, r.partition, err)
 	}
@@ -230,7 +231,7 @@ func (r *partitionReader) offsets(ctx context.Context) (first, last int64, leade
 	for _, broker := range r.brokers {
 		conn, err := r.dialer.DialLeader(ctx, "tcp", broker, r.topic, r.partition)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, r.sec.classify(broker, err))
 			continue
 		}
 		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))

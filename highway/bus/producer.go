@@ -53,9 +53,15 @@ func (b *Bus) newProducer() (*Producer, error) {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(b.cfg.BatchTimeout),
 		kgo.RecordPartitioner(partitioner{}),
-		kgo.DialTimeout(5 * time.Second),
+		kgo.DialTimeout(dialTimeout),
 		kgo.ProduceRequestTimeout(30 * time.Second),
 		kgo.WithLogger(kgoLogger{b.cfg.Logger}),
+	}
+	if b.sec.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(b.sec.tls)) // kgo sets each broker's ServerName
+	}
+	if b.sec.mech != nil {
+		opts = append(opts, kgo.SASL(b.sec.mech))
 	}
 	if c := kgoCompression(b.cfg.Compression); c != nil {
 		opts = append(opts, kgo.ProducerBatchCompression(*c))

@@ -43,7 +43,7 @@ func (b *Bus) readRange(ctx context.Context, topic string, partition int, from, 
 	if end <= 0 || (from >= 0 && from >= end) {
 		return nil
 	}
-	r := newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, partition, b.logf)
+	r := newPartitionReader(b.sec, b.cfg.Brokers, topic, partition, b.logf)
 	r.mem.limit = b.cfg.MaxBatchBytes
 	defer r.drop()
 	r.seek(from)

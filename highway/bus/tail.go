@@ -32,7 +32,7 @@ func (b *Bus) Tail(ctx context.Context, topic string, fn func(Message) error) er
 	defer cancel()
 	readers := make([]*partitionReader, len(ids))
 	for i, p := range ids {
-		r := newPartitionReader(&kafka.Dialer{Timeout: 5 * time.Second, DualStack: true}, b.cfg.Brokers, topic, p, b.logf)
+		r := newPartitionReader(b.sec, b.cfg.Brokers, topic, p, b.logf)
 		r.mem.limit = b.cfg.MaxBatchBytes
 		readers[i] = r
 		defer r.drop()
