@@ -91,7 +91,7 @@ func (n *Node) postControl(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ch); err != nil || !control.IsOp(string(ch.Op)) {
-		writeJSON(w, http.StatusBadRequest, wireError{Error: fmt.Sprintf("want a control change (token.create, token.revoke, token.rotate, grant.add, grant.remove): %v", err), Code: "bad_request"})
+		writeJSON(w, http.StatusBadRequest, wireError{Error: fmt.Sprintf("want a control change (token.create, token.revoke, token.rotate, grant.add, grant.remove, request.create, request.approve, request.refuse): %v", err), Code: "bad_request"})
 		return
 	}
 	if ch.Actor == "" {
@@ -122,6 +122,10 @@ func (n *Node) auditControl(r *http.Request, ch *control.Change, err error, took
 		if ch.Op == control.OpTokenRotate {
 			e.Detail += " replaces=" + ch.ID
 		}
+	case ch.Request != nil:
+		r := ch.Request
+		e.Department, e.Feed = r.Department, r.Feed
+		e.Detail = fmt.Sprintf("actor=%s request=%s purpose=%q until=%s decided_by=%s grant_until=%s reason=%q", ch.Actor, r.ID, r.Purpose, r.Until.UTC().Format(time.RFC3339), r.DecidedBy, formatTime(r.GrantUntil), r.Reason)
 	case ch.Grant != nil:
 		e.Department, e.Feed = ch.Grant.Department, ch.Grant.Feed
 		e.Detail = fmt.Sprintf("actor=%s until=%s note=%s", ch.Actor, formatTime(ch.Grant.Until), ch.Grant.Note)
@@ -149,6 +153,8 @@ func controlCode(err error) string {
 		return control.CodeNoToken
 	case errors.Is(err, control.ErrNoGrant):
 		return control.CodeNoGrant
+	case errors.Is(err, control.ErrNoRequest):
+		return control.CodeNoRequest
 	case errors.Is(err, control.ErrInvalid):
 		return control.CodeInvalid
 	}
@@ -163,6 +169,8 @@ func controlError(code, msg string) error {
 		e = control.ErrNoToken
 	case control.CodeNoGrant:
 		e = control.ErrNoGrant
+	case control.CodeNoRequest:
+		e = control.ErrNoRequest
 	case control.CodeInvalid:
 		e = control.ErrInvalid
 	default:

@@ -451,7 +451,7 @@ func writeError(w http.ResponseWriter, err error) {
 func statusOf(err error) int {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, control.ErrNoToken), errors.Is(err, control.ErrNoGrant):
+	case errors.Is(err, control.ErrNoToken), errors.Is(err, control.ErrNoGrant), errors.Is(err, control.ErrNoRequest):
 		status = http.StatusNotFound
 	case errors.Is(err, ErrNoJob):
 		status = http.StatusNotFound

@@ -125,12 +125,14 @@ leaves the split to the SQL guard alone.`, stderr)
 	var tokens api.TokenVerifier
 	var grants api.GrantSource
 	var controlCheck []api.Check
+	var writer api.ControlWriter
+	var requests api.RequestSource
 	if cp.given() {
-		replica, err := startReplica(ctx, &cp, *tokensFile, log)
+		replica, cl, err := startReplica(ctx, &cp, *tokensFile, log)
 		if err != nil {
 			return err
 		}
-		tokens, grants = replica, replica
+		tokens, grants, writer, requests = replica, replica, cl, replica
 		controlCheck = []api.Check{{Name: "control-plane", Check: replica.Check}}
 	} else {
 		tf, err := api.OpenTokenFile(*tokensFile)
@@ -166,7 +168,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), qualityCollector(cat, st, log))
 	cfg := api.Config{
-		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens, Grants: grants, Ledger: &quality.Reader{Store: st},
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Tokens: tokens, Grants: grants, Control: writer, Requests: requests, Ledger: &quality.Reader{Store: st},
 		Querier: openQuerier, RestrictedQuerier: querier, Database: st.Database(),
 		QueryLimits:       store.Limits{MaxExecutionTime: *queryTimeout, MaxResultRows: *queryRows, MaxResultBytes: 512 << 20, MaxMemory: *queryMemory},
 		TokenRate:         api.Rate{PerSecond: *tokenRate, Burst: int(2 * *tokenRate)},
@@ -231,27 +233,27 @@ leaves the split to the SQL guard alone.`, stderr)
 
 // startReplica follows the control plane until ctx ends, after it has
 // read it once (within 15 s) and migrated the token file's tokens to it.
-func startReplica(ctx context.Context, cp *controlFlags, tokensFile string, log *slog.Logger) (*control.Replica, error) {
+func startReplica(ctx context.Context, cp *controlFlags, tokensFile string, log *slog.Logger) (*control.Replica, *control.Client, error) {
 	cl, err := cp.client()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	replica, err := control.NewReplica(control.ReplicaConfig{Nodes: cl.Nodes(), Secret: cp.secret, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("%w: --control-plane: %v", errUsage, err)
+		return nil, nil, fmt.Errorf("%w: --control-plane: %v", errUsage, err)
 	}
 	go replica.Run(ctx)
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := replica.Sync(sctx); err != nil {
-		return nil, fmt.Errorf("%w (is a 'highway schedule' node running there, and --control-secret its secret?)", err)
+		return nil, nil, fmt.Errorf("%w (is a 'highway schedule' node running there, and --control-secret its secret?)", err)
 	}
 	if err := migrateTokens(ctx, cl, tokensFile, log); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("tokens and grants read from the control plane", "nodes", strings.Join(cl.Nodes(), ","), "index", replica.State().Index,
 		"tokens", len(replica.State().Tokens), "grants", len(replica.State().Grants))
-	return replica, nil
+	return replica, cl, nil
 }
 
 // openDataStore connects to the --open-clickhouse DSN and checks, before
@@ -354,11 +356,7 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.S
 		}
 	}
 	cp := controlFlags{nodes: listFlag{scheduler.Host}, secret: secret}
-	replica, err := startReplica(ctx, &cp, filepath.Join(dataDir, "tokens.json"), log)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	cl, err := cp.client()
+	replica, cl, err := startReplica(ctx, &cp, filepath.Join(dataDir, "tokens.json"), log)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -390,7 +388,7 @@ func devAPI(ctx context.Context, cat *catalog.Catalog, st, open, reader *store.S
 		return nil, "", nil, err
 	}
 	srv := api.New(api.Config{Usage: usage,
-		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: replica, Grants: replica,
+		Catalog: cat, Stats: st, Gatherer: reg, Logger: log, Departments: []*catalog.Department{demo}, Tokens: replica, Grants: replica, Control: cl, Requests: replica,
 		Querier: open, RestrictedQuerier: reader, Database: st.Database(), Producer: producer, Tail: b, Audit: al, AuditTable: al.Table(), PushKeys: pk,
 		Ready:     []api.Check{{Name: "clickhouse", Check: st.Ping}, {Name: "kafka", Check: b.Ping}, {Name: "control-plane", Check: replica.Check}},
 		Scheduler: scheduler, Ledger: &quality.Reader{Store: st},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cityhighway/highway/analytics/scheduler"
 	"github.com/cityhighway/highway/highway/api"
@@ -169,5 +171,85 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAccessCommand runs highway access against an API server on a
+// one-node control plane: EPD asks, POLICE lists and approves, EPD sees it.
+func TestAccessCommand(t *testing.T) {
+	url := oneNode(t)
+	cat, err := catalog.Parse("a.yaml", []byte("kind: feed\nname: police.cases\ndepartment: POLICE\naccess: restricted\nfields:\n  - {name: case_id, type: string, required: true}\n  - {name: at, type: time, required: true}\nkey: [case_id]\nevent_time: at\ninterval: 1h\n---\nkind: department\nname: EPD\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := control.NewClient([]string{url}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := control.NewReplica(control.ReplicaConfig{Nodes: []string{url}, Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go rep.Run(ctx)
+	epd, _, err := cl.CreateWith(ctx, "EPD", api.TokenSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	police, _, err := cl.CreateWith(ctx, "POLICE", api.TokenSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Config{Catalog: cat, Tokens: rep, Grants: rep, Control: cl, Requests: rep, Gatherer: prometheus.NewRegistry(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	access := func(token string, args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		code := run(ctx, append(append([]string{"access"}, args...), "--api", hs.URL, "--token", token), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for rep.Verify(police); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, ok := rep.Verify(police); ok {
+			break
+		}
+	}
+	code, said := access(epd, "request", "--feed", "police.cases", "--purpose", "air near cases", "--until", time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339))
+	if code != 0 || !strings.Contains(said, "pending") {
+		t.Fatalf("request: %d %s", code, said)
+	}
+	var q api.AccessRequest
+	if err := json.NewDecoder(strings.NewReader(said)).Decode(&q); err != nil || q.ID == "" {
+		t.Fatalf("request's answer %q: %v", said, err)
+	}
+	for range 100 {
+		if code, said = access(police, "list", "--state", "pending"); strings.Contains(said, q.ID) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code != 0 || !strings.Contains(said, q.ID) || !strings.Contains(said, "air near cases") {
+		t.Fatalf("list: %d %s", code, said)
+	}
+	if code, said = access(epd, "approve", q.ID); code != 1 || !strings.Contains(said, "POLICE owns police.cases") {
+		t.Errorf("the requester approving: %d %s", code, said)
+	}
+	if code, said = access(police, "approve", q.ID, "--until", time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339)); code != 0 || !strings.Contains(said, "approved") {
+		t.Fatalf("approve: %d %s", code, said)
+	}
+	for range 100 {
+		if code, said = access(epd, "show", q.ID); strings.Contains(said, `"state": "approved"`) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(said, `"state": "approved"`) {
+		t.Errorf("the requester does not see the approval: %s", said)
+	}
+	if st, _ := cl.State(ctx); len(st.Grants) != 1 || st.Grants[0].Department != "EPD" {
+		t.Errorf("grants on the control plane: %+v", st.Grants)
 	}
 }

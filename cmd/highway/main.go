@@ -34,6 +34,7 @@ var commands = []command{
 	{"jobs", "list, create, pause, trigger analytics jobs and show their runs, over the scheduler API", runJobs},
 	{"serve", "serve the HTTP API: catalogue, push, read-only SQL, open data, live tails, metrics", runServe},
 	{"token", "create, list, revoke and rotate the API's department tokens (on the control plane, or a token file)", runToken},
+	{"access", "request access to another department's restricted feed; list, approve (until a date) or refuse requests, over the API", runAccess},
 	{"grant", "grant a department a restricted feed on the control plane, for a time or until removed; list and remove grants", runGrant},
 	{"simulate", "serve every built-in source's payload in its real format (the simulator of dev), for connect --base-url", runSimulate},
 	{"audit", "verify the audit log's hash chains and signatures; make a signing key", runAudit},

@@ -13,17 +13,21 @@ import (
 // schemaTypes are the Go types behind the named schemas of the OpenAPI
 // document; their JSON Schemas are derived from the types, so they stay true.
 var schemaTypes = map[string]any{
-	"Error":          errorBody{},
-	"FeedInfo":       FeedInfo{},
-	"FeedList":       []FeedInfo{},
-	"PushReport":     PushReport{},
-	"QueryRequest":   QueryRequest{},
-	"Me":             Me{},
-	"Usage":          Usage{},
-	"OpenFeed":       OpenFeed{},
-	"OpenFeedList":   []OpenFeed{},
-	"Ready":          Ready{},
-	"QualityBuckets": QualityBuckets{},
+	"Error":             errorBody{},
+	"FeedInfo":          FeedInfo{},
+	"FeedList":          []FeedInfo{},
+	"PushReport":        PushReport{},
+	"QueryRequest":      QueryRequest{},
+	"Me":                Me{},
+	"Usage":             Usage{},
+	"OpenFeed":          OpenFeed{},
+	"OpenFeedList":      []OpenFeed{},
+	"Ready":             Ready{},
+	"QualityBuckets":    QualityBuckets{},
+	"AccessRequestBody": AccessRequestBody{},
+	"DecisionBody":      DecisionBody{},
+	"AccessRequest":     AccessRequest{},
+	"AccessRequestList": AccessRequestList{},
 }
 
 // OpenAPI returns the OpenAPI 3 document of every route, rendered from the

@@ -102,7 +102,7 @@ func (s *Server) routeTable() []route {
 			errors: map[int]string{503: "a dependency does not answer (the body says which)"}, handle: s.readyz},
 		{method: "GET", path: "/metrics", auth: authNone, tag: "operations",
 			summary: "Prometheus metrics", ok: okResponse{status: 200, types: []string{"text/plain"}, desc: "metrics"}, handle: s.promMetrics},
-	}, append(s.jobRoutes(), s.qualityRoutes()...)...)
+	}, append(append(s.jobRoutes(), s.qualityRoutes()...), s.accessRequestRoutes()...)...)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *principal) {

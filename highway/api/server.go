@@ -136,6 +136,11 @@ type Config struct {
 	// *control.Replica), added to the specs' grants. A change applies at
 	// once; a grant stops at its end.
 	Grants GrantSource
+	// Control writes access requests and their decisions to the control
+	// plane (*control.Client) and Requests reads them (*control.Replica);
+	// without both the access-request routes answer 503.
+	Control  ControlWriter
+	Requests RequestSource
 
 	// Querier runs open-data downloads and the queries that read no
 	// restricted table. In production it connects as a ClickHouse user
@@ -352,9 +357,10 @@ type route struct {
 type routeScope int
 
 const (
-	scopeRead routeScope = iota // the read scope (the default)
-	scopeAny                    // any valid token (GET /api/v1/me)
-	scopePush                   // push:<the feed>, checked by the handler
+	scopeRead    routeScope = iota // the read scope (the default)
+	scopeAny                       // any valid token (GET /api/v1/me)
+	scopePush                      // push:<the feed>, checked by the handler
+	scopeAdminOf                   // read, and admin checked by the handler (deciding access requests)
 )
 
 // The headers that tell a caller about its token.
@@ -452,7 +458,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			if who, ok = s.authenticate(rec, r); !ok {
 				return
 			}
-			if rt.scope == scopeRead && !who.token.Has(ScopeRead) {
+			if (rt.scope == scopeRead || rt.scope == scopeAdminOf) && !who.token.Has(ScopeRead) {
 				writeError(rec, http.StatusForbidden, fmt.Sprintf("token %s may not read (its scopes: %s)", who.token.ID, strings.Join(who.token.ScopeList(), ", ")),
 					"use a token with the read scope ('highway token create --scopes read,...')")
 				return

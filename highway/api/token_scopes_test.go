@@ -15,7 +15,9 @@ import (
 // granted one's, the owner's, an admin's and an admin department's token
 // without the admin scope. A route added without a line here fails.
 func TestRoleRouteMatrix(t *testing.T) {
-	h := newHarness(t, nil)
+	var fc *fakeControl
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	h := newHarness(t, withControl(&fc, &now))
 	tf := h.srv.cfg.Tokens.(*TokenFile)
 	mk := func(name, dept string, spec TokenSpec, at time.Time) {
 		tf.now = func() time.Time { return at }
@@ -55,6 +57,14 @@ func TestRoleRouteMatrix(t *testing.T) {
 		"GET /api/v1/me/usage":              {"/api/v1/me/usage", "", row(200, 200, 200, 200, 200, 200, 200)},
 		"GET /api/v1/feeds/{feed}/quality":  {"/api/v1/feeds/police.cases/quality", "", row(403, 503, 404, 503, 503, 503, 404)},
 		"GET /api/v1/feeds/{feed}/data":     {"/api/v1/feeds/police.cases/data", "", row(403, 200, 404, 200, 200, 200, 404)},
+		// Access requests (a fake control plane holds ar_one and ar_two of
+		// EPD for police.cases, owned by POLICE). "read only" is POLICE's.
+		"POST /api/v1/access-requests": {"/api/v1/access-requests", `{"feed":"police.cases","purpose":"p","until":"2027-01-01T00:00:00Z"}`,
+			row(403, 409, 201, 409, 409, 409, 201)},
+		"GET /api/v1/access-requests":               {"/api/v1/access-requests", "", row(403, 200, 200, 200, 200, 200, 200)},
+		"GET /api/v1/access-requests/{id}":          {"/api/v1/access-requests/ar_one", "", row(403, 200, 200, 404, 200, 200, 404)},
+		"POST /api/v1/access-requests/{id}/approve": {"/api/v1/access-requests/ar_one/approve", "{}", row(403, 403, 403, 404, 200, 403, 404)},
+		"POST /api/v1/access-requests/{id}/refuse":  {"/api/v1/access-requests/ar_two/refuse", "{}", row(403, 403, 403, 404, 200, 403, 404)},
 	}
 	// Without a scheduler the jobs and cluster routes answer 503 to whoever
 	// may read.

@@ -167,6 +167,11 @@ func applied(st *State, ch *Change) bool {
 		return i >= 0 && st.Grants[i].Created.Equal(ch.Grant.Created)
 	case OpGrantRemove:
 		return st.grant(ch.Grant.Department, ch.Grant.Feed) < 0
+	case OpRequestCreate:
+		return st.request(ch.Request.ID) >= 0
+	case OpRequestApprove, OpRequestRefuse:
+		r, ok := st.Request(ch.Request.ID)
+		return ok && r.State != RequestPending && r.DecidedBy == ch.Request.DecidedBy
 	}
 	return false
 }
@@ -199,9 +204,10 @@ type wireError struct {
 
 // Error codes of the control routes' answers (see analytics/scheduler).
 const (
-	CodeNoToken = "no_token"
-	CodeNoGrant = "no_grant"
-	CodeInvalid = "invalid"
+	CodeNoToken   = "no_token"
+	CodeNoGrant   = "no_grant"
+	CodeNoRequest = "no_request"
+	CodeInvalid   = "invalid"
 )
 
 func answerError(resp *http.Response) error {
@@ -219,6 +225,8 @@ func answerError(resp *http.Response) error {
 		return fmt.Errorf("%w: %s", ErrNoToken, msg)
 	case w.Code == CodeNoGrant:
 		return fmt.Errorf("%w: %s", ErrNoGrant, msg)
+	case w.Code == CodeNoRequest:
+		return fmt.Errorf("%w: %s", ErrNoRequest, msg)
 	case w.Code == CodeInvalid:
 		return fmt.Errorf("%w: %s", ErrInvalid, msg)
 	case w.Code == "not_leader":

@@ -96,6 +96,9 @@ func (r *Replica) Verify(token string) (TokenInfo, bool) { return Verify(r.state
 // Grants returns the grants made on the control plane, active or not.
 func (r *Replica) Grants() []Grant { return r.state.Load().Grants }
 
+// Requests returns the access requests; the caller does not change them.
+func (r *Replica) Requests() []Request { return r.state.Load().Requests }
+
 // Changed returns a channel closed at the next new state.
 func (r *Replica) Changed() <-chan struct{} {
 	r.mu.Lock()

@@ -69,7 +69,7 @@ const (
 // IsOp reports whether op is a control-plane change.
 func IsOp(op string) bool {
 	switch Op(op) {
-	case OpTokenCreate, OpTokenRevoke, OpTokenRotate, OpGrantAdd, OpGrantRemove:
+	case OpTokenCreate, OpTokenRevoke, OpTokenRotate, OpGrantAdd, OpGrantRemove, OpRequestCreate, OpRequestApprove, OpRequestRefuse:
 		return true
 	}
 	return false
@@ -85,6 +85,8 @@ type Change struct {
 	// Overlap is how long a rotated token keeps working.
 	Overlap time.Duration `json:"overlap,omitempty"`
 	Grant   *Grant        `json:"grant,omitempty"`
+	// Request is the access request created, approved or refused.
+	Request *Request `json:"request,omitempty"`
 	// Actor says who asked (user@host of the CLI, the API's department and
 	// token for an access request); it goes to the audit log.
 	Actor string `json:"actor,omitempty"`
@@ -96,6 +98,8 @@ type State struct {
 	Index  uint64  `json:"index"`
 	Tokens []Token `json:"tokens"`
 	Grants []Grant `json:"grants"`
+	// Requests are the access requests, oldest first.
+	Requests []Request `json:"requests,omitempty"`
 }
 
 // Apply changes the state by c, made at at (the proposer's clock, so that
@@ -174,6 +178,8 @@ func (s *State) Apply(c *Change, at time.Time) error {
 			return fmt.Errorf("%w: %s is not granted %s", ErrNoGrant, c.Grant.Department, c.Grant.Feed)
 		}
 		s.Grants = slices.Delete(s.Grants, i, i+1)
+	case OpRequestCreate, OpRequestApprove, OpRequestRefuse:
+		return s.applyRequest(c, at)
 	default:
 		return fmt.Errorf("%w: unknown operation %q", ErrInvalid, c.Op)
 	}
@@ -191,7 +197,7 @@ func (s *State) grant(dept, feed string) int {
 // Clone returns a deep enough copy for another goroutine to read while
 // this one goes on applying.
 func (s *State) Clone() *State {
-	c := &State{Index: s.Index, Tokens: slices.Clone(s.Tokens), Grants: slices.Clone(s.Grants)}
+	c := &State{Index: s.Index, Tokens: slices.Clone(s.Tokens), Grants: slices.Clone(s.Grants), Requests: slices.Clone(s.Requests)}
 	return c
 }
 
