@@ -30,6 +30,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,7 +51,12 @@ type options struct {
 	partitions        int
 	metricsPort       int
 	keep              bool
+	// phases are the measurements to make (all by default).
+	phases map[string]bool
 }
+
+// allPhases are the measurements, in the order they run.
+var allPhases = []string{"single", "idle", "burst", "quiet"}
 
 func main() {
 	var o options
@@ -68,8 +75,13 @@ func main() {
 	fs.IntVar(&o.partitions, "partitions", 2, "partitions of every topic")
 	fs.IntVar(&o.metricsPort, "metrics-port", 19464, "port of the child's /metrics and /debug/pprof on 127.0.0.1")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database when done")
+	phases := fs.String("phases", strings.Join(allPhases, ","), "the measurements to make, comma-separated: single (ratio_single needs it and burst), idle, burst, quiet")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
+	}
+	o.phases = map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		o.phases[strings.TrimSpace(p)] = true
 	}
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "feedsbench: %v\n", err)
@@ -101,6 +113,11 @@ func (o *options) validate() error {
 	if o.feeds < 3 || o.burst < 1 || o.backlog < 1 || o.storm < 1 || o.partitions < 1 {
 		errs = append(errs, fmt.Errorf("-feeds (%d) must be ≥ 3, -burst (%d), -backlog (%d), -storm (%d) and -partitions (%d) ≥ 1",
 			o.feeds, o.burst, o.backlog, o.storm, o.partitions))
+	}
+	for p := range o.phases {
+		if !slices.Contains(allPhases, p) {
+			errs = append(errs, fmt.Errorf("-phases: no phase %q (there are %s)", p, strings.Join(allPhases, ", ")))
+		}
 	}
 	return errors.Join(errs...)
 }

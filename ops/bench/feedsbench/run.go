@@ -36,8 +36,37 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	var f figures
 	log.Info("run", "feeds", o.feeds, "burst", o.burst, "backlog", o.backlog, "storm", o.storm, "load", benchproc.Loadavg(), "work", o.work)
 
-	// Single: one feed drains feeds × burst pre-filled records alone.
 	total := int64(o.feeds) * int64(o.burst)
+	if o.phases["single"] {
+		if err := e.single1(ctx, &f, total); err != nil {
+			return err
+		}
+	}
+	if o.phases["idle"] {
+		if err := e.idle(ctx, &f); err != nil {
+			return err
+		}
+	}
+	if o.phases["burst"] {
+		if err := e.burst(ctx, &f, total); err != nil {
+			return err
+		}
+	}
+	if o.phases["quiet"] {
+		if err := e.quiet(ctx, &f); err != nil {
+			return err
+		}
+	}
+	if f.tally, err = e.count(ctx, append(slices.Clone(e.feeds), e.single)); err != nil {
+		return err
+	}
+	report(o, f)
+	return nil
+}
+
+// single1 measures one feed draining total pre-filled records alone.
+func (e *env) single1(ctx context.Context, f *figures, total int64) error {
+	o := e.o
 	if err := e.produce(ctx, e.single, total, false); err != nil {
 		return err
 	}
@@ -59,10 +88,14 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("single feed: %w", err)
 	}
-	log.Info("single feed drained", "rows", total, "rows_per_s", int64(f.singleRate), "cpu", f.cpuSingle)
+	e.log.Info("single feed drained", "rows", total, "rows_per_s", int64(f.singleRate), "cpu", f.cpuSingle)
+	return nil
+}
 
-	// Idle: every feed assigned, no records.
-	c, err = e.start("many", "idle", e.feeds...)
+// idle measures the child with every feed assigned and no records.
+func (e *env) idle(ctx context.Context, f *figures) error {
+	o := e.o
+	c, err := e.start("many", "idle", e.feeds...)
 	if err != nil {
 		return err
 	}
@@ -73,23 +106,27 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	time.Sleep(3 * time.Second) // settle
 	f.idleRSS, f.fds = c.rss(), c.fds()
 	if f.goroutines, err = c.goroutines(ctx); err != nil {
-		log.Warn("goroutine count unavailable", "err", err)
+		e.log.Warn("goroutine count unavailable", "err", err)
 	}
 	for _, p := range []string{"heap", "goroutine"} {
 		if err := c.profile(ctx, p, filepath.Join(o.work, "idle-"+p+".pprof")); err != nil {
-			log.Warn("profile unavailable", "profile", p, "err", err)
+			e.log.Warn("profile unavailable", "profile", p, "err", err)
 		}
 	}
 	f.cpuIdle = c.cpu()
-	log.Info("idle", "rss_mb", mib(f.idleRSS), "goroutines", f.goroutines, "fds", f.fds)
+	e.log.Info("idle", "rss_mb", mib(f.idleRSS), "goroutines", f.goroutines, "fds", f.fds)
 	c.stop()
+	return nil
+}
 
-	// Burst: every feed gets burst records at once (pre-filled), drained by
-	// one process.
+// burst measures every feed draining burst records at once (pre-filled),
+// in one process.
+func (e *env) burst(ctx context.Context, f *figures, total int64) error {
+	o := e.o
 	if err := e.produceAll(ctx, e.feeds, int64(o.burst)); err != nil {
 		return err
 	}
-	c, err = e.start("many", "burst", e.feeds...)
+	c, err := e.start("many", "burst", e.feeds...)
 	if err != nil {
 		return err
 	}
@@ -98,7 +135,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	f.join = time.Since(c.started)
-	began = time.Now()
+	began := time.Now()
 	err = e.waitRows(ctx, total, drainTimeout(total), c.check, tables(e.feeds)...)
 	f.burstRate = float64(total) / time.Since(began).Seconds()
 	f.burstRSS, f.cpuBurst = c.takePeak(), c.cpu()
@@ -107,19 +144,29 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return fmt.Errorf("burst: %w", err)
 	}
 	if err := c.profile(ctx, "heap", filepath.Join(o.work, "burst-heap.pprof")); err != nil {
-		log.Warn("profile unavailable", "err", err)
+		e.log.Warn("profile unavailable", "err", err)
 	}
-	log.Info("burst drained", "rows", total, "rows_per_s", int64(f.burstRate), "peak_rss_mb", mib(f.burstRSS), "cpu", f.cpuBurst)
+	e.log.Info("burst drained", "rows", total, "rows_per_s", int64(f.burstRate), "peak_rss_mb", mib(f.burstRSS), "cpu", f.cpuBurst)
 	c.stop()
+	return nil
+}
 
-	// Quiet: feed 0 drains a backlog (pre-filled), feed 1 gets a storm of
-	// bad records, feed 2 a record a second.
+// quiet measures, while feed 0 drains a backlog (pre-filled) and feed 1
+// gets a storm of bad records, feed 2's produce → visible latency at a
+// record a second, from when every partition of the process is claimed
+// (joining the groups is the join figure), and the peak RSS meanwhile.
+func (e *env) quiet(ctx context.Context, f *figures) error {
+	o := e.o
 	backlog, storm, quiet := e.feeds[0], e.feeds[1], e.feeds[2]
 	if err := e.produce(ctx, backlog, int64(o.backlog), false); err != nil {
 		return err
 	}
-	c, err = e.start("many", "quiet", e.feeds...)
+	c, err := e.start("many", "quiet", e.feeds...)
 	if err != nil {
+		return err
+	}
+	if err := e.waitAssigned(ctx, c, o.feeds*o.partitions); err != nil {
+		c.stop()
 		return err
 	}
 	c.resetPeak()
@@ -131,10 +178,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		lat, probeErr = e.probe(qctx, quiet)
+		lat, probeErr = e.probe(qctx, quiet, filepath.Join(o.work, "quiet-latency.tsv"), c.started)
 	}()
 	stormErr := e.produce(ctx, storm, int64(o.storm), true)
-	want := int64(o.burst + o.backlog)
+	want := int64(o.backlog)
+	if o.phases["burst"] {
+		want += int64(o.burst)
+	}
 	drainErr := e.waitRows(ctx, want, drainTimeout(want), c.check, backlog.Table())
 	if stormErr == nil && drainErr == nil {
 		drainErr = e.waitRejected(ctx, c, storm, int64(o.storm))
@@ -150,7 +200,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	wg.Wait()
 	f.stormRSS, f.cpuQuiet = c.takePeak(), c.cpu()-cpu0
 	if err := c.profile(ctx, "heap", filepath.Join(o.work, "storm-heap.pprof")); err != nil {
-		log.Warn("profile unavailable", "err", err)
+		e.log.Warn("profile unavailable", "err", err)
 	}
 	// Let the quiet feed's last records land before counting.
 	time.Sleep(2 * time.Second)
@@ -163,12 +213,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	slices.Sort(lat)
 	f.quietSamples = len(lat)
 	f.quietP50, f.quietP99 = percentile(lat, 0.5), percentile(lat, 0.99)
-	log.Info("quiet measured", "samples", len(lat), "p50", f.quietP50, "p99", f.quietP99, "storm_peak_rss_mb", mib(f.stormRSS))
-
-	if f.tally, err = e.count(ctx, append(slices.Clone(e.feeds), e.single)); err != nil {
-		return err
-	}
-	report(o, f)
+	e.log.Info("quiet measured", "samples", len(lat), "p50", f.quietP50, "p99", f.quietP99, "storm_peak_rss_mb", mib(f.stormRSS))
 	return nil
 }
 
@@ -233,8 +278,14 @@ func (e *env) waitRejected(ctx context.Context, c *child, feed *catalog.Feed, n 
 }
 
 // probe produces one record a second to feed until ctx ends and returns
-// each one's time from produce to visible in ClickHouse.
-func (e *env) probe(ctx context.Context, feed *catalog.Feed) ([]time.Duration, error) {
+// each one's time from produce to visible in ClickHouse. Each sample is
+// written to path too: seconds since since, the seq, milliseconds.
+func (e *env) probe(ctx context.Context, feed *catalog.Feed, path string, since time.Time) ([]time.Duration, error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
 	var lat []time.Duration
 	sent := map[int64]time.Time{}
 	tick := time.NewTicker(time.Second)
@@ -279,6 +330,7 @@ func (e *env) probe(ctx context.Context, feed *catalog.Feed) ([]time.Duration, e
 			for _, s := range seqs {
 				if at, ok := sent[s]; ok {
 					lat = append(lat, now.Sub(at))
+					fmt.Fprintf(out, "%.1f\t%d\t%d\n", at.Sub(since).Seconds(), s, now.Sub(at).Milliseconds())
 					delete(sent, s)
 				}
 			}
@@ -290,11 +342,19 @@ func report(o options, f figures) {
 	fmt.Printf("feeds=%d burst=%d backlog=%d storm=%d partitions=%d highway=%s load=%s\n", o.feeds, o.burst, o.backlog, o.storm, o.partitions, o.highway, benchproc.Loadavg())
 	fmt.Printf("single feed: %.0f rows/s, cpu %s\n", f.singleRate, f.cpuSingle.Round(10*time.Millisecond))
 	fmt.Printf("idle: rss %d MiB, %d goroutines, %d open files, cpu %s\n", mib(f.idleRSS), f.goroutines, f.fds, f.cpuIdle.Round(10*time.Millisecond))
-	fmt.Printf("burst: %.0f rows/s (%.2f × single) after %s to claim every partition, peak rss %d MiB, cpu %s\n", f.burstRate, f.burstRate/f.singleRate, f.join.Round(100*time.Millisecond), mib(f.burstRSS), f.cpuBurst.Round(10*time.Millisecond))
+	fmt.Printf("burst: %.0f rows/s (%.2f × single) after %s to claim every partition, peak rss %d MiB, cpu %s\n", f.burstRate, ratio(f.burstRate, f.singleRate), f.join.Round(100*time.Millisecond), mib(f.burstRSS), f.cpuBurst.Round(10*time.Millisecond))
 	fmt.Printf("quiet: %d samples, p50 %d ms, p99 %d ms; storm peak rss %d MiB, cpu %s\n", f.quietSamples, f.quietP50.Milliseconds(), f.quietP99.Milliseconds(), mib(f.stormRSS), f.cpuQuiet.Round(10*time.Millisecond))
 	fmt.Printf("feeds n=%d rss_mb=%d goroutines=%d fds=%d burst_rows_per_s=%.0f ratio_single=%.2f quiet_p99_ms=%d storm_rss_mb=%d lost=%d duplicated=%d\n",
-		o.feeds, mib(max(f.idleRSS, f.burstRSS)), f.goroutines, f.fds, f.burstRate, f.burstRate/f.singleRate, f.quietP99.Milliseconds(), mib(f.stormRSS), f.tally.lost, f.tally.duplicated)
+		o.feeds, mib(max(f.idleRSS, f.burstRSS)), f.goroutines, f.fds, f.burstRate, ratio(f.burstRate, f.singleRate), f.quietP99.Milliseconds(), mib(f.stormRSS), f.tally.lost, f.tally.duplicated)
 	os.Stdout.Sync()
+}
+
+// ratio is a / b, 0 when b is (a phase not run).
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
 }
 
 func tables(feeds []*catalog.Feed) []string {
