@@ -581,3 +581,54 @@ func TestClaimFetchReportsABadBatchOnceAndGoesOn(t *testing.T) {
 		t.Fatalf("third Fetch = %v, %v; want [6 7 8]", offsets(msgs), err)
 	}
 }
+
+// TestShedLetsGoOnlyAtThePartitionsEnd: once every message fetched is
+// handed out and the partition has no more, the reader gives back the
+// slices and buffers it kept for the next batch (a partition gone quiet
+// after a burst holds a small fetch's worth); while the partition has more
+// (a backlog), or messages are pending, it keeps them.
+func TestShedLetsGoOnlyAtThePartitionsEnd(t *testing.T) {
+	const n = 2000
+	recs := make([]testRecord, n)
+	for i := range recs {
+		recs[i] = testRecord{key: []byte("k"), value: bytes.Repeat([]byte("v"), 100)}
+	}
+	body := compressBatch(t, encodeBatch(0, 1000, false, recs), compress.Snappy)
+	for _, tt := range []struct {
+		name  string
+		hwm   int64
+		taken int
+		shed  bool
+	}{
+		{"at the partition's end", n, n, true},
+		{"a backlog behind", 10 * n, n, false},
+		{"messages pending", n, n - 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &partitionReader{topic: "t", partition: 0, offset: 0, hwm: -1, fetchBytes: fetchMaxBytes,
+				conn: fakeBroker(t, encodeResponse("t", 0, 0, tt.hwm, body))}
+			for range tt.taken {
+				if _, err := r.next(context.Background(), time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			kept := func() (n int) {
+				for _, b := range append(r.mem.free, r.current.bufs...) {
+					n += cap(b)
+				}
+				return n + cap(r.mem.messages)*int(unsafe.Sizeof(Message{})) + cap(r.conn.spare)
+			}
+			before := kept()
+			if got := r.shed(); got != tt.shed {
+				t.Fatalf("shed() = %v, want %v", got, tt.shed)
+			}
+			after := kept()
+			switch {
+			case tt.shed && after > minFetchBytes:
+				t.Errorf("kept %d bytes after shedding (%d before), want at most %d", after, before, minFetchBytes)
+			case !tt.shed && after != before:
+				t.Errorf("kept %d bytes, %d before: nothing may go while the partition has more", after, before)
+			}
+		})
+	}
+}

@@ -199,6 +199,25 @@ func (r *partitionReader) release() {
 	r.retired = usedMemory{bufs: r.retired.bufs[:0], headers: r.retired.headers[:0]}
 }
 
+// shed gives back what the reader keeps for reuse, but for a small
+// fetch's worth, when no message is pending and the last fetch reached the
+// partition's end, and says whether it did. The caller is done with every
+// message handed out.
+func (r *partitionReader) shed() bool {
+	if len(r.pending) > 0 || r.bad != nil || r.lag() != 0 {
+		return false
+	}
+	r.retired.add(r.current)
+	r.current = usedMemory{}
+	r.mem.keep = minFetchBytes // the next Wait or Fetch bounds it again
+	r.release()
+	r.mem.messages = nil
+	if r.conn != nil {
+		r.conn.spare = nil
+	}
+	return true
+}
+
 // connect finds the partition's leader, resolves kafka.FirstOffset (or an
 // offset before the first one Kafka still holds) to the first one, and
 // connects to the leader for fetching.

@@ -140,6 +140,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			}
 			// Hold what the batch occupies, no more, until it is written.
 			cost, values := batchCost(msgs, b)
+			c.Done()
 			sz.observe(values, limit, cost)
 			if cost > grant {
 				p.acct.Charge(cost - grant)
