@@ -43,7 +43,8 @@ const firstMessageWait = 5 * time.Second
 
 // Fetch waits for at least one message, then gathers more until it has
 // maxRows messages, maxBytes bytes of values, or wait has passed since the
-// first one arrived. It returns what it has when ctx ends after the first
+// first one arrived; messages fetched with those before it join the batch
+// even after the wait (a wait of 0 returns what one fetch brought). It returns what it has when ctx ends after the first
 // message. maxBytes also bounds what each fetch request asks the broker for
 // (which still sends a first record batch larger than that whole) and the
 // buffers the claim keeps for reuse, so a claim given few bytes holds few.
@@ -89,11 +90,13 @@ func (c *Claim) Fetch(ctx context.Context, maxRows int, maxBytes int64, wait tim
 	size := int64(len(first.Value))
 	deadline := time.Now().Add(wait)
 	for len(msgs) < maxRows && size < maxBytes {
+		// Messages already fetched join the batch whatever the wait (a
+		// wait of 0 takes what came with the first message).
 		left := time.Until(deadline)
-		if left < time.Millisecond || ctx.Err() != nil {
+		if ctx.Err() != nil || left < time.Millisecond && len(c.reader.pending) == 0 {
 			break
 		}
-		m, err := c.reader.next(ctx, left)
+		m, err := c.reader.next(ctx, max(left, time.Millisecond))
 		if err != nil {
 			break // nothing more within the wait, or the claim ends; what we have is a batch
 		}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -41,6 +42,11 @@ type sizer struct {
 	// cost is what the recent batches occupied (a moving average), ratio
 	// their cost per byte of values.
 	cost, ratio float64
+	// rate is the partition's records per second of late (a moving
+	// average; 0 before two batches), from each batch's records and the
+	// time since the one before began, which was at last.
+	rate float64
+	last time.Time
 }
 
 func newSizer(maxValues, maxGrant int64) *sizer {
@@ -57,6 +63,33 @@ func (s *sizer) grant() int64 {
 // bring.
 func (s *sizer) values(grant int64) int64 {
 	return min(max(int64(float64(grant)/s.ratio), 1), s.maxValues)
+}
+
+// began notes that a batch of n records began at t (its first record was
+// there).
+func (s *sizer) began(t time.Time, n int) {
+	if !s.last.IsZero() {
+		sample := float64(n) / max(t.Sub(s.last).Seconds(), 1e-3)
+		if s.rate == 0 {
+			s.rate = sample
+		} else {
+			s.rate = (s.rate + sample) / 2
+		}
+	}
+	s.last = t
+}
+
+// wait is how long the next batch waits to fill after its first record:
+// maxWait, unless the partition's recent rate says not even one more
+// record would come within it (a quiet feed, a record now and then),
+// when a batch takes what was fetched with its first record and goes at
+// once: waiting would add maxWait to every record's latency and save no
+// INSERT. A partition that has not yet seen two batches waits maxWait.
+func (s *sizer) wait(maxWait time.Duration) time.Duration {
+	if s.rate > 0 && s.rate*maxWait.Seconds() < 1 {
+		return 0
+	}
+	return maxWait
 }
 
 // observe learns from a batch that occupied cost bytes for values bytes of

@@ -285,3 +285,32 @@ func TestBudgetTryAcquire(t *testing.T) {
 		})
 	}
 }
+
+// TestSizerWait: a batch waits MaxWait to fill unless the partition's
+// recent rate is below one record per MaxWait.
+func TestSizerWait(t *testing.T) {
+	const maxWait = 500 * time.Millisecond
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		batches [][2]int // seconds after t0 it began, records
+		want    time.Duration
+	}{
+		{"a new partition waits", nil, maxWait},
+		{"one batch says nothing of the rate", [][2]int{{0, 1}}, maxWait},
+		{"a record every two seconds goes at once", [][2]int{{0, 1}, {2, 1}, {4, 1}}, 0},
+		{"ten records a second wait", [][2]int{{0, 10}, {1, 10}, {2, 10}}, maxWait},
+		{"a quiet partition that gets a burst waits again", [][2]int{{0, 1}, {2, 1}, {4, 1}, {5, 1000}}, maxWait},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSizer(16<<20, 64<<20)
+			for _, b := range tt.batches {
+				s.began(t0.Add(time.Duration(b[0])*time.Second), b[1])
+			}
+			if got := s.wait(maxWait); got != tt.want {
+				t.Fatalf("wait %s, want %s (rate %.2f/s)", got, tt.want, s.rate)
+			}
+		})
+	}
+}

@@ -109,10 +109,12 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				grant += p.acct.TryAcquire(want-grant, minGrant)
 			}
 			limit := sz.values(grant)
+			wait := sz.wait(p.cfg.MaxWait)
+			arrived := time.Now()
 			var msgs []bus.Message
 			var bad *bus.BadBatchError
 			err = retry(gctx, p, "fetching from Kafka", func() (err error) {
-				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, limit, p.cfg.MaxWait)
+				msgs, err = c.Fetch(gctx, p.cfg.MaxRows, limit, wait)
 				if errors.As(err, &bad) {
 					return permanent{err} // the broker holds it as it is: no retry helps
 				}
@@ -134,6 +136,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 						continue
 					}
 				}
+				sz.began(arrived, len(msgs))
 				lag.fetched(c.End())
 				st.pend = make([]Pending, len(p.windows))
 				b = p.decode(dec, msgs, st)

@@ -493,3 +493,33 @@ func TestProcessorWindowsFire(t *testing.T) {
 		t.Fatalf("dead-letter topic: %q, want the late record alone", vals)
 	}
 }
+
+// TestProcessorQuietFeedDoesNotWaitOutMaxWait: a partition that gets a
+// record now and then, fewer than one per MaxWait, writes each record as
+// it comes rather than waiting MaxWait for more that will not come; its
+// first batch still waits MaxWait (nothing is known of its rate yet).
+func TestProcessorQuietFeedDoesNotWaitOutMaxWait(t *testing.T) {
+	const maxWait = 1500 * time.Millisecond
+	r := newFakeRig(t, fakeFeedSpec, 1)
+	p := r.processor(t, nil, func(cfg *stream.Config) { cfg.MaxWait = maxWait })
+	stop := start(t, p)
+	defer stop()
+	var took []time.Duration
+	for i := range 4 {
+		if i > 0 {
+			time.Sleep(2 * maxWait) // a rate of 1/(2·maxWait): half a record per wait
+		}
+		began := time.Now()
+		r.send(t, goodReadings(i, 1), byStation)
+		r.waitRows(t, i+1)
+		took = append(took, time.Since(began))
+	}
+	if took[0] < maxWait {
+		t.Errorf("the first record landed after %s, before MaxWait %s: a partition of unknown rate should wait", took[0], maxWait)
+	}
+	for i, d := range took[2:] {
+		if d >= maxWait {
+			t.Errorf("record %d landed after %s (all: %v): a quiet partition waited out MaxWait %s", i+2, d, took, maxWait)
+		}
+	}
+}
