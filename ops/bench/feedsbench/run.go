@@ -57,7 +57,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			return err
 		}
 	}
-	if f.tally, err = e.count(ctx, append(slices.Clone(e.feeds), e.single)); err != nil {
+	// Only the tables of the phases run exist.
+	var counted []*catalog.Feed
+	if o.phases["idle"] || o.phases["burst"] || o.phases["quiet"] {
+		counted = slices.Clone(e.feeds)
+	}
+	if o.phases["single"] {
+		counted = append(counted, e.single)
+	}
+	if f.tally, err = e.count(ctx, counted); err != nil {
 		return err
 	}
 	report(o, f)
