@@ -141,7 +141,12 @@ func (r *Replica) Sync(ctx context.Context) error {
 func (r *Replica) Run(ctx context.Context) {
 	node, fails := 0, 0
 	for ctx.Err() == nil {
-		st, err := r.poll(ctx, r.cfg.Nodes[node], r.state.Load().Index)
+		// The first poll asks for the state as it is, without waiting.
+		wait := r.cfg.Wait
+		if r.Synced().IsZero() {
+			wait = 0
+		}
+		st, err := r.poll(ctx, r.cfg.Nodes[node], r.state.Load().Index, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -177,8 +182,8 @@ func (r *Replica) set(st *State) {
 	r.mu.Unlock()
 }
 
-func (r *Replica) poll(ctx context.Context, node string, after uint64) (*State, error) {
-	u := fmt.Sprintf("%s%s?after=%d&wait=%s", node, Path, after, r.cfg.Wait)
+func (r *Replica) poll(ctx context.Context, node string, after uint64, wait time.Duration) (*State, error) {
+	u := fmt.Sprintf("%s%s?after=%d&wait=%s", node, Path, after, wait)
 	return getState(ctx, r.client, u, r.cfg.Secret)
 }
 
