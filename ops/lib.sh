@@ -9,6 +9,9 @@ KAFKA_HOME=$HIGHWAY_CACHE/kafka-$KAFKA_VERSION
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 KAFKA_DIR=$HIGHWAY_RUN/kafka
+KAFKA_SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 2))} # with KAFKA_SECURITY=sasl_ssl (ops/kafka/start)
+KAFKA_SASL_USER=${KAFKA_SASL_USER:-highway}
+KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-highway-secret}
 
 CLICKHOUSE_PORT=${CLICKHOUSE_PORT:-19000}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
@@ -119,4 +122,29 @@ zk_ok() {
   local reply
   reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null) || return 1
   [[ $reply == *"Mode: "* ]]
+}
+
+# test_certs DIR: a throwaway CA (DIR/ca.pem) and a server certificate it signed
+# for 127.0.0.1, ::1 and localhost (DIR/server.pem, key DIR/server.key, PKCS#8
+# unencrypted; DIR/server.p12 the same as a PKCS#12 keystore, password
+# "changeit", for Java servers). Made once with openssl and kept (cached under the run folder);
+# delete DIR to make new ones. Prints nothing.
+test_certs() {
+  local dir=$1
+  [ -s "$dir/server-bundle.pem" ] && return 0
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+      -subj "/CN=highway test CA" -keyout ca.key -out ca.pem
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout server.key.tmp -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
+      -extfile ext.cnf -out server.pem
+    openssl pkcs8 -topk8 -nocrypt -in server.key.tmp -out server.key
+    openssl pkcs12 -export -in server.pem -inkey server.key -name server -passout pass:changeit -out server.p12
+    cat server.key server.pem >server-bundle.pem.tmp && mv server-bundle.pem.tmp server-bundle.pem
+    rm -f server.key.tmp server.csr ext.cnf
+  ) >"$dir/openssl.log" 2>&1 || fail "making test certificates in $dir" "$dir/openssl.log"
 }

@@ -40,84 +40,89 @@ func TestEveryPathOverSASLSSL(t *testing.T) {
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
 			brokers := secureCluster(t, certs, mech)
-			b, err := bus.New(bus.Config{Brokers: brokers, Logger: slog.New(slog.DiscardHandler), SessionTimeout: 6 * time.Second,
-				Security: bus.Security{CAFile: certs.CA, SASLMechanism: mech, SASLUser: "alice", SASLPassword: "secret"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := b.CheckSecurity(ctx); err != nil {
-				t.Fatal(err)
-			}
-			const topic, n = "secure.test", 500
-			if err := b.EnsureTopics(ctx, 2, topic, topic+".dlq"); err != nil {
-				t.Fatal(err)
-			}
-			p := b.NewProducer()
-			defer p.Close()
-			var msgs []bus.Message
-			for i := range n {
-				msgs = append(msgs, bus.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%10), Value: fmt.Appendf(nil, "%d", i)})
-			}
-			if err := p.Produce(ctx, msgs...); err != nil {
-				t.Fatalf("produce: %v", err)
-			}
-			if err := p.SendDeadLetters(ctx, msgs[:1], []string{"test"}); err != nil {
-				t.Fatalf("dead letters: %v", err)
-			}
-			all, err := b.ReadAll(ctx, topic)
-			if err != nil || len(all) != n {
-				t.Fatalf("ReadAll: %d messages, %v", len(all), err)
-			}
-			tailed := 0
-			tctx, tcancel := context.WithCancel(ctx)
-			go func() { time.Sleep(500 * time.Millisecond); _ = p.Produce(ctx, msgs[:1]...) }()
-			if err := b.Tail(tctx, topic, func(bus.Message) error { tailed++; tcancel(); return nil }); err != nil && tctx.Err() == nil {
-				t.Fatalf("tail: %v", err)
-			}
-			if tailed == 0 {
-				t.Fatal("the tail saw nothing")
-			}
-			var mu sync.Mutex
-			seen := map[string]bool{}
-			cctx, ccancel := context.WithCancel(ctx)
-			err = b.Consume(cctx, "secure.group", topic, func(ctx context.Context, c *bus.Claim) error {
-				for ctx.Err() == nil {
-					got, err := c.Fetch(ctx, 500, 1<<20, 20*time.Millisecond)
-					if err != nil {
-						return err
-					}
-					if err := c.Commit(got[len(got)-1].Offset + 1); err != nil {
-						return err
-					}
-					mu.Lock()
-					for _, m := range got {
-						seen[string(m.Value)] = true
-					}
-					if len(seen) == n {
-						ccancel()
-					}
-					mu.Unlock()
-				}
-				return nil
-			})
-			if err != nil || len(seen) != n {
-				t.Fatalf("consume: %d of %d read, %v", len(seen), n, err)
-			}
-			committed, err := b.CommittedOffsets(ctx, "secure.group", topic)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ends, err := b.EndOffsets(ctx, topic)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(committed) != 2 || len(ends) != 2 {
-				t.Fatalf("committed %v, ends %v", committed, ends)
-			}
+			everyPath(t, brokers, bus.Security{CAFile: certs.CA, SASLMechanism: mech, SASLUser: "alice", SASLPassword: "secret"})
 		})
+	}
+}
+
+// everyPath runs each path of the bus over brokers with sec.
+func everyPath(t *testing.T, brokers []string, sec bus.Security) {
+	t.Helper()
+	b, err := bus.New(bus.Config{Brokers: brokers, Logger: slog.New(slog.DiscardHandler), SessionTimeout: 6 * time.Second, Security: sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.CheckSecurity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	topic, group, n := fmt.Sprintf("secure.test.%d", time.Now().UnixNano()), fmt.Sprintf("secure.group.%d", time.Now().UnixNano()), 500
+	if err := b.EnsureTopics(ctx, 2, topic, topic+".dlq"); err != nil {
+		t.Fatal(err)
+	}
+	p := b.NewProducer()
+	defer p.Close()
+	var msgs []bus.Message
+	for i := range n {
+		msgs = append(msgs, bus.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%10), Value: fmt.Appendf(nil, "%d", i)})
+	}
+	if err := p.Produce(ctx, msgs...); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	if err := p.SendDeadLetters(ctx, msgs[:1], []string{"test"}); err != nil {
+		t.Fatalf("dead letters: %v", err)
+	}
+	all, err := b.ReadAll(ctx, topic)
+	if err != nil || len(all) != n {
+		t.Fatalf("ReadAll: %d messages, %v", len(all), err)
+	}
+	tailed := 0
+	tctx, tcancel := context.WithCancel(ctx)
+	go func() { time.Sleep(500 * time.Millisecond); _ = p.Produce(ctx, msgs[:1]...) }()
+	if err := b.Tail(tctx, topic, func(bus.Message) error { tailed++; tcancel(); return nil }); err != nil && tctx.Err() == nil {
+		t.Fatalf("tail: %v", err)
+	}
+	if tailed == 0 {
+		t.Fatal("the tail saw nothing")
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	cctx, ccancel := context.WithCancel(ctx)
+	err = b.Consume(cctx, group, topic, func(ctx context.Context, c *bus.Claim) error {
+		for ctx.Err() == nil {
+			got, err := c.Fetch(ctx, 500, 1<<20, 20*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			if err := c.Commit(got[len(got)-1].Offset + 1); err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, m := range got {
+				seen[string(m.Value)] = true
+			}
+			if len(seen) == n {
+				ccancel()
+			}
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil || len(seen) != n {
+		t.Fatalf("consume: %d of %d read, %v", len(seen), n, err)
+	}
+	committed, err := b.CommittedOffsets(ctx, group, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := b.EndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(committed) != 2 || len(ends) != 2 {
+		t.Fatalf("committed %v, ends %v", committed, ends)
 	}
 }
 

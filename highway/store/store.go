@@ -94,9 +94,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, with ...Option) (*S
 	for _, opt := range with {
 		opt(&o)
 	}
-	opts, err := clickhouse.ParseDSN(dsn)
+	opts, err := parseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("parsing ClickHouse DSN %q (want clickhouse://host:9000/database): %w", dsn, err)
+		return nil, err
 	}
 	if opts.Auth.Database == "" {
 		opts.Auth.Database = "default"
@@ -120,7 +120,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger, with ...Option) (*S
 	s, err := newStore(ctx, conn, reader, opts.Auth.Database, log)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("ClickHouse at %v: %w", opts.Addr, err)
+		return nil, connectError(opts.Addr, opts.Auth.Username, err)
 	}
 	if o.cluster != "" {
 		s.ddl.Cluster = o.cluster

@@ -59,6 +59,12 @@ func newRigSpec(t *testing.T, spec string) *rig {
 // newRigWithStore is newRigSpec on the ClickHouse at dsn.
 func newRigWithStore(t *testing.T, spec, dsn string) *rig {
 	t.Helper()
+	return newRigWith(t, spec, dsn, bus.Config{Brokers: testenv.Kafka(t), SessionTimeout: 6 * time.Second})
+}
+
+// newRigWith is newRigSpec on the ClickHouse at dsn and the Kafka of cfg.
+func newRigWith(t *testing.T, spec, dsn string, cfg bus.Config) *rig {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := strings.Replace(testenv.Name("it.readings"), "_", "x", 1)
@@ -67,7 +73,7 @@ func newRigWithStore(t *testing.T, spec, dsn string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bus.New(bus.Config{Brokers: testenv.Kafka(t), SessionTimeout: 6 * time.Second})
+	b, err := bus.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,12 @@ func Name(prefix string) string {
 // test ends, and returns a DSN that points at it.
 func Database(t testing.TB) string {
 	t.Helper()
-	dsn := ClickHouse(t)
+	return DatabaseOn(t, ClickHouse(t))
+}
+
+// DatabaseOn is Database on the server at dsn (SecureClickHouse's).
+func DatabaseOn(t testing.TB, dsn string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := store.Open(ctx, dsn, nil, StoreOptions()...)
@@ -109,4 +114,44 @@ func Database(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// howToSecure says how to get the TLS and SASL_SSL services.
+const howToSecure = "start them with `eval \"$(ops/services secure)\"` or run `make test`"
+
+// SecureClickHouse returns the DSN of the real server's secure native port
+// (HIGHWAY_TEST_CLICKHOUSE_TLS: secure=true&tls_ca=..., ops/clickhouse/start
+// with CLICKHOUSE_TLS_PORT).
+func SecureClickHouse(t testing.TB) string {
+	t.Helper()
+	v := os.Getenv("HIGHWAY_TEST_CLICKHOUSE_TLS")
+	if v == "" {
+		t.Fatalf("HIGHWAY_TEST_CLICKHOUSE_TLS is not set: this integration test needs ClickHouse's secure native port; %s", howToSecure)
+	}
+	return v
+}
+
+// SecureKafka is a broker's SASL_SSL listener (ops/kafka/start with
+// KAFKA_SECURITY=sasl_ssl): its address, the CA of its certificate, and a
+// user that may authenticate with both PLAIN and SCRAM-SHA-512.
+type SecureKafka struct {
+	Brokers        []string
+	CA             string
+	User, Password string
+}
+
+// SASLSSLKafka returns the SASL_SSL listener of the real broker
+// (HIGHWAY_TEST_KAFKA_SASL_SSL, HIGHWAY_TEST_KAFKA_TLS_CA,
+// HIGHWAY_TEST_KAFKA_SASL_USER, HIGHWAY_TEST_KAFKA_SASL_PASSWORD: not the
+// HIGHWAY_KAFKA_* variables of the commands, so that the commands other
+// tests run keep the plaintext broker).
+func SASLSSLKafka(t testing.TB) SecureKafka {
+	t.Helper()
+	k := SecureKafka{CA: os.Getenv("HIGHWAY_TEST_KAFKA_TLS_CA"), User: os.Getenv("HIGHWAY_TEST_KAFKA_SASL_USER"), Password: os.Getenv("HIGHWAY_TEST_KAFKA_SASL_PASSWORD")}
+	v := os.Getenv("HIGHWAY_TEST_KAFKA_SASL_SSL")
+	if v == "" || k.CA == "" || k.User == "" {
+		t.Fatalf("HIGHWAY_TEST_KAFKA_SASL_SSL, HIGHWAY_TEST_KAFKA_TLS_CA and HIGHWAY_TEST_KAFKA_SASL_USER must be set: this integration test needs a broker's SASL_SSL listener; %s", howToSecure)
+	}
+	k.Brokers = strings.Split(v, ",")
+	return k
 }

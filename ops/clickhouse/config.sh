@@ -104,6 +104,29 @@ XML
 
 }
 
+# clickhouse_tls_xml DIR PORT: the EXTRA_XML of clickhouse_config for the secure
+# native port PORT (tcp_port_secure, in 18.16), with a certificate for 127.0.0.1
+# signed by the test CA of test_certs (made once, kept in DIR/tls; clients trust
+# DIR/tls/ca.pem: clickhouse://127.0.0.1:PORT/default?secure=true&tls_ca=DIR/tls/ca.pem).
+clickhouse_tls_xml() {
+  local dir=$1 port=$2
+  test_certs "$dir/tls"
+  cat <<XML
+<tcp_port_secure>$port</tcp_port_secure>
+  <openSSL>
+    <server>
+      <certificateFile>$dir/tls/server.pem</certificateFile>
+      <privateKeyFile>$dir/tls/server.key</privateKeyFile>
+      <verificationMode>none</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+  </openSSL>
+XML
+}
+
 # clickhouse_ready PORT: true if the server on 127.0.0.1:PORT answers a query.
 clickhouse_ready() { clickhouse-client --host 127.0.0.1 --port "$1" -q 'SELECT 1' >/dev/null 2>&1; }
 
