@@ -63,6 +63,8 @@ type options struct {
 	chLog        string
 	keep         bool
 	built        string
+	// -mode secure (secure.go): the SASL_SSL listener beside -kafka
+	secureKafka, secureFlags string
 	// -mode scale (scale.go): the cluster beside -kafka and -clickhouse
 	clusterKafka      string
 	clusterClickhouse string
@@ -72,7 +74,7 @@ type options struct {
 func main() {
 	var o options
 	fs := flag.NewFlagSet("ingestbench", flag.ContinueOnError)
-	fs.StringVar(&o.mode, "mode", "bench", "bench (every measurement), latency (only the latency measurements, at -latency-rate), profile (in-process processor under pprof) or scale (single server against -cluster-kafka and -cluster-clickhouse, 1 processor against 2)")
+	fs.StringVar(&o.mode, "mode", "bench", "bench (every measurement), latency (only the latency measurements, at -latency-rate), profile (in-process processor under pprof) or scale (single server against -cluster-kafka and -cluster-clickhouse, 1 processor against 2) or secure (plaintext against -secure-kafka's SASL_SSL)")
 	fs.StringVar(&o.kafka, "kafka", os.Getenv("HIGHWAY_KAFKA"), "Kafka bootstrap brokers (default $HIGHWAY_KAFKA)")
 	fs.StringVar(&o.clickhouse, "clickhouse", os.Getenv("HIGHWAY_CLICKHOUSE"), "ClickHouse DSN of any database; the run creates its own (default $HIGHWAY_CLICKHOUSE)")
 	fs.StringVar(&o.highway, "highway", "bin/highway", "the highway binary to run as `highway process`")
@@ -91,6 +93,8 @@ func main() {
 	fs.StringVar(&o.chPIDFile, "clickhouse-pid-file", "", "pid file of clickhouse-server, to report its CPU time per phase (optional)")
 	fs.StringVar(&o.kafkaPIDFile, "kafka-pid-file", "", "pid file of the Kafka broker, to report its CPU time while highway drains (optional)")
 	fs.StringVar(&o.chLog, "clickhouse-log", "", "clickhouse-server's error log, quoted when the Kafka engine cannot consume (optional)")
+	fs.StringVar(&o.secureKafka, "secure-kafka", "", "-mode secure: the broker's SASL_SSL listener (ops/kafka/start KAFKA_SECURITY=sasl_ssl)")
+	fs.StringVar(&o.secureFlags, "secure-flags", "", "-mode secure: the Kafka TLS and SASL flags of the SASL_SSL side's `highway process` (--kafka-tls-ca ... --kafka-sasl-mechanism ...)")
 	fs.StringVar(&o.clusterKafka, "cluster-kafka", "", "-mode scale: the Kafka cluster's brokers (ops/kafka/cluster)")
 	fs.StringVar(&o.clusterClickhouse, "cluster-clickhouse", "", "-mode scale: a DSN of the ClickHouse cluster (ops/clickhouse/cluster)")
 	fs.StringVar(&o.storeCluster, "clickhouse-cluster", "", "-mode scale: the ClickHouse cluster's name (remote_servers): the cluster side's processors run with --clickhouse-cluster; empty: they write to -cluster-clickhouse as one server")
@@ -116,6 +120,8 @@ func main() {
 		err = runLatency(ctx, o, log)
 	case "scale":
 		err = runScale(ctx, o, log)
+	case "secure":
+		err = runSecure(ctx, o, log)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ingestbench: %v\n", err)
@@ -125,8 +131,11 @@ func main() {
 
 func (o *options) validate() error {
 	var errs []error
-	if o.mode != "bench" && o.mode != "profile" && o.mode != "latency" && o.mode != "scale" {
-		errs = append(errs, fmt.Errorf("-mode %q: use bench, latency, profile or scale", o.mode))
+	if o.mode != "bench" && o.mode != "profile" && o.mode != "latency" && o.mode != "scale" && o.mode != "secure" {
+		errs = append(errs, fmt.Errorf("-mode %q: use bench, latency, profile, scale or secure", o.mode))
+	}
+	if o.mode == "secure" && (o.secureKafka == "" || o.secureFlags == "") {
+		errs = append(errs, errors.New("-mode secure needs -secure-kafka and -secure-flags (ops/bench/ingest --sasl-ssl sets them)"))
 	}
 	if o.mode == "scale" && (o.clusterKafka == "" || o.clusterClickhouse == "") {
 		errs = append(errs, errors.New("-mode scale needs -cluster-kafka and -cluster-clickhouse (ops/bench/ingest --cluster sets them)"))
