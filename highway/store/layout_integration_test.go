@@ -79,8 +79,12 @@ func newSplitEnv(t *testing.T) *splitEnv {
 					names = append(names, n)
 					return nil
 				}, db, e.prefix)
+				on := "" // on a cluster: every server's table, and its ZooKeeper path
+				if st.Cluster() != "" {
+					on = " ON CLUSTER `" + st.Cluster() + "`"
+				}
 				for _, n := range names {
-					_ = st.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`", db, n))
+					_ = st.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`%s", db, n, on))
 				}
 			}
 		}
@@ -230,8 +234,9 @@ func TestTablesMoveToTheirAccessDatabase(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// oneDB is the DDL of before the split: every table in "default".
-	oneDB := store.DDL{Database: e.openDB, Restricted: e.openDB, Server: e.st.Version()}
-	restrictedOnly := store.DDL{Database: e.restDB, Restricted: e.restDB, Server: e.st.Version()}
+	// On a cluster, an earlier version's tables were on every server too.
+	oneDB := store.DDL{Database: e.openDB, Restricted: e.openDB, Server: e.st.Version(), Cluster: e.st.Cluster()}
+	restrictedOnly := store.DDL{Database: e.restDB, Restricted: e.restDB, Server: e.st.Version(), Cluster: e.st.Cluster()}
 	w := catalog.Window{Name: "m1", Size: time.Minute, Hop: time.Minute, GroupBy: []string{"station"},
 		Aggregates: []catalog.Aggregate{{Field: "value", Funcs: []string{"avg"}}}}
 	openAudit := func(table string) func() error {
@@ -287,7 +292,7 @@ func TestTablesMoveToTheirAccessDatabase(t *testing.T) {
 			ensure: openAudit(bothAudit), table: bothAudit, wantErr: store.ErrTableInBothDatabases},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mustExec(t, e.st, store.DDL{}.CreateDatabase(e.restDB))
+			mustExec(t, e.st, store.DDL{Cluster: e.st.Cluster()}.CreateDatabase(e.restDB))
 			tc.setup()
 			var before uint64
 			if tc.wantErr == nil {

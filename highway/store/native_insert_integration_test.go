@@ -119,9 +119,7 @@ func TestNativeInsertRefusesATableChangedByHand(t *testing.T) {
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Exec(ctx, "ALTER TABLE "+feed.Table()+" MODIFY COLUMN y Float32"); err != nil {
-		t.Fatal(err)
-	}
+	alterByHand(ctx, t, st, st.Layout().FeedDatabase(feed), feed.Table(), "MODIFY COLUMN y Float32")
 	dec := record.NewDecoder(feed)
 	defer dec.Release()
 	if err := dec.Append([]byte(`{"id":"a","m":1,"y":2,"sure":true,"at":0}`)); err != nil {

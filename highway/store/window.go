@@ -15,7 +15,8 @@ import (
 // for (avg is kept as <field>_sum and <field>_count too, so windows can be
 // merged). A window is recomputed from the feed's raw rows whenever it fires
 // or is corrected; ReplacingMergeTree keeps the row of the highest _version,
-// so a recomputation replaces the earlier one — query with FINAL.
+// so a recomputation replaces the earlier one — query with FINAL (through a
+// Distributed table on 18.16: FROM (SELECT * FROM <table> FINAL), README).
 const (
 	ColWindowStart = "window_start"
 	ColWindowEnd   = "window_end"
