@@ -207,6 +207,30 @@ func (b *Bus) Partitions(ctx context.Context, topic string) ([]int, error) {
 	return nil, fmt.Errorf("topic %s: %w", topic, errNoTopic)
 }
 
+// Leaders returns, per partition of topic, the node id of its leader as
+// the broker asked says now (-1 for a partition without one). With
+// ops/kafka/cluster the node id is the broker's number.
+func (b *Bus) Leaders(ctx context.Context, topic string) (map[int]int, error) {
+	resp, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata of %s: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("reading metadata of %s: %w", topic, t.Error)
+		}
+		out := make(map[int]int, len(t.Partitions))
+		for _, p := range t.Partitions {
+			out[p.ID] = -1
+			if p.Leader.Host != "" {
+				out[p.ID] = p.Leader.ID
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("topic %s: %w", topic, errNoTopic)
+}
+
 // EndOffsets returns, per partition of topic, the offset the next produced
 // record will get (the high watermark).
 func (b *Bus) EndOffsets(ctx context.Context, topic string) (map[int]int64, error) {

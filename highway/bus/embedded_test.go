@@ -91,3 +91,33 @@ func TestTailEmbedded(t *testing.T) {
 	}
 	tailSuite(t, b, topic)
 }
+
+// TestLeadersOfTheEmbeddedCluster: Leaders names a leader for every
+// partition, the embedded cluster's one broker; a missing topic is an error.
+func TestLeadersOfTheEmbeddedCluster(t *testing.T) {
+	e, err := bus.StartEmbedded(bus.EmbeddedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	b, err := bus.New(bus.Config{Brokers: e.Brokers(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.EnsureTopics(ctx, 3, "dev.leaders"); err != nil {
+		t.Fatal(err)
+	}
+	leaders, err := b.Leaders(ctx, "dev.leaders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(leaders) != "map[0:0 1:0 2:0]" {
+		t.Errorf("Leaders = %v, want partitions 0-2 led by broker 0", leaders)
+	}
+	if _, err := b.Leaders(ctx, "dev.missing"); err == nil {
+		t.Error("Leaders of a missing topic: no error")
+	}
+}

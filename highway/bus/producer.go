@@ -268,12 +268,14 @@ func (t *topicPartitioner) Partition(r *kgo.Record, n int) int {
 		t.next++
 		return t.next % n
 	}
-	return keyPartition(r.Key, n)
+	return KeyPartition(r.Key, n)
 }
 
-// keyPartition is the partition of key among n: int32(fnv1a(key)) mod n,
-// made non-negative by negation, exactly kafka-go's Hash balancer.
-func keyPartition(key []byte, n int) int {
+// KeyPartition is the partition of key among n that Produce sends a
+// message with that key to: int32(fnv1a(key)) mod n, made non-negative by
+// negation, exactly kafka-go's Hash balancer. (The chaos test's failover
+// probe picks its keys with it.)
+func KeyPartition(key []byte, n int) int {
 	h := fnv.New32a()
 	h.Write(key)
 	p := int32(h.Sum32()) % int32(n)

@@ -23,7 +23,7 @@ func TestKeyPartitionMatchesKafkaGoHash(t *testing.T) {
 		for i := range 2000 {
 			key := []byte(fmt.Sprintf("AID%05d-%d", i, i*7919))
 			want := h.Balance(kafka.Message{Key: key}, parts...)
-			if got := keyPartition(key, n); got != want {
+			if got := KeyPartition(key, n); got != want {
 				t.Fatalf("key %q among %d partitions: got %d, kafka-go's Hash says %d", key, n, got, want)
 			}
 		}
@@ -37,7 +37,7 @@ func TestPartitionerPinsDeadLetters(t *testing.T) {
 		t.Errorf("a dead letter pinned to source partition 5 of a 4-partition DLQ went to %d, want 1", got)
 	}
 	keyed := &kgo.Record{Key: []byte("k")}
-	if got, want := tp.Partition(keyed, 4), keyPartition([]byte("k"), 4); got != want {
+	if got, want := tp.Partition(keyed, 4), KeyPartition([]byte("k"), 4); got != want {
 		t.Errorf("a keyed record went to %d, want %d", got, want)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,7 +22,10 @@ import (
 // "clickhouse" a random replica of ops/clickhouse/cluster, SIGKILLed when
 // hard, else stopped with SIGTERM. The others go on: the processor and the
 // producer must find the partitions' new leaders and the replicas must
-// catch up through ZooKeeper.
+// catch up through ZooKeeper. With a failover probe (failover.go) a killed
+// broker stays down until the probe has its figures (or down, when that is
+// longer), so they time a leader change, not the broker's return; a
+// replica's figures are taken after it is back.
 func (s services) restartMember(ctx context.Context, name string, down time.Duration, hard bool) error {
 	var member string
 	switch name {
@@ -37,8 +42,31 @@ func (s services) restartMember(ctx context.Context, name string, down time.Dura
 	if hard {
 		verb = "kill"
 	}
+	var probed chan brokerFailover
 	killed := time.Now()
-	if err := s.script(ctx, name, "cluster", verb, member); err != nil {
+	if name == "kafka" && s.probe != nil {
+		broker, _ := strconv.Atoi(member)
+		led, followed, err := s.probe.leaders(ctx, broker)
+		if err != nil {
+			return fmt.Errorf("failover probe: the leaders before killing broker %s: %w", member, err)
+		}
+		if killed, err = killBroker(member); err != nil {
+			return err
+		}
+		probed = make(chan brokerFailover, 1)
+		go func() {
+			got := s.probe.measure(ctx, killed, append(slices.Clone(led), followed...))
+			f := brokerFailover{broker: broker, led: map[int]time.Duration{}, followed: map[int]time.Duration{}}
+			for p, d := range got {
+				if slices.Contains(led, p) {
+					f.led[p] = d
+				} else {
+					f.followed[p] = d
+				}
+			}
+			probed <- f
+		}()
+	} else if err := s.script(ctx, name, "cluster", verb, member); err != nil {
 		return err
 	}
 	if hard {
@@ -46,13 +74,39 @@ func (s services) restartMember(ctx context.Context, name string, down time.Dura
 	}
 	s.log.Info("chaos: "+name+" member down", "member", member, "how", verb)
 	sleep(ctx, down)
+	if probed != nil {
+		f := <-probed
+		s.figures.addBroker(f)
+		s.log.Info("chaos: broker failover (SIGKILL to first acknowledged produce)", "broker", member,
+			"led_partitions", fmtDurations(f.led), "followed_partitions", fmtDurations(f.followed))
+	}
 	began := time.Now()
 	if err := s.script(ctx, name, "cluster", "start", member); err != nil {
 		return err
 	}
-	s.log.Info("chaos: "+name+" member is back", "member", member, "start_took", time.Since(began).Round(100*time.Millisecond),
+	ready := time.Since(began)
+	s.log.Info("chaos: "+name+" member is back", "member", member, "start_took", ready.Round(100*time.Millisecond),
 		"down_total", time.Since(killed).Round(100*time.Millisecond))
+	if addr, ok := s.replicaAddrs[member]; name == "clickhouse" && ok {
+		at := waitCaughtUp(ctx, addr, s.dbPrefix)
+		if at.IsZero() {
+			s.log.Warn("chaos: replica not caught up", "member", member, "within", catchUpLimit)
+			return nil
+		}
+		s.figures.addReplica(replicaCatchUp{replica: member, ready: ready, caughtUp: at.Sub(began)})
+		s.log.Info("chaos: replica caught up (from its start)", "member", member, "ready_ms", ready.Milliseconds(), "caught_up_ms", at.Sub(began).Milliseconds())
+	}
 	return nil
+}
+
+// fmtDurations is "partition:ms ..." in partition order.
+func fmtDurations(m map[int]time.Duration) string {
+	ps := slices.Sorted(maps.Keys(m))
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = fmt.Sprintf("%d:%dms", p, m[p].Milliseconds())
+	}
+	return strings.Join(out, " ")
 }
 
 // brokerCount is KAFKA_BROKERS, as ops/kafka/cluster reads it (default 3).

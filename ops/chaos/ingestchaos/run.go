@@ -137,7 +137,17 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	prodBegan := time.Now()
 	go func() { prodErr <- prod.run(prodCtx, 2*time.Minute) }()
 
-	svc := services{ops: o.ops, work: o.work, log: log, cluster: o.cluster, replicas: strings.Split(o.replicas, ","), rng: rng}
+	svc := services{ops: o.ops, work: o.work, log: log, cluster: o.cluster, replicas: strings.Split(o.replicas, ","), rng: rng,
+		figures: &failovers{}, dbPrefix: db}
+	if o.cluster {
+		if svc.probe, err = newFailoverProbe(ctx, b, "chaos."+o.run+".probe", brokerCount(), log); err != nil {
+			return false, err
+		}
+		defer svc.probe.close()
+		if svc.replicaAddrs, err = replicaAddrs(ctx, o.clickhouse, o.clickhouseCluster, svc.replicas); err != nil {
+			return false, err
+		}
+	}
 	zkRestarts := 0
 	// A direct connection that watches for inserts, to SIGKILL ClickHouse
 	// in the middle of one.
@@ -306,8 +316,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (bool, error) {
 	for _, n := range faultsDone {
 		faultsTotal += n
 	}
-	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d clickhouse_sigkills_mid_insert=%d kafka_restarts=%d zookeeper_restarts=%d cluster=%t network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
-		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, chMidInsert, o.kafkaRestarts, zkRestarts, o.cluster, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
+	fmt.Printf("chaos seed=%d months=%d producer_direct=%t rate=%d achieved_rate=%.0f kills=%d kills_with_partitions=%d clickhouse_restarts=%d clickhouse_sigkills_mid_insert=%d kafka_restarts=%d zookeeper_restarts=%d cluster=%t store_cluster=%t network_faults=%d (%s) highway_starts=%d self_exits=%d producer_failed_attempts=%d\n",
+		o.seed, o.months, o.producerDirect, o.rate, achieved, kills, killsWorking, o.chRestarts, chMidInsert, o.kafkaRestarts, zkRestarts, o.cluster, o.cluster && o.storeCluster, faultsTotal, faultSummary(faultsDone), starts, len(selfExits), retries)
+	if o.cluster {
+		fmt.Println(svc.figures.line())
+	}
 	for i, why := range selfExits {
 		if i == 5 {
 			fmt.Printf("  … %d more self-exits (logs in %s)\n", len(selfExits)-5, o.work)
@@ -401,6 +414,12 @@ type services struct {
 	cluster   bool       // restart one member of a cluster (cluster.go)
 	replicas  []string   // the ClickHouse replicas to pick from
 	rng       *rand.Rand // picks the member
+	// With -cluster: the failover figures (failover.go), the probe that
+	// times a broker's, and where a replica's are read.
+	figures      *failovers
+	probe        *failoverProbe
+	replicaAddrs map[string]string // replica name → host:port
+	dbPrefix     string            // the run's databases
 }
 
 // restart stops the service with ops/<name>/stop (SIGTERM), or with
