@@ -20,6 +20,7 @@ import (
 //	ingest_cluster rows=N single=R cluster=R cluster_2proc=R ratio_cluster=X ratio_2proc=Y
 func runScale(ctx context.Context, o options, log *slog.Logger) error {
 	cl := o.storeCluster
+	o.storeCluster = "" // the single side: no ON CLUSTER, no --clickhouse-cluster
 	single, err := newEnv(ctx, o, log)
 	if single != nil {
 		defer single.close()
@@ -27,7 +28,6 @@ func runScale(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	o.storeCluster = "" // the single side
 	co := o
 	co.kafka, co.clickhouse, co.storeCluster = o.clusterKafka, o.clusterClickhouse, cl
 	if cl != "" {
