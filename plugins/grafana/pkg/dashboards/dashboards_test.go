@@ -41,11 +41,11 @@ func TestCommittedDashboardsAreGenerated(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for _, d := range ds {
-		b, err := d.JSON()
+		b, err := JSON(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Join(dir, d.UID+".json")
+		name := filepath.Join(dir, UID(d)+".json")
 		want[filepath.Base(name)] = true
 		if *update {
 			if err := os.WriteFile(name, b, 0o644); err != nil {
@@ -79,15 +79,12 @@ func TestDashboardsCoverTheCity(t *testing.T) {
 	}
 	var titles []string
 	for _, d := range ds {
-		titles = append(titles, d.Title)
-		for _, tg := range d.Targets() {
-			if tg.Datasource.Type == "prometheus" {
-				continue
-			}
+		titles = append(titles, *d.Title)
+		for _, tg := range Targets(d) {
 			q := tg.Query
 			if q.QueryType == query.Builder {
 				if err := q.Validate(builtin(t).Feed(q.Feed)); err != nil {
-					t.Errorf("%s: %v", d.Title, err)
+					t.Errorf("%s: %v", *d.Title, err)
 				}
 			}
 		}
@@ -173,8 +170,8 @@ func TestProvisioning(t *testing.T) {
 		included[in.Path] = in.Type == "dashboard"
 	}
 	for _, d := range ds {
-		if !included["dashboards/"+d.UID+".json"] {
-			t.Errorf("plugin.json does not include dashboards/%s.json", d.UID)
+		if !included["dashboards/"+UID(d)+".json"] {
+			t.Errorf("plugin.json does not include dashboards/%s.json", UID(d))
 		}
 	}
 }

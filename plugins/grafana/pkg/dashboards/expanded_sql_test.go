@@ -81,9 +81,9 @@ func TestExpandedSQL(t *testing.T) {
 		}
 	}
 	for _, d := range ds {
-		for _, tg := range d.Targets() {
+		for _, tg := range Targets(d) {
 			q := tg.Query
-			label := "dashboard " + d.UID + " target " + q.RefID
+			label := "dashboard " + UID(d) + " target " + q.RefID
 			switch q.QueryType {
 			case query.SQL:
 				add(label, q.RawSQL)

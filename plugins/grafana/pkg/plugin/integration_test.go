@@ -450,10 +450,7 @@ func TestIntegrationDashboards(t *testing.T) {
 	}
 	n := 0
 	for _, d := range all {
-		for _, tg := range d.Targets() {
-			if tg.Datasource.UID != dashboards.HighwayUID {
-				continue
-			}
+		for _, tg := range dashboards.Targets(d) {
 			// Dashboard variables as Grafana would replace them ($district: All).
 			q := tg.Query
 			q.RawSQL = strings.ReplaceAll(q.RawSQL, "$district", "'ST','YTM'")
@@ -463,7 +460,7 @@ func TestIntegrationDashboards(t *testing.T) {
 			}
 			r := run(t, ds, realQuery(q.RefID, string(q.QueryType), string(js))).Responses[q.RefID]
 			if r.Error != nil {
-				t.Errorf("%s: %s %s: %v", d.Title, q.RefID, q.QueryType, r.Error)
+				t.Errorf("%s: %s %s: %v", *d.Title, q.RefID, q.QueryType, r.Error)
 			}
 			n++
 		}
