@@ -50,7 +50,7 @@ func (s *Server) qualityRoutes() []route {
 			summary:     "Download a feed's rows in a time range, as of a time, or changed since one",
 			description: "As GET /open/v1/feeds/{feed}/data, for any feed the caller may read (restricted ones it is granted), without personal fields.",
 			params:      append([]param{feedParam}, downloadParams...),
-			ok:          okResponse{status: 200, types: []string{"application/json", "application/x-ndjson", "text/csv", "application/vnd.apache.arrow.stream"}, desc: "the rows"},
+			ok:          okResponse{status: 200, types: store.MediaTypes(), desc: "the rows"},
 			errors: merge(errAuth, errRate, map[int]string{400: "a bad parameter", 404: "no such feed, or one you may not read",
 				501: "as_of or changed_since on a server without them", 502: "ClickHouse is not answering", 503: "no ClickHouse configured"}), handle: s.feedData, reads: true},
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cityhighway/highway/highway/store"
 )
 
 // The error statuses routes share, with why they happen.
@@ -37,7 +39,7 @@ func (s *Server) routeTable() []route {
 	jsonOK := func(schema, desc string) okResponse {
 		return okResponse{status: 200, types: []string{"application/json"}, schema: schema, desc: desc}
 	}
-	streamed := []string{"application/json", "application/x-ndjson", "text/csv", "application/vnd.apache.arrow.stream"}
+	streamed := store.MediaTypes()
 	return append([]route{
 		{method: "GET", path: "/api/v1/feeds", auth: authToken, tag: "catalogue",
 			summary:     "List the feeds you may read",

@@ -45,7 +45,7 @@ func dcatDataset(base string, f *catalog.Feed, fi api.FeedInfo) map[string]any {
 			"@id": u, "@type": "dcat:Distribution",
 			"dct:title":      string(format),
 			"dcat:accessURL": map[string]string{"@id": u}, "dcat:downloadURL": map[string]string{"@id": u},
-			"dcat:mediaType": map[string]string{"@id": "https://www.iana.org/assignments/media-types/" + mediaType(format)},
+			"dcat:mediaType": map[string]string{"@id": "https://www.iana.org/assignments/media-types/" + format.MediaType()},
 			"dct:format":     string(format),
 			"dct:license":    map[string]any{"@type": "dct:LicenseDocument", "rdfs:label": f.Licence},
 		})
@@ -69,19 +69,6 @@ func dcatDataset(base string, f *catalog.Feed, fi api.FeedInfo) map[string]any {
 		d["dct:modified"] = map[string]string{"@value": fi.LatestEventTime.UTC().Format(time.RFC3339), "@type": "xsd:dateTime"}
 	}
 	return d
-}
-
-// mediaType is a format's IANA media type without parameters.
-func mediaType(f store.Format) string {
-	switch f {
-	case store.FormatCSV:
-		return "text/csv"
-	case store.FormatNDJSON:
-		return "application/x-ndjson"
-	case store.FormatArrow:
-		return "application/vnd.apache.arrow.stream"
-	}
-	return "application/json"
 }
 
 // isoDuration writes a duration as xsd:duration, e.g. PT1H, PT30S.

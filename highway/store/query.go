@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/record"
 )
 
 // Format is how Query writes its result.
@@ -54,17 +55,35 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q; use json, ndjson, csv or arrow", s)
 }
 
-// ContentType is the media type of the format.
-func (f Format) ContentType() string {
+// MediaType is the format's IANA media type, without parameters.
+func (f Format) MediaType() string {
 	switch f {
 	case FormatNDJSON:
 		return "application/x-ndjson"
 	case FormatCSV:
-		return "text/csv; charset=utf-8"
+		return "text/csv"
 	case FormatArrow:
-		return "application/vnd.apache.arrow.stream"
+		return record.ContentTypeArrow
 	}
-	return "application/json"
+	return record.ContentTypeJSON
+}
+
+// ContentType is the Content-Type of an answer in the format: the media
+// type, with the charset for CSV.
+func (f Format) ContentType() string {
+	if f == FormatCSV {
+		return f.MediaType() + "; charset=utf-8"
+	}
+	return f.MediaType()
+}
+
+// MediaTypes are the media types of every format, in the order of Formats.
+func MediaTypes() []string {
+	out := make([]string, len(Formats))
+	for i, f := range Formats {
+		out[i] = f.MediaType()
+	}
+	return out
 }
 
 // Limits are ClickHouse's own limits on one query, sent as settings with

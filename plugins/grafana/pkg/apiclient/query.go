@@ -9,11 +9,13 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/cityhighway/highway/highway/api/wire"
+	"github.com/cityhighway/highway/highway/record"
 	"github.com/cityhighway/highway/plugins/grafana/pkg/frames"
 )
 
-// ArrowStreamType is the media type of the API's Arrow answers.
-const ArrowStreamType = "application/vnd.apache.arrow.stream"
+// ArrowStreamType is the media type of the API's Arrow answers (the
+// platform's one definition, record.ContentTypeArrow).
+const ArrowStreamType = record.ContentTypeArrow
 
 // Query runs one read-only SQL statement through the API and returns its
 // answer, received as an Arrow IPC stream, as a frame called name. The SQL
