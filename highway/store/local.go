@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -171,37 +172,8 @@ const (
 	OpenReaderUser = "highway_open"
 )
 
-// localUsers is the users.xml of highway dev's server. (XML comments here
-// must not hold two hyphens in a row.)
-const localUsers = `<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <default><max_memory_usage>4000000000</max_memory_usage></default>
-    <!-- for the API's queries: readonly=2 refuses writes, allows per-query limits -->
-    <reader><readonly>2</readonly><max_execution_time>30</max_execution_time></reader>
-  </profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-    <highway_reader>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>reader</profile>
-      <quota>default</quota>
-    </highway_reader>
-    <!-- open data only: allow_databases leaves out default_restricted -->
-    <highway_open>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>reader</profile>
-      <quota>default</quota>
-      <allow_databases><database>default</database></allow_databases>
-    </highway_open>
-  </users>
-  <quotas><default/></quotas>
-</yandex>
-`
+// localUsers is the users.xml of highway dev's server, the same file
+// ops/clickhouse/config.sh gives the servers it configures.
+//
+//go:embed local_users.xml
+var localUsers string

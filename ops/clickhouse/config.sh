@@ -8,6 +8,10 @@
 # EXTRA_XML goes inside <yandex> (a cluster's remote_servers, zookeeper, macros).
 # 18.16 wants the old <yandex> root element. Paths must end with '/'.
 # Rewritten on each start so port changes apply; data under data/ is kept.
+# CLICKHOUSE_USERS_XML is the users.xml of every server configured here: the
+# file highway dev's server embeds (highway/store/local_users.xml).
+CLICKHOUSE_USERS_XML=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/highway/store/local_users.xml
+
 clickhouse_config() {
   local dir=$1 tcp=$2 http=$3 extra=${4:-}
   mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/logs"
@@ -39,68 +43,8 @@ clickhouse_config() {
   $extra
 </yandex>
 XML
-  cat >"$dir/users.xml" <<'XML'
-<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <default>
-      <max_memory_usage>4000000000</max_memory_usage>
-      <!-- On a cluster (no effect on one server): Distributed reads go to the
-           first live replica of each shard, the one highway's processors
-           write to, and IN/JOIN subqueries over Distributed tables are sent
-           to the shards (README: "ClickHouse cluster"). -->
-      <load_balancing>in_order</load_balancing>
-      <distributed_product_mode>global</distributed_product_mode>
-    </default>
-    <!-- highway_reader and highway_open: the users of the API's queries and
-         open data (highway serve, flags query-clickhouse and open-clickhouse;
-         highway_reader only for callers granted restricted data).
-         readonly=2 refuses every write
-         whatever the SQL guard lets through, yet lets the API set its
-         per-query limits; the profile's own limits apply when it does not. -->
-    <reader>
-      <readonly>2</readonly>
-      <max_execution_time>30</max_execution_time>
-      <max_memory_usage>2000000000</max_memory_usage>
-      <max_result_rows>10000000</max_result_rows>
-      <load_balancing>in_order</load_balancing>
-      <distributed_product_mode>global</distributed_product_mode>
-    </reader>
-  </profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-    <highway_reader>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>reader</profile>
-      <quota>default</quota>
-    </highway_reader>
-    <!-- highway_open: the user for open data and for callers without a
-         restricted grant (highway serve, flag open-clickhouse). Its
-         allow_databases lists the open database only, so ClickHouse refuses
-         it every table of default_restricted, where the store keeps the
-         restricted feeds and the audit log, whatever SQL reaches it. The
-         system database stays readable to every user. -->
-    <highway_open>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>reader</profile>
-      <quota>default</quota>
-      <allow_databases>
-        <database>default</database>
-      </allow_databases>
-    </highway_open>
-  </users>
-  <quotas>
-    <default/>
-  </quotas>
-</yandex>
-XML
+  # The users are highway's, the same as highway dev's server has.
+  cp "$CLICKHOUSE_USERS_XML" "$dir/users.xml"
 
 }
 
