@@ -8,11 +8,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cityhighway/highway/ops/bench/benchproc"
@@ -20,81 +18,43 @@ import (
 
 // child is one `highway process` run, whose RSS is sampled every 100 ms.
 type child struct {
-	cmd     *exec.Cmd
-	logPath string
+	*benchproc.Child
 	metrics string // base URL of /metrics and /debug/pprof
-	exited  chan struct{}
-	waitErr error
 
-	mu      sync.Mutex
-	peak    int64 // bytes, since the last resetPeak
-	started time.Time
+	mu   sync.Mutex
+	peak int64 // bytes, since the last resetPeak
 }
 
 // startChild runs `bin process args...`, logging to logPath.
 func startChild(bin string, args []string, logPath, metrics string) (*child, error) {
-	out, err := os.Create(logPath)
+	c := &child{metrics: metrics}
+	pc, err := benchproc.Start(bin, args, logPath, 100*time.Millisecond, c.sample)
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", logPath, err)
+		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{"process"}, args...)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("starting %s process: %w", bin, err)
-	}
-	c := &child{cmd: cmd, logPath: logPath, metrics: metrics, exited: make(chan struct{})}
-	go func() {
-		c.waitErr = cmd.Wait()
-		out.Close()
-		close(c.exited)
-	}()
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.exited:
-				return
-			case <-t.C:
-				if rss := c.rss(); rss > 0 {
-					c.mu.Lock()
-					c.peak = max(c.peak, rss)
-					c.mu.Unlock()
-				}
-			}
-		}
-	}()
+	c.Child = pc
 	return c, nil
 }
 
-// alive says whether the child still runs; failure says why it ended.
-func (c *child) alive() bool {
-	select {
-	case <-c.exited:
-		return false
-	default:
-		return true
+// sample keeps the highest RSS of the process pid.
+func (c *child) sample(pid int) {
+	if rss := benchproc.StatusBytes(pid, "VmRSS"); rss > 0 {
+		c.mu.Lock()
+		c.peak = max(c.peak, rss)
+		c.mu.Unlock()
 	}
 }
 
-func (c *child) failure() error {
-	return fmt.Errorf("highway process exited (%v); last lines of %s:\n%s", c.waitErr, c.logPath, benchproc.Tail(c.logPath, 15))
-}
+// alive says whether the child still runs; failure says why it ended.
+func (c *child) alive() bool { return c.Alive() }
+
+func (c *child) failure() error { return c.Failure(15) }
 
 // stop ends the child with SIGTERM (SIGKILL after 30 s).
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
-}
+func (c *child) stop() { c.Stop(30 * time.Second) }
 
 // rss is the child's resident set now, in bytes.
-func (c *child) rss() int64 { return benchproc.StatusBytes(c.cmd.Process.Pid, "VmRSS") }
+func (c *child) rss() int64 { return benchproc.StatusBytes(c.Pid(), "VmRSS") }
 
 // resetPeak starts a new peak; takePeak returns the peak since.
 func (c *child) resetPeak() {
@@ -111,13 +71,13 @@ func (c *child) takePeak() int64 {
 
 // fds is the number of the child's open files (sockets included).
 func (c *child) fds() int {
-	es, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.cmd.Process.Pid))
+	es, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.Pid()))
 	return len(es)
 }
 
 // cpu is the child's CPU time so far (user + system).
 func (c *child) cpu() time.Duration {
-	d, _ := benchproc.CPU(c.cmd.Process.Pid)
+	d, _ := benchproc.CPU(c.Pid())
 	return d
 }
 
@@ -191,6 +151,6 @@ func (c *child) get(ctx context.Context, path string) ([]byte, error) {
 
 // count counts the lines of the child's log that contain s.
 func (c *child) count(s string) int {
-	data, _ := os.ReadFile(c.logPath)
+	data, _ := os.ReadFile(c.LogPath)
 	return bytes.Count(data, []byte(s))
 }

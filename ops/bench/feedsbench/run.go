@@ -142,7 +142,7 @@ func (e *env) burst(ctx context.Context, f *figures, total int64) error {
 		c.stop()
 		return err
 	}
-	f.join = time.Since(c.started)
+	f.join = time.Since(c.Started)
 	began := time.Now()
 	err = e.waitRows(ctx, total, drainTimeout(total), c.check, tables(e.feeds)...)
 	f.burstRate = float64(total) / time.Since(began).Seconds()
@@ -186,7 +186,7 @@ func (e *env) quiet(ctx context.Context, f *figures) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		lat, probeErr = e.probe(qctx, quiet, filepath.Join(o.work, "quiet-latency.tsv"), c.started)
+		lat, probeErr = e.probe(qctx, quiet, filepath.Join(o.work, "quiet-latency.tsv"), c.Started)
 	}()
 	stormErr := e.produce(ctx, storm, int64(o.storm), true)
 	want := int64(o.backlog)
@@ -198,7 +198,7 @@ func (e *env) quiet(ctx context.Context, f *figures) error {
 		drainErr = e.waitRejected(ctx, c, storm, int64(o.storm))
 	}
 	least := max(o.quietFor, 30*time.Second)
-	if wait := least - time.Since(c.started); wait > 0 {
+	if wait := least - time.Since(c.Started); wait > 0 {
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -232,7 +232,7 @@ func (e *env) start(group, tag string, feeds ...*catalog.Feed) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.started = time.Now()
+	c.Started = time.Now()
 	return c, nil
 }
 

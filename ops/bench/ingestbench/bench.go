@@ -247,7 +247,7 @@ func (e *env) measureBinary(ctx context.Context, binary, group string, feed *cat
 	if err != nil {
 		return throughput{}, err
 	}
-	t, err := e.waitRows(ctx, feed.Table(), n, c.started, drainTimeout(n), func(int64) error {
+	t, err := e.waitRows(ctx, feed.Table(), n, c.Started, drainTimeout(n), func(int64) error {
 		if !c.alive() {
 			return c.failure()
 		}

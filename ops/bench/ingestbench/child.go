@@ -1,13 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cityhighway/highway/ops/bench/benchproc"
@@ -16,12 +13,8 @@ import (
 // child is a `highway process` running as a child of this program, so that
 // its CPU time and peak RSS are measured apart from everything else.
 type child struct {
-	cmd     *exec.Cmd
-	logPath string
-	started time.Time
-	exited  chan struct{}
-	waitErr error
-	hwm     atomic.Int64 // highest VmHWM sampled
+	*benchproc.Child
+	hwm atomic.Int64 // highest VmHWM sampled
 }
 
 // usage is what the kernel accounted to a child that has exited.
@@ -42,53 +35,22 @@ type usage struct {
 
 // startHighway runs `highway process` with args, logging to logPath.
 func startHighway(bin string, args []string, logPath string) (*child, error) {
-	out, err := os.Create(logPath)
+	c := &child{}
+	pc, err := benchproc.Start(bin, args, logPath, 200*time.Millisecond, c.sampleHWM)
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", logPath, err)
+		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{"process"}, args...)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("starting %s process: %w", bin, err)
-	}
-	c := &child{cmd: cmd, logPath: logPath, started: time.Now(), exited: make(chan struct{})}
-	go func() {
-		c.waitErr = cmd.Wait()
-		out.Close()
-		close(c.exited)
-	}()
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.exited:
-				return
-			case <-t.C:
-				c.sampleHWM()
-			}
-		}
-	}()
+	c.Child = pc
 	return c, nil
 }
 
-// pid is the child's process id.
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
 // alive reports whether the child is still running.
-func (c *child) alive() bool {
-	select {
-	case <-c.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (c *child) alive() bool { return c.Alive() }
 
-// sampleHWM records the child's VmHWM if it is higher than the last.
-func (c *child) sampleHWM() {
-	v := procStatusBytes(c.pid(), "VmHWM")
+// sampleHWM records the VmHWM of the process pid if it is higher than the
+// last.
+func (c *child) sampleHWM(pid int) {
+	v := procStatusBytes(pid, "VmHWM")
 	for {
 		old := c.hwm.Load()
 		if v <= old || c.hwm.CompareAndSwap(old, v) {
@@ -101,27 +63,16 @@ func (c *child) sampleHWM() {
 // child's resource usage.
 func (c *child) stop() usage {
 	if c.alive() {
-		c.sampleHWM()
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.exited:
-		case <-time.After(20 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
+		c.sampleHWM(c.Pid())
+		c.Stop(20 * time.Second)
 	}
-	u := usage{Wall: time.Since(c.started), VmHWM: c.hwm.Load(), ExitErr: c.waitErr}
-	if ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		u.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		u.MaxRSS = ru.Maxrss * 1024
-	}
+	u := usage{Wall: time.Since(c.Started), VmHWM: c.hwm.Load(), ExitErr: c.WaitErr()}
+	u.CPU, u.MaxRSS, _ = c.Rusage()
 	return u
 }
 
 // failure describes an unexpected exit with the end of the child's log.
-func (c *child) failure() error {
-	return fmt.Errorf("highway process exited early (%v); end of %s:\n%s", c.waitErr, c.logPath, tail(c.logPath, 20))
-}
+func (c *child) failure() error { return c.Failure(20) }
 
 // tail, procStatusBytes and procCPU are ops/bench/benchproc's, shared
 // with ops/bench/feedsbench.

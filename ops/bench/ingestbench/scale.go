@@ -101,7 +101,7 @@ func (e *env) measureProcessors(ctx context.Context, feed *catalog.Feed, n int64
 		}
 		children = append(children, c)
 	}
-	return e.waitRows(ctx, feed.Table(), n, children[0].started, drainTimeout(n), func(int64) error {
+	return e.waitRows(ctx, feed.Table(), n, children[0].Started, drainTimeout(n), func(int64) error {
 		for _, c := range children {
 			if !c.alive() {
 				return c.failure()
