@@ -143,3 +143,34 @@ func TestLive(t *testing.T) {
 		t.Errorf("handler error: %v", err)
 	}
 }
+
+// TestLiveErrorEvent: the API's last "event: error" (a dropped client, a
+// failed tail) ends Live with ErrLiveError and the API's message, after
+// the records before it; it is not handed on as a record. Events of other
+// types are skipped.
+func TestLiveErrorEvent(t *testing.T) {
+	tests := []struct {
+		name, body, wantMsg string
+		want                []string
+	}{
+		{"api error body", "event: record\ndata: {\"a\": 1}\n\nevent: ping\ndata: {\"p\": 1}\n\nevent: error\ndata: {\"error\": \"client too slow\", \"hint\": \"reconnect to follow the feed again\"}\n\ndata: {\"a\": 2}\n\n",
+			"client too slow (reconnect to follow the feed again)", []string{`{"a": 1}`}},
+		{"text", "event: error\ndata: tail failed\n\n", "tail failed", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := serve(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, tc.body) })
+			var got []string
+			err := c.Live(context.Background(), "f", func(r json.RawMessage) error {
+				got = append(got, string(r))
+				return nil
+			})
+			if !errors.Is(err, ErrLiveError) || !errors.Is(err, ErrStreamEnded) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("end: %v, want ErrLiveError (an ErrStreamEnded) saying %q", err, tc.wantMsg)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("records %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
