@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,26 +56,58 @@ func Sample(t testing.TB, name string) []byte {
 	return b
 }
 
-// SharedSamples is where the shared samples are from a package folder: CI
-// puts shared/ beside the repository clone.
-const SharedSamples = "../../../shared/feeds/samples"
+// SharedSamplesEnv names the folder of the shared samples when they are not
+// at shared/feeds/samples beside the repository.
+const SharedSamplesEnv = "HIGHWAY_SHARED_SAMPLES"
+
+// rootModule is the module line of the repository's top go.mod.
+const rootModule = "module github.com/cityhighway/highway"
+
+// SharedSamples returns the folder of the shared samples: $HIGHWAY_SHARED_SAMPLES,
+// or shared/feeds/samples beside the repository (the folder whose go.mod is
+// the root module's, found upwards from the test's folder), where the
+// workspace and CI keep shared/. It fails t, saying where it looked, when
+// there is none: a test of the copies must not pass by not running.
+func SharedSamples(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv(SharedSamplesEnv); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("%s=%s: %v", SharedSamplesEnv, dir, err)
+		}
+		return dir
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && slices.Contains(strings.Split(string(b), "\n"), rootModule) {
+			samples := filepath.Join(filepath.Dir(dir), "shared", "feeds", "samples")
+			if _, err := os.Stat(samples); err != nil {
+				t.Fatalf("no shared samples beside the repository %s (%v); put shared/ beside it or set %s", dir, err, SharedSamplesEnv)
+			}
+			return samples
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatalf("no repository (a go.mod of %s) above %s; set %s", strings.TrimSpace(strings.TrimPrefix(rootModule, "module ")), wd, SharedSamplesEnv)
+		}
+	}
+}
 
 // SameAsShared fails t if a copy in testdata differs from the shared sample
-// of the same name, so the copies stay the real payloads. It skips when the
-// shared samples are not beside the repository.
+// of the same name, so the copies stay the real payloads, or if the shared
+// samples cannot be found (SharedSamples).
 func SameAsShared(t *testing.T, names ...string) {
 	t.Helper()
-	if _, err := os.Stat(SharedSamples); err != nil {
-		t.Skipf("no shared samples at %s", SharedSamples)
-	}
+	dir := SharedSamples(t)
 	for _, name := range names {
-		shared, err := os.ReadFile(filepath.Join(SharedSamples, name))
+		shared, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
 		if !bytes.Equal(shared, Sample(t, name)) {
-			t.Errorf("testdata/%s differs from %s/%s; copy it again", name, SharedSamples, name)
+			t.Errorf("testdata/%s differs from %s/%s; copy it again", name, dir, name)
 		}
 	}
 }
