@@ -55,14 +55,7 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 	name := "it.carpark." + strings.ReplaceAll(testenv.Name("v"), "_", "")
 	spec := strings.ReplaceAll(string(example), "td.carpark.vacancy", name)
 	spec = strings.ReplaceAll(spec, "https://resource.data.one.gov.hk", srv.URL)
-	specFile := filepath.Join(t.TempDir(), "carpark.yaml")
-	if err := os.WriteFile(specFile, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load(nil, specFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	specFile, cat := writeSpecs(t, "carpark.yaml", spec)
 	feed := cat.Feed(name)
 
 	brokers := testenv.Kafka(t)
@@ -151,6 +144,22 @@ func TestConnectToKafkaAndClickHouse(t *testing.T) {
 	if len(published) != 5 {
 		t.Errorf("%d records in Kafka, want 5: the restart re-published", len(published))
 	}
+}
+
+// writeSpecs writes spec to a file called name in a temporary folder and
+// loads it as highway's commands load --specs, returning the file (for a
+// command's flags) and its catalogue.
+func writeSpecs(t *testing.T, name, spec string) (string, *catalog.Catalog) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(nil, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, cat
 }
 
 // connectOnce runs `highway connect` for the feed called name (its

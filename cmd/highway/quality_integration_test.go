@@ -12,14 +12,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 	"github.com/cityhighway/highway/highway/stream"
@@ -116,15 +114,7 @@ func TestQualityLedgerThroughConnectors(t *testing.T) {
 	}
 
 	name := "it.quality." + strings.ReplaceAll(testenv.Name("s"), "_", "")
-	specFile := filepath.Join(t.TempDir(), "sensors.yaml")
-	spec := strings.NewReplacer("NAME", name, "URL", srv.URL).Replace(qualitySpec)
-	if err := os.WriteFile(specFile, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load(nil, specFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	specFile, cat := writeSpecs(t, "sensors.yaml", strings.NewReplacer("NAME", name, "URL", srv.URL).Replace(qualitySpec))
 	feed := cat.Feed(name)
 	brokers := testenv.Kafka(t)
 	b, st := feedenv.Open(t, feed)
