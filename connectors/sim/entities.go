@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cityhighway/highway/connectors/connector"
 	"github.com/cityhighway/highway/connectors/district"
 	"github.com/cityhighway/highway/highway/catalog"
 )
@@ -59,7 +60,7 @@ func entitiesOf(feed *catalog.Feed) []entity {
 	case "hko.weather.forecast":
 		for d := 1; d <= 9; d++ {
 			out = append(out, entity{"icon": int64(50 + d%4), "forecast_date": func(at time.Time) any {
-				return at.In(hkt).AddDate(0, 0, d).Format("2006-01-02")
+				return at.In(connector.HKT).AddDate(0, 0, d).Format("2006-01-02")
 			}})
 		}
 	case "td.traffic.detectors":

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/cityhighway/highway/connectors/connector"
 )
 
 // EPD writes RFC 1123 times with a numeric offset.
@@ -28,7 +30,7 @@ func risk(aqhi int) string {
 // space before the document as EPD serves it. Roadside stations run higher;
 // at the peak of an afternoon episode Mong Kok can reach 10+.
 func (g *gen) aqhiRSS() []byte {
-	at := g.at.In(hkt)
+	at := g.at.In(connector.HKT)
 	h := hour(at)
 	g.printf("\ufeff\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?xml-stylesheet href='style.xsl' type='text/xsl' media='screen'?>\n<rss version=\"2.0\">\n   <channel>\n")
 	g.printf("       <title>Environmental Protection Department - AQHI</title>\n       <link>http://www.aqhi.gov.hk</link>\n")
@@ -65,7 +67,7 @@ var coStations = map[string]bool{"Causeway Bay": true, "Central": true, "Mong Ko
 func (g *gen) pollutants() []byte {
 	g.printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AQHI24HrPollutantConcentration>\n<title>Environmental Protection Department - Past 24-hour Pollutant Concentration</title>\n")
 	for k := 23; k >= 0; k-- {
-		at := g.at.In(hkt).Add(-time.Duration(k) * g.step)
+		at := g.at.In(connector.HKT).Add(-time.Duration(k) * g.step)
 		h := hour(at)
 		for _, st := range aqhiStations {
 			reading := func(v float64) string {

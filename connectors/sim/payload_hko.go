@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/cityhighway/highway/connectors/connector"
 )
 
 // HKO writes times as RFC 3339 with the +08:00 offset.
@@ -19,7 +21,7 @@ func js(s string) string {
 // rhrread is HKO's current weather report: temperature per station,
 // rainfall per district, humidity, UV ("" at night) and warning messages.
 func (g *gen) rhrread() []byte {
-	at := g.at.In(hkt)
+	at := g.at.In(connector.HKT)
 	h := hour(at)
 	end := at.Add(-g.step / 4) // the rainfall window ends at HH:45 of the hour before
 	update := at.Add(g.step / 30)
@@ -100,8 +102,8 @@ func uvLevel(uv float64) string {
 // rainStart is the start of the rain event at or before t: events start at
 // 00:00, 05:00, 10:00, 15:00 and 20:00.
 func rainStart(t time.Time) time.Time {
-	t = t.In(hkt)
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, hkt)
+	t = t.In(connector.HKT)
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, connector.HKT)
 	return day.Add(time.Duration(t.Hour()/5*5) * time.Hour)
 }
 
@@ -110,9 +112,9 @@ func rainStart(t time.Time) time.Time {
 // Weather Warning from 11:00 to 19:00 (cancelled for an hour after); {}
 // when nothing is in force.
 func (g *gen) warnsum() []byte {
-	at := g.at.In(hkt)
+	at := g.at.In(connector.HKT)
 	h := hour(at)
-	day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, hkt)
+	day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, connector.HKT)
 	var parts []string
 	// A spoiled warning has no updateTime.
 	warning := func(family, name, code, action string, issued, expires, updated time.Time) string {
@@ -156,7 +158,7 @@ func warning(family, name, code, action string, issued, expires, updated time.Ti
 
 // forecast is HKO's 9-day weather forecast.
 func (g *gen) forecast() []byte {
-	at := g.at.In(hkt)
+	at := g.at.In(connector.HKT)
 	g.printf(`{"generalSituation":"A ridge of high pressure will bring fine weather to the coast of southern China in the next few days.","weatherForecast":[`)
 	psr := []string{"Low", "Medium Low", "Medium", "Medium High", "High"}
 	for d := 1; d <= 9; d++ {

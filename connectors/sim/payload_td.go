@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/cityhighway/highway/connectors/connector"
 )
 
 // detector is one simulated traffic detector, as the location list has it.
@@ -55,7 +57,7 @@ func detectorList(n int) []detector {
 // file is dated by its first period.
 func (g *gen) detectors() []byte {
 	period := max(min(30*time.Second, g.step/2), time.Second).Truncate(time.Second)
-	first := g.at.In(hkt).Add(-period)
+	first := g.at.In(connector.HKT).Add(-period)
 	g.printf(`<?xml version="1.0" encoding="utf-8"?><raw_speed_volume_list xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="https://static.data.gov.hk/td/traffic-data-strategic-major-roads/info/SpeedVolOcc-BR.xsd">`)
 	g.printf(`<date>%s</date><periods>`, first.Format("2006-01-02"))
 	dets := detectorList(g.nDetectors)
@@ -135,7 +137,7 @@ func (g *gen) locations() []byte {
 // segments is irnAvgSpeed-all.xml: the speed of every road segment; with
 // valid N the speed is a placeholder.
 func (g *gen) segments() []byte {
-	at := g.at.In(hkt)
+	at := g.at.In(connector.HKT)
 	h := hour(at)
 	g.printf(`<?xml version="1.0" encoding="utf-8"?><segment_speed_list xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="https://static.data.gov.hk/td/traffic-data-strategic-major-roads/info/SpeedSegments-BR.xsd">`)
 	g.printf(`<date>%s</date><time>%s</time><irn_version>20221210</irn_version><segments>`, at.Format("2006-01-02"), at.Format("15:04:05"))
@@ -157,7 +159,7 @@ func (g *gen) segments() []byte {
 // journeyTimes is Journeytimev2.xml, in TD's default namespace, with local
 // capture times; -1 is "not available".
 func (g *gen) journeyTimes() []byte {
-	at := g.at.In(hkt)
+	at := g.at.In(connector.HKT)
 	h := hour(at)
 	g.printf("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n")
 	g.printf(`<jtis_journey_list xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://data.one.gov.hk/td http://data.one.gov.hk/xsd/td/journeytime.xsd" xmlns="http://data.one.gov.hk/td">` + "\n")

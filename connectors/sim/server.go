@@ -184,6 +184,3 @@ func (g *gen) spoil() bool { return g.bad > 0 && g.rng.Float64() < g.bad }
 func (g *gen) hour(t time.Time) float64 { return hour(t) }
 
 func (g *gen) printf(format string, args ...any) { fmt.Fprintf(&g.buf, format, args...) }
-
-// hkt is Hong Kong time, in which every source writes its times.
-var hkt = time.FixedZone("HKT", 8*3600)

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cityhighway/highway/connectors/connector"
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/envelope"
@@ -157,7 +158,7 @@ func spoil(feed *catalog.Feed, rec map[string]any, rng *rand.Rand) {
 
 // hour returns the local (Hong Kong) hour of day of t as a fraction.
 func hour(t time.Time) float64 {
-	hk := t.In(hkt)
+	hk := t.In(connector.HKT)
 	return float64(hk.Hour()) + float64(hk.Minute())/60
 }
 

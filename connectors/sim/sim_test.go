@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cityhighway/highway/connectors/connector"
 	"github.com/cityhighway/highway/connectors/district"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/record"
@@ -57,7 +58,7 @@ func TestDailyPatterns(t *testing.T) {
 	s := New(Config{Feeds: cat.Feeds(), BadShare: -1}, nil)
 	rng := rand.New(rand.NewPCG(3, 4))
 	mean := func(feed, field string, hkHour int) float64 {
-		at := time.Date(2026, 11, 26, hkHour, 30, 0, 0, hkt)
+		at := time.Date(2026, 11, 26, hkHour, 30, 0, 0, connector.HKT)
 		dec := record.NewDecoder(cat.Feed(feed))
 		for _, m := range s.Snapshot(cat.Feed(feed), at, rng) {
 			if err := dec.Append(m.Value); err != nil {
