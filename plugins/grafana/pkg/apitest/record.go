@@ -40,13 +40,7 @@ func Record(cols ...Col) arrow.RecordBatch {
 			a = b.NewArray()
 		case []*string:
 			b := array.NewStringBuilder(mem)
-			for _, x := range v {
-				if x == nil {
-					b.AppendNull()
-				} else {
-					b.Append(*x)
-				}
-			}
+			appendOptional(b, v)
 			a, nullable = b.NewArray(), true
 		case []float64:
 			b := array.NewFloat64Builder(mem)
@@ -54,13 +48,7 @@ func Record(cols ...Col) arrow.RecordBatch {
 			a = b.NewArray()
 		case []*float64:
 			b := array.NewFloat64Builder(mem)
-			for _, x := range v {
-				if x == nil {
-					b.AppendNull()
-				} else {
-					b.Append(*x)
-				}
-			}
+			appendOptional(b, v)
 			a, nullable = b.NewArray(), true
 		case []int64:
 			b := array.NewInt64Builder(mem)
@@ -88,4 +76,18 @@ func Record(cols ...Col) arrow.RecordBatch {
 		rows = 0
 	}
 	return array.NewRecordBatch(arrow.NewSchema(fields, nil), arrays, int64(rows))
+}
+
+// appendOptional appends v to b, a nil as NULL.
+func appendOptional[T any](b interface {
+	Append(T)
+	AppendNull()
+}, v []*T) {
+	for _, x := range v {
+		if x == nil {
+			b.AppendNull()
+		} else {
+			b.Append(*x)
+		}
+	}
 }
