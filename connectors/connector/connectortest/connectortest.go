@@ -6,6 +6,8 @@ package connectortest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,21 +62,26 @@ func Sample(t testing.TB, name string) []byte {
 // at shared/feeds/samples beside the repository.
 const SharedSamplesEnv = "HIGHWAY_SHARED_SAMPLES"
 
+// SharedManifest is the file in testdata that records the SHA-256 of each
+// shared sample copied there, in sha256sum's format ("HASH  NAME" lines;
+// `sha256sum NAME... > testdata/shared.sha256` writes it).
+const SharedManifest = "shared.sha256"
+
 // rootModule is the module line of the repository's top go.mod.
 const rootModule = "module github.com/cityhighway/highway"
 
-// SharedSamples returns the folder of the shared samples: $HIGHWAY_SHARED_SAMPLES,
-// or shared/feeds/samples beside the repository (the folder whose go.mod is
-// the root module's, found upwards from the test's folder), where the
-// workspace and CI keep shared/. It fails t, saying where it looked, when
-// there is none: a test of the copies must not pass by not running.
-func SharedSamples(t testing.TB) string {
+// SharedSamples returns the folder of the shared samples: $HIGHWAY_SHARED_SAMPLES
+// (which must exist), or shared/feeds/samples beside the repository (the
+// folder whose go.mod is the root module's, found upwards from the test's
+// folder), where the workspace keeps shared/. It returns "" and why when
+// there is none: a clone of the repository alone has no shared/ beside it.
+func SharedSamples(t testing.TB) (dir, why string) {
 	t.Helper()
 	if dir := os.Getenv(SharedSamplesEnv); dir != "" {
 		if _, err := os.Stat(dir); err != nil {
 			t.Fatalf("%s=%s: %v", SharedSamplesEnv, dir, err)
 		}
-		return dir
+		return dir, ""
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -84,32 +91,66 @@ func SharedSamples(t testing.TB) string {
 		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && slices.Contains(strings.Split(string(b), "\n"), rootModule) {
 			samples := filepath.Join(filepath.Dir(dir), "shared", "feeds", "samples")
 			if _, err := os.Stat(samples); err != nil {
-				t.Fatalf("no shared samples beside the repository %s (%v); put shared/ beside it or set %s", dir, err, SharedSamplesEnv)
+				return "", fmt.Sprintf("no shared samples beside the repository %s (%v)", dir, err)
 			}
-			return samples
+			return samples, ""
 		}
 		if filepath.Dir(dir) == dir {
-			t.Fatalf("no repository (a go.mod of %s) above %s; set %s", strings.TrimSpace(strings.TrimPrefix(rootModule, "module ")), wd, SharedSamplesEnv)
+			return "", fmt.Sprintf("no repository (a go.mod of %s) above %s", strings.TrimSpace(strings.TrimPrefix(rootModule, "module ")), wd)
 		}
 	}
 }
 
-// SameAsShared fails t if a copy in testdata differs from the shared sample
-// of the same name, so the copies stay the real payloads, or if the shared
-// samples cannot be found (SharedSamples).
+// SameAsShared fails t if a copy in testdata is not the shared sample of
+// the same name, so the copies stay the real payloads. Every copy is
+// checked against the SHA-256 recorded in testdata/shared.sha256, always;
+// where the shared samples are at hand (SharedSamples), the shared files
+// are checked against the same record, so a sample changed upstream is
+// noticed too.
 func SameAsShared(t *testing.T, names ...string) {
 	t.Helper()
-	dir := SharedSamples(t)
+	manifest, err := os.ReadFile(filepath.Join("testdata", SharedManifest))
+	if err != nil {
+		t.Fatalf("reading the record of the shared samples: %v (write it with: cd testdata && sha256sum %s > %s)", err, strings.Join(names, " "), SharedManifest)
+	}
+	recorded := map[string]string{}
+	for n, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		hash, name, ok := strings.Cut(line, "  ")
+		if !ok || len(hash) != 64 {
+			t.Fatalf("testdata/%s:%d: want \"SHA256  NAME\", got %q", SharedManifest, n+1, line)
+		}
+		recorded[name] = hash
+	}
+	dir, why := SharedSamples(t)
+	if dir == "" {
+		t.Logf("the copies are checked against testdata/%s only: %s (put shared/ beside it or set %s to check the shared files too)", SharedManifest, why, SharedSamplesEnv)
+	}
 	for _, name := range names {
+		want, ok := recorded[name]
+		if !ok {
+			t.Errorf("testdata/%s has no line for %s: add `sha256sum %s`", SharedManifest, name, name)
+			continue
+		}
+		if got := sha256Hex(Sample(t, name)); got != want {
+			t.Errorf("testdata/%s (sha256 %s) is not the shared sample recorded in testdata/%s (%s); copy it again", name, got, SharedManifest, want)
+		}
+		if dir == "" {
+			continue
+		}
 		shared, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if !bytes.Equal(shared, Sample(t, name)) {
-			t.Errorf("testdata/%s differs from %s/%s; copy it again", name, dir, name)
+		if got := sha256Hex(shared); got != want {
+			t.Errorf("%s/%s changed (sha256 %s, recorded %s): copy it to testdata again and record its hash in testdata/%s", dir, name, got, want, SharedManifest)
 		}
 	}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // Valid fails t for every record of res that the built-in spec of its feed
