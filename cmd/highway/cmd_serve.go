@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,6 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/control"
-	"github.com/cityhighway/highway/highway/portal"
 	"github.com/cityhighway/highway/highway/quality"
 	"github.com/cityhighway/highway/highway/store"
 )
@@ -74,6 +74,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	tokensFile := fs.String("tokens-file", envOr("HIGHWAY_TOKENS", defaultTokensFile), "the token file made by 'highway token' (default $HIGHWAY_TOKENS)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	redirectAddr := fs.String("http-redirect-addr", "", "with --tls-cert: also listen for plain HTTP here (e.g. :80) and redirect every request to HTTPS on --addr's port (308; a request carrying a token is refused, the token having travelled in clear)")
 	audit := fs.Bool("audit", true, "write the audit log to ClickHouse (<database>_restricted."+store.AuditTable+", moved there from <database> if an older version made it there)")
 	auditKey := fs.String("audit-key", envOr("HIGHWAY_AUDIT_KEY", ""), "PEM Ed25519 private key that signs the audit log's chain (highway audit keygen makes one; default $HIGHWAY_AUDIT_KEY); without it the chain is hashed, not signed")
 	auditServer := fs.String("audit-server", "", "this server's name in the audit log's chains (default: host name and --addr's port)")
@@ -96,6 +97,14 @@ leaves the split to the SQL guard alone.`, stderr)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fmt.Errorf("%w: --tls-cert (%q) and --tls-key (%q) go together", errUsage, *tlsCert, *tlsKey)
+	}
+	if *redirectAddr != "" && *tlsCert == "" {
+		return fmt.Errorf("%w: --http-redirect-addr redirects to HTTPS, which needs --tls-cert and --tls-key", errUsage)
+	}
+	if *tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
+			return fmt.Errorf("%w: --tls-cert %s / --tls-key %s: %v (both PEM; the key must be the certificate's)", errUsage, *tlsCert, *tlsKey, err)
+		}
 	}
 	if *dsn == "" {
 		return errNoClickHouse
@@ -228,7 +237,7 @@ leaves the split to the SQL guard alone.`, stderr)
 		return err
 	}
 	defer srv.Close()
-	return listenAndServe(ctx, *addr, srv, *tlsCert, *tlsKey, stdout, log)
+	return listenAndServe(ctx, *addr, srv, *tlsCert, *tlsKey, *redirectAddr, stdout, log)
 }
 
 // startReplica follows the control plane until ctx ends, after it has
@@ -298,9 +307,18 @@ func openDataStore(ctx context.Context, dsn string, st *store.Store, cat *catalo
 	return open, nil
 }
 
+// closingHandler is what listenAndServe serves: the portal (with the API),
+// whose Close ends its live streams.
+type closingHandler interface {
+	http.Handler
+	Close()
+}
+
 // listenAndServe serves h until ctx ends, then shuts down gracefully:
 // it stops accepting, ends live tails and waits up to 10 s for requests.
-func listenAndServe(ctx context.Context, addr string, h *portal.Server, cert, key string, stdout io.Writer, log *slog.Logger) error {
+// With cert and redirectAddr, plain HTTP on redirectAddr is redirected to
+// HTTPS on addr's port.
+func listenAndServe(ctx context.Context, addr string, h closingHandler, cert, key, redirectAddr string, stdout io.Writer, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s (is another highway running? pick another address with --addr): %w", addr, err)
@@ -310,7 +328,7 @@ func listenAndServe(ctx context.Context, addr string, h *portal.Server, cert, ke
 	if cert != "" {
 		scheme = "https"
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		if cert != "" {
 			errc <- srv.ServeTLS(ln, cert, key)
@@ -318,6 +336,18 @@ func listenAndServe(ctx context.Context, addr string, h *portal.Server, cert, ke
 			errc <- srv.Serve(ln)
 		}
 	}()
+	if redirectAddr != "" {
+		rln, err := net.Listen("tcp", redirectAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("listening on %s for the HTTPS redirect (pick another with --http-redirect-addr): %w", redirectAddr, err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		redirect := &http.Server{Handler: httpsRedirect(port), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- redirect.Serve(rln) }()
+		defer redirect.Close()
+		log.Info("plain HTTP redirects to HTTPS", "http", "http://"+rln.Addr().String()+"/", "https_port", port)
+	}
 	log.Info("API and portal serving", "portal", scheme+"://"+ln.Addr().String()+"/", "url", scheme+"://"+ln.Addr().String()+"/api/v1/feeds", "openapi", scheme+"://"+ln.Addr().String()+"/api/v1/openapi.json")
 	fmt.Fprintf(stdout, "highway serve: %s://%s — Ctrl-C stops\n", scheme, ln.Addr())
 	select {
