@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 
@@ -96,6 +97,8 @@ func connectError(addrs []string, user string, err error) error {
 		hint = fmt.Sprintf("authentication failed for user %q: check the user and password in the DSN (--clickhouse, HIGHWAY_CLICKHOUSE)", user)
 	case errors.Is(err, io.EOF):
 		hint = "the server closed the connection: a TLS port reached without secure=true?"
+	case errors.As(err, new(*net.OpError)):
+		hint = "no ClickHouse answers there: is it running, and is this its native port (9000, or tcp_port_secure with secure=true)? `ops/services up` starts one"
 	default:
 		return fmt.Errorf("clickhouse at %v: %w", addrs, err)
 	}

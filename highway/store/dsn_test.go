@@ -74,6 +74,12 @@ func TestOpenRefusesAnUntrustedServer(t *testing.T) {
 		}
 	}()
 	addr := ln.Addr().String()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := closed.Addr().String()
+	closed.Close()
 	for _, tc := range []struct {
 		dsn  string
 		want []string
@@ -85,6 +91,7 @@ func TestOpenRefusesAnUntrustedServer(t *testing.T) {
 		{"clickhouse://" + addr + "/default?tls_ca=/nonexistent.pem", []string{"reading the ClickHouse CA bundle"}},
 		{"clickhouse://" + plain.Addr().String() + "/default?secure=true&tls_ca=" + certs.CA,
 			[]string{"clickhouse at [" + plain.Addr().String() + "]", "does not speak TLS"}},
+		{"clickhouse://" + nobody + "/default", []string{"clickhouse at [" + nobody + "]", "no ClickHouse answers there", "ops/services up"}},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := Open(ctx, tc.dsn, slog.New(slog.DiscardHandler))

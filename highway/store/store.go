@@ -140,7 +140,7 @@ func newStore(ctx context.Context, conn driver.Conn, reader *nativePool, databas
 	}
 	var raw string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&raw); err != nil {
-		return nil, fmt.Errorf("the server does not answer (is it running? `ops/services up` starts one): %w", err)
+		return nil, fmt.Errorf("asking the server its version: %w", err)
 	}
 	v, err := ParseVersion(raw)
 	if err != nil {
