@@ -481,6 +481,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway"`)
 		writeError(w, http.StatusUnauthorized, "missing bearer token",
 			"send the header 'Authorization: Bearer <token>'; an operator makes one with 'highway token create --department NAME'")
+		if h != "" {
+			s.auditFailedAuth(r, TokenInfo{}, http.StatusUnauthorized, "not a bearer token")
+		}
 		return nil, false
 	}
 	dept, info, err := s.SignIn(token)
@@ -488,19 +491,23 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 	case errors.Is(err, ErrBadToken) && s.cfg.Tokens == nil:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "this server has no token store configured; start it with --tokens-file")
+		s.auditFailedAuth(r, info, http.StatusUnauthorized, "no token store")
 		return nil, false
 	case errors.Is(err, ErrBadToken):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid or revoked token", "check the token, or ask an operator for a new one ('highway token create')")
+		s.auditFailedAuth(r, info, http.StatusUnauthorized, "unknown or revoked token")
 		return nil, false
 	case errors.Is(err, ErrExpired):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="highway", error="invalid_token", error_description="expired"`)
 		writeError(w, http.StatusUnauthorized, fmt.Sprintf("token %s expired on %s", info.ID, info.Expires.UTC().Format(time.RFC3339)),
 			"rotate tokens before they expire ('highway token rotate ID'); now ask an operator for a new one ('highway token create')")
+		s.auditFailedAuth(r, info, http.StatusUnauthorized, "expired token")
 		return nil, false
 	case err != nil:
 		writeError(w, http.StatusForbidden, fmt.Sprintf("the token's department %q is not declared", info.Department),
 			"declare the department in a 'kind: department' spec, or use a token of another department")
+		s.auditFailedAuth(r, info, http.StatusForbidden, "the token's department is not declared")
 		return nil, false
 	}
 	if info.Expires != nil {
@@ -510,6 +517,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 		w.Header().Set(HeaderTokenWarning, warn)
 	}
 	return &principal{dept: dept, token: info}, true
+}
+
+// AuditActionAuthFailed is the audit action of a request whose token was
+// refused: not a bearer token, unknown, revoked or expired, or of an
+// undeclared department. A request with no Authorization header at all is
+// not one (the open routes and the portal are called so all the time).
+const AuditActionAuthFailed = "auth.failed"
+
+// auditFailedAuth writes the audit entry of a refused token: who (the
+// token's id and department when the token is known), from where, on which
+// route, and why. The token itself is never written.
+func (s *Server) auditFailedAuth(r *http.Request, info TokenInfo, status int, why string) {
+	s.audit(store.AuditEntry{Department: info.Department, TokenID: info.ID, Client: s.clientAddr(r), Action: AuditActionAuthFailed,
+		Route: r.Method + " " + r.URL.Path, Status: status, Error: why})
 }
 
 // notFound answers unknown paths with 404 and known paths called with the

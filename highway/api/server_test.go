@@ -787,3 +787,62 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Errorf("%d operations documented, %d routes", len(inDoc), len(h.srv.routes))
 	}
 }
+
+// TestFailedAuthenticationsAreAudited: a refused token is an audit entry
+// (who, when the token is known, the route and why), the token itself is
+// not written, and a request without any Authorization header (the open
+// routes, the portal) writes none.
+func TestFailedAuthenticationsAreAudited(t *testing.T) {
+	h := newHarness(t, nil)
+	cases := []struct {
+		name, token, header string
+		status              int
+		dept, why           string
+	}{
+		{name: "unknown token", token: "hw_not_a_token", status: 401, why: "unknown or revoked token"},
+		{name: "revoked token", token: "revoked", status: 401, why: "unknown or revoked token"},
+		{name: "not a bearer token", header: "Basic dXNlcjpwYXNz", status: 401, why: "not a bearer token"},
+		{name: "token of an undeclared department", token: "GONE", status: 403, dept: "GONE", why: "the token's department is not declared"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h.audit.mu.Lock()
+			h.audit.entries = nil
+			h.audit.mu.Unlock()
+			r := httptest.NewRequest(http.MethodGet, "/api/v1/me", nil)
+			secret := tc.header
+			if tc.token != "" {
+				secret = tc.token
+				if tok, ok := h.tokens[tc.token]; ok {
+					secret = tok
+				}
+				r.Header.Set("Authorization", "Bearer "+secret)
+			} else {
+				r.Header.Set("Authorization", tc.header)
+			}
+			rr := httptest.NewRecorder()
+			h.srv.ServeHTTP(rr, r)
+			if rr.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rr.Code, tc.status, rr.Body)
+			}
+			h.audit.mu.Lock()
+			defer h.audit.mu.Unlock()
+			if len(h.audit.entries) != 1 {
+				t.Fatalf("%d audit entries, want 1: %+v", len(h.audit.entries), h.audit.entries)
+			}
+			e := h.audit.entries[0]
+			if e.Action != AuditActionAuthFailed || e.Status != tc.status || e.Error != tc.why || e.Route != "GET /api/v1/me" || e.Department != tc.dept {
+				t.Fatalf("audit entry %+v, want action %s status %d error %q department %q", e, AuditActionAuthFailed, tc.status, tc.why, tc.dept)
+			}
+			if strings.Contains(fmt.Sprintf("%+v", e), strings.TrimSpace(strings.TrimPrefix(secret, "Basic"))) {
+				t.Fatalf("the audit entry holds the secret sent: %+v", e)
+			}
+		})
+	}
+	h.audit.mu.Lock()
+	h.audit.entries = nil
+	h.audit.mu.Unlock()
+	if rr := h.do(http.MethodGet, "/api/v1/me", "", ""); rr.Code != 401 || len(h.audit.entries) != 0 {
+		t.Fatalf("no Authorization header: status %d, %d audit entries, want 401 and none", rr.Code, len(h.audit.entries))
+	}
+}
