@@ -27,6 +27,29 @@ type throughput struct {
 	Load     string        // 1-minute load average at the end
 }
 
+// fillSource creates the topics of the feed highway drains, fills its topic
+// with o.rows records and waits for the machine to settle; it returns the
+// feed and how many records its topic holds (every one of them must land).
+func (e *env) fillSource(ctx context.Context, o options, log *slog.Logger, step string) (*catalog.Feed, int64, error) {
+	src := e.feeds[roleHighway]
+	if err := e.bus.EnsureTopics(ctx, o.partitions, src.Topic(), src.DLQTopic()); err != nil {
+		return nil, 0, err
+	}
+	log.Info(step, "topic", src.Topic(), "rows", o.rows, "partitions", o.partitions, "load", loadavg())
+	if err := e.fill(ctx, src.Topic(), o.rows); err != nil {
+		return nil, 0, err
+	}
+	n, err := e.topicSize(ctx, src.Topic())
+	if err != nil {
+		return nil, 0, err
+	}
+	if n != int64(o.rows) {
+		log.Warn("the topic holds a different number of records than produced (producer retries); every record in it must land", "produced", o.rows, "in_topic", n)
+	}
+	e.quiesce(ctx)
+	return src, n, nil
+}
+
 // runBench runs every measurement and prints the summary and the last line.
 // The three throughput measurements run -repeat times in rotation (highway,
 // engine, ceiling, highway, ...), each into a fresh table after ClickHouse
@@ -41,22 +64,10 @@ func runBench(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	src := e.feeds[roleHighway]
-	if err := e.bus.EnsureTopics(ctx, o.partitions, src.Topic(), src.DLQTopic()); err != nil {
-		return err
-	}
-	log.Info("phase 1/4: filling the topic", "topic", src.Topic(), "rows", o.rows, "partitions", o.partitions, "load", loadavg())
-	if err := e.fill(ctx, src.Topic(), o.rows); err != nil {
-		return err
-	}
-	n, err := e.topicSize(ctx, src.Topic())
+	src, n, err := e.fillSource(ctx, o, log, "phase 1/4: filling the topic")
 	if err != nil {
 		return err
 	}
-	if n != int64(o.rows) {
-		log.Warn("the topic holds a different number of records than produced (producer retries); every record in it must land", "produced", o.rows, "in_topic", n)
-	}
-	e.quiesce(ctx)
 
 	var (
 		r         results

@@ -23,19 +23,10 @@ func runSecure(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	src := e.feeds[roleHighway]
-	if err := e.bus.EnsureTopics(ctx, o.partitions, src.Topic(), src.DLQTopic()); err != nil {
-		return err
-	}
-	log.Info("filling the topic", "topic", src.Topic(), "rows", o.rows, "partitions", o.partitions, "load", loadavg())
-	if err := e.fill(ctx, src.Topic(), o.rows); err != nil {
-		return err
-	}
-	n, err := e.topicSize(ctx, src.Topic())
+	src, n, err := e.fillSource(ctx, o, log, "filling the topic")
 	if err != nil {
 		return err
 	}
-	e.quiesce(ctx)
 	sides := []struct{ what, kafka, flags string }{
 		{"plaintext", o.kafka, o.childFlags},
 		{"SASL_SSL", o.secureKafka, strings.TrimSpace(o.childFlags + " " + o.secureFlags)},
