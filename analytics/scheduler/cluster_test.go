@@ -263,6 +263,33 @@ func (c *cluster) settle(job string, until time.Time, timeout time.Duration) {
 	c.t.Fatalf("slots of %s still running after %s", job, timeout)
 }
 
+// waitSucceeded waits until node n's log holds at least want succeeded
+// slots of job, and fails the test after timeout.
+func (c *cluster) waitSucceeded(n *Node, job string, want int, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		done := 0
+		n.FSM().Read(func(s *State) {
+			if s.Jobs[job] == nil {
+				return
+			}
+			for _, sl := range s.Jobs[job].Slots {
+				if sl.State == SlotSucceeded {
+					done++
+				}
+			}
+		})
+		if done >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("only %d slots of %s succeeded after %s (want %d)", done, job, timeout, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // checkExactlyOnce asserts that every slot of job from its first to the
 // one ending at or before until succeeded once, that its visible output is
 // one row of the attempt the log says succeeded, and that every node
@@ -333,7 +360,9 @@ func TestClusterRunsEverySlotOnce(t *testing.T) {
 	r := newFakeRunner(20 * time.Millisecond)
 	c := newCluster(t, r, []*catalog.Job{everySecond("t.tick")}, "n1", "n2", "n3")
 	l := c.leader()
-	time.Sleep(4 * time.Second)
+	// Wait for slots rather than a fixed time: on a loaded machine the
+	// first slot may start seconds after the election.
+	c.waitSucceeded(l, "t.tick", 5, 30*time.Second)
 	until := time.Now()
 	c.settle("t.tick", until, 5*time.Second)
 	slots, _ := c.checkExactlyOnce("t.tick", until)
