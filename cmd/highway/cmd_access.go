@@ -45,7 +45,7 @@ ends by itself at its date. Every step is in the audit log.`, stderr)
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		id, rest = rest[0], rest[1:]
 	}
-	if err := fs.Parse(rest); err != nil {
+	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
 	if id == "" && fs.NArg() > 0 {

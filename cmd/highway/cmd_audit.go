@@ -43,7 +43,7 @@ keygen writes a new key pair: the private key for 'highway serve
 		return fmt.Errorf("%w: say verify or keygen", errUsage)
 	}
 	sub := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if sub == "keygen" {

@@ -72,7 +72,7 @@ keeping the paths.`, stderr)
 	dryRun := fs.Bool("dry-run", false, "parse one payload of the --feed's connector and print records (stdout) and rejects (stderr); produce nothing")
 	locations := fs.String("locations", "", "TD's detector location CSV, read from this file instead of fetched")
 	fetchedAt := fs.String("fetched-at", "", "with --replay: when the payload was fetched (RFC 3339); TD's detector parser uses it to date the 00:00 period")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -49,7 +49,7 @@ Apache Kafka (see ops/).`, stderr)
 	speed := fs.Float64("speed", 1, "run the simulated feeds this many times faster than their real cadence")
 	badShare := fs.Float64("bad-share", 0.002, "share of simulated items (a station, a lane, a block) made malformed or out of range on purpose, to exercise the dead-letter topics; 0 disables")
 	status := fs.Duration("status-every", 5*time.Second, "how often to log a status line")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *speed <= 0 || *badShare < 0 || *badShare > 1 || *status <= 0 {

@@ -40,7 +40,7 @@ applied. Each change is in the audit log of the node that took it.`, stderr)
 		return fmt.Errorf("%w: say add, remove or list", errUsage)
 	}
 	sub := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if !cp.given() {

@@ -25,7 +25,7 @@ default the last slot that ended, now, replacing its earlier output.`, stderr)
 	server := fs.String("server", envOr("HIGHWAY_SCHEDULER", "127.0.0.1:7080"), "HTTP address of a scheduler node (default $HIGHWAY_SCHEDULER)")
 	asJSON := fs.Bool("json", false, "print the API's JSON instead of tables")
 	limit := fs.Int("limit", 50, "runs: most attempts to show (0 for all)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	rest := fs.Args()
@@ -39,7 +39,7 @@ default the last slot that ended, now, replacing its earlier output.`, stderr)
 	cl := &apiClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 15 * time.Second}}
 	verb := rest[0]
 	// Flags may also follow the verb: jobs runs --limit 5 NAME.
-	if err := fs.Parse(rest[1:]); err != nil {
+	if err := parseFlags(fs, rest[1:]); err != nil {
 		return err
 	}
 	args = fs.Args()

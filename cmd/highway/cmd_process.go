@@ -52,7 +52,7 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	memBudget := fs.Int64("memory-budget", 0, "bytes that records may occupy in the process (fetched, decoded, dead letters on their way), shared fairly by the feeds; when spent, fetching waits and the backlog stays in Kafka (default half of --memory-limit, at least 64 MiB)")
 	copyDLQ := fs.Bool("copy-dead-letters", true, "also copy the where, when and why of each <feed>.dlq message into ClickHouse, for the quality ledger (one consumer group per DLQ, highway.quality.<feed>.dlq)")
 	pprof := fs.Bool("pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (profiles, and a dump of every goroutine at /debug/pprof/goroutine?debug=2 for a processor that seems stuck; keep the address private)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *kafka == "" {

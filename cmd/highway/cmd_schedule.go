@@ -62,7 +62,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	ksec.register(fs)
 	var only listFlag
 	fs.Var(&only, "jobs", "catalogue jobs to put into the cluster (repeatable or comma-separated; default all, \"none\" for none)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

@@ -92,7 +92,7 @@ leaves the split to the SQL guard alone.`, stderr)
 	var cp controlFlags
 	cp.register(fs)
 	scheduler := fs.String("scheduler", envOr("HIGHWAY_SCHEDULER", ""), "http://host:port of a 'highway schedule' node (its --http-addr): the jobs and cluster routes are proxied there with this API's auth (default $HIGHWAY_SCHEDULER); without it they answer 503")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {

@@ -20,7 +20,7 @@ Ctrl-C.`, stderr)
 	addr := fs.String("addr", "127.0.0.1:8099", "address to serve on")
 	speed := fs.Float64("speed", 1, "change every payload this many times more often than its source publishes")
 	badShare := fs.Float64("bad-share", 0.002, "share of items (a station, a lane, a block) made malformed or out of range on purpose; 0 disables")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -63,7 +63,7 @@ for --overlap, so clients can move without an outage.`, stderr)
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		ids, rest = rest[:1], rest[1:]
 	}
-	if err := fs.Parse(rest); err != nil {
+	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
 	ids = append(ids, fs.Args()...)

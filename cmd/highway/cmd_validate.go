@@ -18,7 +18,7 @@ at once, one per line, as file:line: path: message. Specs are checked
 together with the built-in ones, so a name that is already taken is caught.
 With no PATH it checks the built-in specs. Exits 1 when anything is wrong,
 0 with a one-line summary when all is well.`, stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	base, err := catalog.Builtin()

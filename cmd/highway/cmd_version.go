@@ -13,7 +13,7 @@ var version = "dev"
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("version", "version", "Prints the version of this binary, its commit and the Go it was built with.", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	commit := "unknown"

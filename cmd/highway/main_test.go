@@ -76,3 +76,22 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownFlagIsAUsageError: a flag a command does not know exits 2,
+// as a usage error, and says which flag.
+func TestUnknownFlagIsAUsageError(t *testing.T) {
+	sub := map[string]string{"token": "list", "access": "list", "grant": "list", "audit": "verify", "jobs": "list"}
+	for _, c := range commands {
+		args := []string{c.name, "--no-such-flag"}
+		if s, ok := sub[c.name]; ok {
+			args = []string{c.name, s, "--no-such-flag"}
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 2 {
+			t.Errorf("%s --no-such-flag: exit %d, want 2; it said:\n%s", c.name, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "no-such-flag") {
+			t.Errorf("%s --no-such-flag does not name the flag:\n%s", c.name, stderr.String())
+		}
+	}
+}
