@@ -33,8 +33,14 @@ func (p *Processor) deadLetter(ctx context.Context, b *batch) error {
 	attempt := 0
 	if err := retry(ctx, p, "sending rejects to the dead-letter topic", func() error {
 		attempt++
+		// As with inserts (see persist), a send under way when the claim
+		// ends is let finish: cut off, the broker may still append what it
+		// received after the partition's next owner has read the topic's
+		// last reject, and that owner sends those rejects again.
+		actx, cancel := outlive(ctx, writeGrace)
+		defer cancel()
 		if attempt > 1 {
-			mark, found, err := p.src.LastDeadLetter(ctx, p.cfg.Feed.Topic(), msgs[0].Partition)
+			mark, found, err := p.src.LastDeadLetter(actx, p.cfg.Feed.Topic(), msgs[0].Partition)
 			if err != nil {
 				return err
 			}
@@ -50,7 +56,7 @@ func (p *Processor) deadLetter(ctx context.Context, b *batch) error {
 				}
 			}
 		}
-		return p.dlq.SendDeadLetters(ctx, msgs, reasons)
+		return p.dlq.SendDeadLetters(actx, msgs, reasons)
 	}); err != nil {
 		return err
 	}
