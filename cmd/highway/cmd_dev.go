@@ -168,7 +168,7 @@ Apache Kafka (see ops/).`, stderr)
 
 	go statusLoop(ctx, *status, log, func() []any {
 		t := p.totals()
-		return []any{"produced", conn.out.records.Load() + simulator.Produced(), "dead_lettered_by_connectors", conn.out.rejects.Load(), "in", t.In, "written", t.Written, "rejected", t.Rejected, "lag", t.Lag}
+		return []any{"produced", conn.out.records.Load() + simulator.Produced(), "dead_lettered_by_connectors", conn.out.rejects.Load(), "in", t.In, "written", t.Written, "rejected", t.Rejected, "handed_back", t.HandedBack, "lag", t.Lag}
 	})
 	<-ctx.Done()
 	log.Info("stopping")

@@ -116,11 +116,11 @@ group per feed and Kafka spreads the partitions among them.`, stderr)
 	}
 	go statusLoop(ctx, 10*time.Second, log, func() []any {
 		t := p.totals()
-		return []any{"feeds", len(feeds), "in", t.In, "written", t.Written, "rejected", t.Rejected, "lag", t.Lag}
+		return []any{"feeds", len(feeds), "in", t.In, "written", t.Written, "rejected", t.Rejected, "handed_back", t.HandedBack, "lag", t.Lag}
 	})
 	err = p.wait()
 	t := p.totals()
-	log.Info("stopped", "in", t.In, "written", t.Written, "rejected", t.Rejected)
+	log.Info("stopped", "in", t.In, "written", t.Written, "rejected", t.Rejected, "handed_back", t.HandedBack)
 	return err
 }
 

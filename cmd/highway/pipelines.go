@@ -91,6 +91,7 @@ func (p *processing) totals() stream.Stats {
 		t.In += s.In
 		t.Written += s.Written
 		t.Rejected += s.Rejected
+		t.HandedBack += s.HandedBack
 		t.Lag += s.Lag
 	}
 	return t

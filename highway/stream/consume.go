@@ -160,6 +160,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 			select {
 			case decoded <- budgeted{b, cost}:
 			case <-gctx.Done():
+				p.handedBack.Add(int64(b.msgs))
 				b.rec.Release()
 				p.acct.Release(cost)
 				return
@@ -169,6 +170,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	fail := func(err error) error {
 		cancel()
 		for bb := range decoded { // let the fetcher finish before the decoder is freed
+			p.handedBack.Add(int64(bb.msgs))
 			bb.rec.Release()
 			p.acct.Release(bb.held)
 		}

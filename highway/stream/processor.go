@@ -27,7 +27,7 @@ type Processor struct {
 	// acct is the feed's part of cfg.Budget while Run runs.
 	acct *Account
 
-	in, written, rejected, duplicates atomic.Int64
+	in, written, rejected, duplicates, handedBack atomic.Int64
 	lags                              sync.Map // partition → *partitionLag
 
 	windows []*windowState
@@ -52,6 +52,10 @@ func NewProcessor(cfg Config, src Source, sink Sink, dlq DeadLetters) (*Processo
 // Stats is a snapshot of a processor's counters since it started.
 type Stats struct {
 	In, Written, Rejected, Duplicates int64
+	// HandedBack counts records decoded (in In) that a claim gave up when
+	// it ended before writing them: the partition's next owner reads them
+	// again, so In - Written - Rejected - HandedBack is what is on its way.
+	HandedBack int64
 	// Lag is the sum over claimed partitions of records not yet written
 	// (Kafka's end as of the last fetch, less the offset after the last
 	// batch written).
@@ -61,7 +65,7 @@ type Stats struct {
 // Stats returns the processor's counters. It is safe to call concurrently
 // with Run.
 func (p *Processor) Stats() Stats {
-	s := Stats{In: p.in.Load(), Written: p.written.Load(), Rejected: p.rejected.Load(), Duplicates: p.duplicates.Load()}
+	s := Stats{In: p.in.Load(), Written: p.written.Load(), Rejected: p.rejected.Load(), Duplicates: p.duplicates.Load(), HandedBack: p.handedBack.Load()}
 	p.lags.Range(func(_, v any) bool {
 		if l := v.(*partitionLag).load(); l > 0 {
 			s.Lag += l

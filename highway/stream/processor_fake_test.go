@@ -390,6 +390,12 @@ func TestProcessorRebalanceBetweenTwoProcessors(t *testing.T) {
 	if s1.Written+s2.Written != int64(sent) {
 		t.Errorf("written by p1 %d + p2 %d, want %d", s1.Written, s2.Written, sent)
 	}
+	// What a processor decoded is written or handed back to the next owner.
+	for i, s := range []stream.Stats{s1, s2} {
+		if s.In != s.Written+s.Rejected+s.Duplicates+s.HandedBack {
+			t.Errorf("p%d: in %d != written %d + rejected %d + duplicates %d + handed back %d", i+1, s.In, s.Written, s.Rejected, s.Duplicates, s.HandedBack)
+		}
+	}
 }
 
 const fakeWindowedSpec = fakeFeedSpec + `
