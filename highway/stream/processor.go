@@ -28,7 +28,7 @@ type Processor struct {
 	acct *Account
 
 	in, written, rejected, duplicates, handedBack atomic.Int64
-	lags                              sync.Map // partition → *partitionLag
+	lags                                          sync.Map // partition → *partitionLag
 
 	windows []*windowState
 	fireMu  sync.Mutex // one firing at a time
