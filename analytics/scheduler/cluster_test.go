@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/store"
 )
 
 // memPeers connects the nodes of an in-process cluster, and cuts the same
@@ -112,6 +113,7 @@ func (f *fakeRunner) visible(job string, slot int64) []Run {
 
 type cluster struct {
 	t      *testing.T
+	audits map[string]*memAudit
 	ids    []string
 	nodes  map[string]*Node
 	trans  map[string]*raft.InmemTransport
@@ -124,7 +126,7 @@ const testLease = 2 * time.Second
 
 func newCluster(t *testing.T, runner *fakeRunner, jobs []*catalog.Job, ids ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, ids: ids, nodes: map[string]*Node{}, trans: map[string]*raft.InmemTransport{},
+	c := &cluster{t: t, ids: ids, nodes: map[string]*Node{}, audits: map[string]*memAudit{}, trans: map[string]*raft.InmemTransport{},
 		peers: &memPeers{nodes: map[string]*Node{}, cut: map[[2]string]bool{}}, runner: runner}
 	var servers []raft.Server
 	for _, id := range ids {
@@ -146,11 +148,12 @@ func newCluster(t *testing.T, runner *fakeRunner, jobs []*catalog.Job, ids ...st
 		t.Fatal(err)
 	}
 	for _, id := range ids {
+		c.audits[id] = &memAudit{}
 		n, err := New(Config{
 			ID: id, HTTPAddr: id, Bootstrap: true, Servers: servers, Transport: c.trans[id],
 			Peers: memPeer{c.peers, id}, Runner: runner, Jobs: jobs, Catalog: cat,
 			ElectionTimeout: 500 * time.Millisecond, Lease: testLease, Tick: 50 * time.Millisecond, Heartbeat: 200 * time.Millisecond,
-			Logger: quiet, RaftLog: io.Discard,
+			Logger: quiet, RaftLog: io.Discard, Audit: c.audits[id],
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -166,6 +169,31 @@ func newCluster(t *testing.T, runner *fakeRunner, jobs []*catalog.Job, ids ...st
 		}
 	})
 	return c
+}
+
+// memAudit keeps the audit entries of a node.
+type memAudit struct {
+	mu      sync.Mutex
+	entries []store.AuditEntry
+}
+
+func (a *memAudit) Record(e store.AuditEntry) {
+	a.mu.Lock()
+	a.entries = append(a.entries, e)
+	a.mu.Unlock()
+}
+
+// actions returns the entries of the given action.
+func (a *memAudit) actions(action string) []store.AuditEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []store.AuditEntry
+	for _, e := range a.entries {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // leader waits for a leader among the given nodes (default all) whose

@@ -90,7 +90,7 @@ func (n *Node) postControl(w http.ResponseWriter, r *http.Request) {
 	var ch control.Change
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ch); err != nil || !control.IsOp(string(ch.Op)) {
+	if err := dec.Decode(&ch); err != nil || !control.IsOp(string(ch.Op)) || ch.Op == control.OpExpire {
 		writeJSON(w, http.StatusBadRequest, wireError{Error: fmt.Sprintf("want a control change (token.create, token.revoke, token.rotate, grant.add, grant.remove, request.create, request.approve, request.refuse): %v", err), Code: "bad_request"})
 		return
 	}
@@ -106,6 +106,53 @@ func (n *Node) postControl(w http.ResponseWriter, r *http.Request) {
 	}
 	st, _ := n.fsm.Control()
 	writeJSON(w, http.StatusOK, control.Applied{Index: st.Index})
+}
+
+// The audit actions of what the leader's expiry ends.
+const (
+	AuditGrantExpired   = "grant.expired"
+	AuditRequestExpired = "access_request.expired"
+)
+
+// expireControl ends, while this node leads, the grants and access
+// requests whose end has passed at now: one control.OpExpire entry, which
+// every node applies (so ended grants leave the state), and one audit
+// entry per item, written here, by the leader that committed it, so once
+// in the cluster. A leader that loses its leadership between the commit
+// and the audit writes none: the audit is at most once.
+func (n *Node) expireControl(now time.Time) {
+	var due *control.Expiry
+	reqs := map[string]control.Request{}
+	n.fsm.Read(func(s *State) {
+		due = s.Control.Due(now)
+		if due != nil {
+			for _, id := range due.Requests {
+				reqs[id], _ = s.Control.Request(id)
+			}
+		}
+	})
+	if due == nil {
+		return
+	}
+	ch := &control.Change{Op: control.OpExpire, Expire: due, Actor: "leader " + n.cfg.ID}
+	_, err := n.applyLocal(&Command{V: EntryVersion, Op: Op(control.OpExpire), At: now.UnixMilli(), Control: ch})
+	if err != nil {
+		n.log.Warn("expiring grants and access requests", "grants", len(due.Grants), "requests", len(due.Requests), "err", err)
+		return
+	}
+	n.log.Info("expired grants and access requests", "grants", len(due.Grants), "requests", len(due.Requests))
+	if n.cfg.Audit == nil {
+		return
+	}
+	for _, g := range due.Grants {
+		n.cfg.Audit.Record(store.AuditEntry{At: now, Action: AuditGrantExpired, Department: g.Department, Feed: g.Feed, Status: http.StatusOK,
+			Detail: fmt.Sprintf("actor=%s until=%s note=%s", ch.Actor, formatTime(g.Until), g.Note)})
+	}
+	for _, id := range due.Requests {
+		r := reqs[id]
+		n.cfg.Audit.Record(store.AuditEntry{At: now, Action: AuditRequestExpired, Department: r.Department, Feed: r.Feed, Status: http.StatusOK,
+			Detail: fmt.Sprintf("actor=%s request=%s owner=%s was=%s until=%s grant_until=%s", ch.Actor, id, r.Owner, r.State, r.Until.UTC().Format(time.RFC3339), formatTime(r.GrantUntil))})
+	}
 }
 
 // auditControl records a change asked of this node and its outcome.

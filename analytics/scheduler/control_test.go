@@ -314,3 +314,65 @@ func TestControlSnapshotRestore(t *testing.T) {
 		t.Errorf("restored %+v, want %+v", st, want)
 	}
 }
+
+// TestControlExpiryPrunes ends an approved access request's grant, a plain
+// grant and a pending request: on every node the ended grants leave the
+// state and the requests are stored expired, and the cluster writes one
+// audit entry for each, all on the leader.
+func TestControlExpiryPrunes(t *testing.T) {
+	cp := newControlPlane(t)
+	ctx := context.Background()
+	cl := cp.client(t, cp.ids...)
+	end := time.Now().Add(1500 * time.Millisecond).UTC()
+	later := time.Now().Add(time.Hour).UTC()
+	changes := []*control.Change{
+		{Op: control.OpRequestCreate, Request: &control.Request{ID: "ar_approved", Department: "TD", Feed: "police.cases", Owner: "POLICE", Purpose: "p", Until: later}},
+		{Op: control.OpRequestApprove, Request: &control.Request{ID: "ar_approved", DecidedBy: "tok_police", GrantUntil: &end}},
+		{Op: control.OpRequestCreate, Request: &control.Request{ID: "ar_pending", Department: "EPD", Feed: "police.cases", Owner: "POLICE", Purpose: "p", Until: end}},
+		{Op: control.OpGrantAdd, Grant: &control.Grant{Department: "HKO", Feed: "police.cases", Until: &end}},
+		{Op: control.OpGrantAdd, Grant: &control.Grant{Department: "DSD", Feed: "police.cases"}},
+	}
+	for _, ch := range changes {
+		if _, err := cl.Apply(ctx, ch); err != nil {
+			t.Fatalf("%s: %v", ch.Op, err)
+		}
+	}
+	pruned := func(id string) bool {
+		st, _ := cp.nodes[id].FSM().Control()
+		for _, r := range st.Requests {
+			if r.State != control.RequestExpired {
+				return false
+			}
+		}
+		return len(st.Grants) == 1 && st.Grants[0].Department == "DSD" && len(st.Requests) == 2
+	}
+	for _, id := range cp.ids {
+		deadline := time.Now().Add(5 * time.Second)
+		for !pruned(id) {
+			if time.Now().After(deadline) {
+				st, _ := cp.nodes[id].FSM().Control()
+				t.Fatalf("node %s holds grants %+v and requests %+v 5 s after their end", id, st.Grants, st.Requests)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Logf("pruned on every node %.0f ms after the end", ms(time.Since(end)))
+	time.Sleep(300 * time.Millisecond) // several more ticks of the leader
+	for _, action := range []string{AuditGrantExpired, AuditRequestExpired} {
+		var got []string
+		for _, id := range cp.ids {
+			for _, e := range cp.audits[id].actions(action) {
+				got = append(got, id+":"+e.Department)
+			}
+		}
+		slices.Sort(got)
+		leader := cp.leader().ID()
+		want := []string{leader + ":EPD", leader + ":TD"}
+		if action == AuditGrantExpired {
+			want = []string{leader + ":HKO", leader + ":TD"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s entries (node:department) %v, want %v", action, got, want)
+		}
+	}
+}

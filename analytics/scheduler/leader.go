@@ -50,7 +50,9 @@ func (n *Node) leaderLoop(ctx context.Context) {
 			n.log.Info("elected leader", "term", n.raft.CurrentTerm())
 			n.syncJobs(ctx)
 		}
-		n.schedule(ctx, time.Now(), scheds)
+		now := time.Now()
+		n.schedule(ctx, now, scheds)
+		n.expireControl(now)
 	}
 }
 

@@ -21,8 +21,9 @@ const (
 // RequestState is where an access request stands.
 type RequestState string
 
-// The states of a request. Expired is never stored: an approved request
-// reads as expired once its grant has ended.
+// The states of a request. An approved request reads as expired once its
+// grant has ended, and is stored so when the leader's OpExpire change
+// (expiry.go) has recorded it.
 const (
 	RequestPending  RequestState = "pending"
 	RequestApproved RequestState = "approved"
@@ -54,9 +55,9 @@ type Request struct {
 }
 
 // StateAt is the request's state at now: an approved request whose grant
-// has ended is expired.
+// has ended, or a pending one past the end it asked for, is expired.
 func (r Request) StateAt(now time.Time) RequestState {
-	if r.State == RequestApproved && r.GrantUntil != nil && !now.Before(*r.GrantUntil) {
+	if requestEnded(r, now) {
 		return RequestExpired
 	}
 	return r.State

@@ -69,7 +69,7 @@ const (
 // IsOp reports whether op is a control-plane change.
 func IsOp(op string) bool {
 	switch Op(op) {
-	case OpTokenCreate, OpTokenRevoke, OpTokenRotate, OpGrantAdd, OpGrantRemove, OpRequestCreate, OpRequestApprove, OpRequestRefuse:
+	case OpTokenCreate, OpTokenRevoke, OpTokenRotate, OpGrantAdd, OpGrantRemove, OpRequestCreate, OpRequestApprove, OpRequestRefuse, OpExpire:
 		return true
 	}
 	return false
@@ -87,6 +87,8 @@ type Change struct {
 	Grant   *Grant        `json:"grant,omitempty"`
 	// Request is the access request created, approved or refused.
 	Request *Request `json:"request,omitempty"`
+	// Expire is what an OpExpire change ends.
+	Expire *Expiry `json:"expire,omitempty"`
 	// Actor says who asked (user@host of the CLI, the API's department and
 	// token for an access request); it goes to the audit log.
 	Actor string `json:"actor,omitempty"`
@@ -180,6 +182,8 @@ func (s *State) Apply(c *Change, at time.Time) error {
 		s.Grants = slices.Delete(s.Grants, i, i+1)
 	case OpRequestCreate, OpRequestApprove, OpRequestRefuse:
 		return s.applyRequest(c, at)
+	case OpExpire:
+		return s.applyExpire(c.Expire, at)
 	default:
 		return fmt.Errorf("%w: unknown operation %q", ErrInvalid, c.Op)
 	}
