@@ -15,25 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cityhighway/highway/highway/api"
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/control"
+	"github.com/cityhighway/highway/internal/testenv"
 )
-
-const controlSpecs = `kind: feed
-name: police.cases
-department: POLICE
-access: restricted
-fields:
-  - {name: case_id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [case_id]
-event_time: at
-interval: 1h
----
-kind: department
-name: TD
-description: Transport Department
-`
 
 // controlPlane is a 3-node cluster with each node's HTTP API served, and
 // an API server attached to each node through a control.Replica.
@@ -48,10 +32,7 @@ type controlPlane struct {
 func newControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
 	c := newCluster(t, newFakeRunner(time.Millisecond), nil, "n1", "n2", "n3")
-	cat, err := catalog.Parse("control.yaml", []byte(controlSpecs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := testenv.ControlCatalog(t, "TD")
 	cp := &controlPlane{cluster: c, urls: map[string]string{}, srvs: map[string]*httptest.Server{}, apis: map[string]*api.Server{}, reps: map[string]*control.Replica{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	for _, id := range c.ids {

@@ -20,6 +20,7 @@ import (
 	"github.com/cityhighway/highway/highway/api"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/control"
+	"github.com/cityhighway/highway/internal/testenv"
 )
 
 type noRunner struct{}
@@ -127,20 +128,7 @@ func TestMigrateTokens(t *testing.T) {
 func TestGrantCommand(t *testing.T) {
 	url := oneNode(t)
 	spec := filepath.Join(t.TempDir(), "specs.yaml")
-	writeFile(t, spec, `kind: feed
-name: police.cases
-department: POLICE
-access: restricted
-fields:
-  - {name: case_id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [case_id]
-event_time: at
-interval: 1h
----
-kind: department
-name: TDX
-`)
+	writeFile(t, spec, testenv.ControlSpecs("TDX"))
 	tests := []struct {
 		args   string
 		code   int
@@ -178,10 +166,7 @@ func writeFile(t *testing.T, path, text string) {
 // one-node control plane: EPD asks, POLICE lists and approves, EPD sees it.
 func TestAccessCommand(t *testing.T) {
 	url := oneNode(t)
-	cat, err := catalog.Parse("a.yaml", []byte("kind: feed\nname: police.cases\ndepartment: POLICE\naccess: restricted\nfields:\n  - {name: case_id, type: string, required: true}\n  - {name: at, type: time, required: true}\nkey: [case_id]\nevent_time: at\ninterval: 1h\n---\nkind: department\nname: EPD\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := testenv.ControlCatalog(t, "EPD")
 	cl, err := control.NewClient([]string{url}, "")
 	if err != nil {
 		t.Fatal(err)

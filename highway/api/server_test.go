@@ -21,11 +21,12 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/store"
+	"github.com/cityhighway/highway/internal/testenv"
 )
 
 // testSpecs: an open feed of TD with a personal field, an open feed of
 // EPD, a restricted feed of POLICE granted to TD, and an admin department.
-const testSpecs = `
+var testSpecs = `
 kind: feed
 name: td.traffic.cameras
 department: TD
@@ -49,17 +50,7 @@ key: [station]
 event_time: at
 interval: 1h
 ---
-kind: feed
-name: police.cases
-department: POLICE
-access: restricted
-fields:
-  - {name: case_id, type: string, required: true}
-  - {name: at, type: time, required: true}
-key: [case_id]
-event_time: at
-interval: 1h
----
+` + testenv.PoliceCases + `---
 kind: department
 name: TD
 description: Transport Department
