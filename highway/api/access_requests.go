@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/control"
 	"github.com/cityhighway/highway/highway/store"
 )
@@ -60,9 +59,9 @@ func (s *Server) accessRequestRoutes() []route {
 	return []route{
 		{method: "POST", path: "/api/v1/access-requests", auth: authToken, tag: "access",
 			summary:     "Ask to read a restricted feed of another department",
-			description: "The owning department sees the request (GET /api/v1/access-requests), approves it with an end date, which grants the feed until then on every API server, or refuses it. Every step is in the audit log.",
+			description: "A request for a feed that does not exist is answered as one for a restricted feed (201, pending; no one decides it and it expires at its end), so the answer does not tell which restricted feeds exist; the requester is not shown the owner. The owning department sees the request (GET /api/v1/access-requests), approves it with an end date, which grants the feed until then on every API server, or refuses it. Every step is in the audit log.",
 			body:        "AccessRequestBody", ok: jsonOK(201, "AccessRequest", "the request, pending"),
-			errors: merge(errAuth, noCP, map[int]string{400: "no purpose, or an end not in the future", 404: "no such feed", 409: "the department reads the feed already"}),
+			errors: merge(errAuth, noCP, map[int]string{400: "no feed, no purpose, or an end not in the future", 409: "the department reads the feed already"}),
 			handle: s.createAccessRequest},
 		{method: "GET", path: "/api/v1/access-requests", auth: authToken, tag: "access",
 			summary: "The access requests your department made or must decide", description: "Newest first; ?state=pending (or approved, refused, expired) filters. An admin department sees all.",
@@ -105,11 +104,8 @@ func (s *Server) createAccessRequest(w http.ResponseWriter, r *http.Request, who
 	f := s.cfg.Catalog.Feed(body.Feed)
 	now := s.cfg.Now()
 	switch {
-	case f == nil || f.Access != catalog.Restricted && !who.dept.CanRead(f):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no feed %q", body.Feed), "ask the owning department for the feed's name")
-		return
-	case who.dept.CanRead(f):
-		writeError(w, http.StatusConflict, fmt.Sprintf("%s reads %s already", who.dept.Name, f.Name), "GET /api/v1/feeds/"+f.Name)
+	case strings.TrimSpace(body.Feed) == "":
+		writeError(w, http.StatusBadRequest, "an access request needs a feed", `send {"feed": ..., "purpose": "what for", "until": "2027-01-31T00:00:00+08:00"}`)
 		return
 	case strings.TrimSpace(body.Purpose) == "":
 		writeError(w, http.StatusBadRequest, "an access request needs a purpose", `send {"feed": ..., "purpose": "what for", "until": "2027-01-31T00:00:00+08:00"}`)
@@ -117,18 +113,39 @@ func (s *Server) createAccessRequest(w http.ResponseWriter, r *http.Request, who
 	case !body.Until.After(now):
 		writeError(w, http.StatusBadRequest, "until must be in the future", "give the end of the access asked for, RFC 3339")
 		return
+	case f != nil && who.dept.CanRead(f):
+		writeError(w, http.StatusConflict, fmt.Sprintf("%s reads %s already", who.dept.Name, f.Name), "GET /api/v1/feeds/"+f.Name)
+		return
 	}
-	req := control.Request{ID: newRequestID(), Department: who.dept.Name, Feed: f.Name, Owner: f.Department, Purpose: body.Purpose,
+	// A request for a feed that does not exist is recorded as one for a
+	// restricted feed the department may not read is, but with no owner:
+	// no one decides it and it expires at its end. So the answers, now and
+	// later, do not tell a caller without access which restricted feeds
+	// exist (the catalogue hides them).
+	req := control.Request{ID: newRequestID(), Department: who.dept.Name, Feed: body.Feed, Purpose: body.Purpose,
 		Until: body.Until.UTC(), AskedBy: who.token.ID}
+	if f != nil {
+		req.Owner = f.Department
+	}
 	out, ok := s.changeRequest(w, r, who, &control.Change{Op: control.OpRequestCreate, Request: &req}, "access.request")
 	if ok {
-		writeJSON(w, http.StatusCreated, out)
+		writeJSON(w, http.StatusCreated, shown(who, out))
 	}
 }
 
 // visible reports whether who may see request q.
 func visible(who *principal, q control.Request) bool {
-	return who.dept.Admin || q.Department == who.dept.Name || q.Owner == who.dept.Name
+	return who.dept.Admin || q.Department == who.dept.Name || (q.Owner != "" && q.Owner == who.dept.Name)
+}
+
+// shown is q as who sees it: the owner is left out for the requester (an
+// admin and the owner see it), as a request for a feed that does not exist
+// has none.
+func shown(who *principal, q control.Request) control.Request {
+	if !who.dept.Admin && q.Owner != who.dept.Name {
+		q.Owner = ""
+	}
+	return q
 }
 
 func (s *Server) listAccessRequests(w http.ResponseWriter, r *http.Request, who *principal) {
@@ -143,7 +160,7 @@ func (s *Server) listAccessRequests(w http.ResponseWriter, r *http.Request, who 
 		q := all[i]
 		q.State = q.StateAt(now)
 		if visible(who, q) && (want == "" || q.State == want) {
-			out.Requests = append(out.Requests, q)
+			out.Requests = append(out.Requests, shown(who, q))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -168,7 +185,7 @@ func (s *Server) getAccessRequest(w http.ResponseWriter, r *http.Request, who *p
 		return
 	}
 	if q, ok := s.findRequest(w, r, who); ok {
-		writeJSON(w, http.StatusOK, q)
+		writeJSON(w, http.StatusOK, shown(who, q))
 	}
 }
 

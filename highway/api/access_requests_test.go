@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -123,7 +124,7 @@ func TestAccessRequestFlow(t *testing.T) {
 		{"request", "POST", "/api/v1/access-requests", "EPD", `{"feed":"police.cases","purpose":"cross-check","until":"2026-12-31T00:00:00Z"}`, 201, `"state": "pending"`},
 		{"no purpose", "POST", "/api/v1/access-requests", "EPD", `{"feed":"police.cases","until":"2026-12-31T00:00:00Z"}`, 400, "needs a purpose"},
 		{"in the past", "POST", "/api/v1/access-requests", "EPD", `{"feed":"police.cases","purpose":"x","until":"2026-01-01T00:00:00Z"}`, 400, "future"},
-		{"an unknown feed", "POST", "/api/v1/access-requests", "EPD", `{"feed":"nope","purpose":"x","until":"2026-12-31T00:00:00Z"}`, 404, "no feed"},
+		{"no feed", "POST", "/api/v1/access-requests", "EPD", `{"purpose":"x","until":"2026-12-31T00:00:00Z"}`, 400, "needs a feed"},
 		{"an open feed", "POST", "/api/v1/access-requests", "EPD", `{"feed":"td.traffic.cameras","purpose":"x","until":"2026-12-31T00:00:00Z"}`, 409, "reads td.traffic.cameras already"},
 		{"the owner lists pending", "GET", "/api/v1/access-requests?state=pending", "POLICE", "", 200, `"purpose": "cross-check"`},
 		{"another department sees none", "GET", "/api/v1/access-requests", "TD", "", 200, `"requests": []`},
@@ -170,5 +171,42 @@ func TestAccessRequestFlow(t *testing.T) {
 	var list AccessRequestList
 	if err := json.Unmarshal(h.do("GET", "/api/v1/access-requests", "EPD", "").Body.Bytes(), &list); err != nil || len(list.Requests) != 3 {
 		t.Errorf("EPD lists %d requests (%v), want 3", len(list.Requests), err)
+	}
+}
+
+// TestAccessRequestUnknownFeedLooksRestricted: for a department without
+// access, asking for a feed that does not exist and for a restricted feed
+// gets the same answers, at the request and afterwards (the list, the
+// request by ID); only the owner and an admin see whose feed it is.
+func TestAccessRequestUnknownFeedLooksRestricted(t *testing.T) {
+	var fc *fakeControl
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	h := newHarness(t, withControl(&fc, &now))
+	h.now = now
+	// same turns an answer into what it would be for the other feed: the
+	// IDs and the feed's name are the caller's own.
+	same := func(body, id, feed string) string {
+		body = strings.ReplaceAll(body, id, "ID")
+		return strings.ReplaceAll(body, `"`+feed+`"`, `"FEED"`)
+	}
+	answers := map[string][]string{}
+	for _, feed := range []string{"police.cases", "police.informants"} {
+		rr := h.do("POST", "/api/v1/access-requests", "EPD", `{"feed":"`+feed+`","purpose":"cross-check","until":"2026-12-31T00:00:00Z"}`)
+		var q control.Request
+		if err := json.Unmarshal(rr.Body.Bytes(), &q); err != nil || q.ID == "" {
+			t.Fatalf("asking for %s: %d %s", feed, rr.Code, rr.Body.String())
+		}
+		byID := h.do("GET", "/api/v1/access-requests/"+q.ID, "EPD", "")
+		answers[feed] = []string{fmt.Sprint(rr.Code), same(rr.Body.String(), q.ID, feed), fmt.Sprint(byID.Code), same(byID.Body.String(), q.ID, feed)}
+	}
+	if a, b := answers["police.cases"], answers["police.informants"]; !slices.Equal(a, b) {
+		t.Errorf("a restricted feed and a missing one are told apart:\nrestricted: %q\nmissing:    %q", a, b)
+	}
+	list := h.do("GET", "/api/v1/access-requests", "EPD", "").Body.String()
+	if strings.Contains(list, "POLICE") {
+		t.Errorf("the requester sees the owner: %s", list)
+	}
+	if owner := h.do("GET", "/api/v1/access-requests?state=pending", "POLICE", "").Body.String(); !strings.Contains(owner, `"owner": "POLICE"`) || strings.Contains(owner, "police.informants") {
+		t.Errorf("the owner's list: %s", owner)
 	}
 }
