@@ -175,7 +175,7 @@ func TestDeadLettersOnceThroughACrash(t *testing.T) {
 	if rows, _ := r.count(t); rows >= n {
 		t.Fatalf("after the crash the table has %d rows; want fewer than %d", rows, n)
 	}
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	r.waitRows(t, n)
 	time.Sleep(time.Second)
 	stop()

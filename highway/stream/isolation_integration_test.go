@@ -72,7 +72,7 @@ func TestFeedFailureHoldsBackOnlyThatFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run(t, p)
+		start(t, p)
 	}
 
 	// The broken feed writes, then loses its table with a backlog waiting.

@@ -133,12 +133,12 @@ func TestPipelineWindowsExactlyOnce(t *testing.T) {
 	// good[200] early, whose own turn in phase 2 is then the duplicate, seen
 	// by a restarted processor.
 	r.produceReadings(t, t0, append(append([]reading{}, good[:180]...), dups...))
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	r.waitRows(t, 181)
 	stop()
 
 	// Phase 2: a new processor; the rest, closing records, then late ones.
-	stop = run(t, r.processor(t, nil))
+	stop = start(t, r.processor(t, nil))
 	r.produceReadings(t, t0, good[180:])
 	closing := []reading{}
 	for s := 0; s < 6; s++ {

@@ -133,22 +133,24 @@ func (r *rig) processor(t *testing.T, sink stream.Sink) *stream.Processor {
 	return p
 }
 
-// run starts p and returns a function that stops it and waits for it; the
-// test's end stops it too.
-func run(t *testing.T, p *stream.Processor) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := p.Run(ctx); err != nil {
-			t.Errorf("processor: %v", err)
+// committedEnd fails t unless the processor's consumer group has
+// committed the end of every partition of the feed's topic.
+func (r *rig) committedEnd(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	ends, err := r.bus.EndOffsets(ctx, r.feed.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := r.bus.CommittedOffsets(ctx, "highway."+r.feed.Name, r.feed.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, end := range ends {
+		if committed[part] != end {
+			t.Errorf("partition %d: committed %d, want the end %d", part, committed[part], end)
 		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	t.Cleanup(stop)
-	return stop
+	}
 }
 
 func (r *rig) count(t *testing.T) (rows, distinct uint64) {
@@ -188,7 +190,7 @@ func TestProcessorDeliversEveryGoodRecordAndDeadLettersBadOnes(t *testing.T) {
 	const n = 5000
 	r.produce(t, n, bad, 500) // 10 bad records among 5000 good ones
 	p := r.processor(t, nil)
-	stop := run(t, p)
+	stop := start(t, p)
 	r.waitRows(t, n)
 	time.Sleep(time.Second) // nothing more may arrive
 	stop()
@@ -199,20 +201,7 @@ func TestProcessorDeliversEveryGoodRecordAndDeadLettersBadOnes(t *testing.T) {
 	}
 	// Commits are spaced a second apart, and the last one is made when the
 	// claim ends: the group has committed everything.
-	ctx := context.Background()
-	ends, err := r.bus.EndOffsets(ctx, r.feed.Topic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	committed, err := r.bus.CommittedOffsets(ctx, "highway."+r.feed.Name, r.feed.Topic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for part, end := range ends {
-		if committed[part] != end {
-			t.Errorf("partition %d: committed %d, want the end %d", part, committed[part], end)
-		}
-	}
+	r.committedEnd(t)
 	var sum float64
 	var stations uint64
 	q := fmt.Sprintf("SELECT sum(value), uniqExact(station) FROM %s", r.feed.Table())
@@ -256,7 +245,7 @@ func TestProcessorRestartWritesEachRowOnce(t *testing.T) {
 	r := newRig(t)
 	const n = 20000
 	r.produce(t, n, nil, 0)
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	// Stop in the middle.
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -272,7 +261,7 @@ func TestProcessorRestartWritesEachRowOnce(t *testing.T) {
 	stop()
 	mid, _ := r.count(t)
 	t.Logf("stopped with %d of %d rows", mid, n)
-	stop = run(t, r.processor(t, nil))
+	stop = start(t, r.processor(t, nil))
 	r.waitRows(t, n)
 	r.waitLedgerAtRows(t)
 	stop()
@@ -337,7 +326,7 @@ func TestProcessorCrashBetweenInsertAndCommit(t *testing.T) {
 	if first == 0 || first == n {
 		t.Fatalf("after the crash the table has %d rows; want some but not all", first)
 	}
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	r.waitRows(t, n)
 	time.Sleep(time.Second)
 	stop()
@@ -387,7 +376,7 @@ func TestProcessorArrowMessages(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	r.waitRows(t, 13)
 	time.Sleep(500 * time.Millisecond)
 	stop()
@@ -437,7 +426,7 @@ func TestProcessorKeepsProvenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	r.waitRows(t, 2)
 	stop()
 	var got []string
@@ -488,7 +477,7 @@ func TestProcessorSkipsAnUnreadableBatch(t *testing.T) {
 	}
 	r.produce(t, n, nil, 0)
 
-	stop := run(t, r.processor(t, nil))
+	stop := start(t, r.processor(t, nil))
 	r.waitRows(t, 2*n)
 	time.Sleep(time.Second)
 	stop()

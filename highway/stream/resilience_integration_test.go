@@ -49,9 +49,9 @@ func TestProcessorRebalance(t *testing.T) {
 	r := newRig(t)
 	const n = 30000
 	done := r.produceSlowly(t, n, 30, 15*time.Second)
-	stopA := run(t, r.processor(t, nil))
+	stopA := start(t, r.processor(t, nil))
 	time.Sleep(4 * time.Second)
-	stopB := run(t, r.processor(t, nil)) // joins: the group rebalances
+	stopB := start(t, r.processor(t, nil)) // joins: the group rebalances
 	time.Sleep(5 * time.Second)
 	stopA() // leaves: B takes every partition
 	done()
@@ -85,7 +85,7 @@ func TestProcessorSurvivesClickHouseDown(t *testing.T) {
 	}
 	const n = 60000
 	done := r.produceSlowly(t, n, 60, 40*time.Second)
-	stop := run(t, p)
+	stop := start(t, p)
 	time.Sleep(3 * time.Second)
 	before, _ := r.count(t)
 	heapBefore := heapInUse()

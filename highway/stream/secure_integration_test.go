@@ -28,27 +28,14 @@ func TestIngestOverSASLSSLAndTLS(t *testing.T) {
 				Security: bus.Security{CAFile: k.CA, SASLMechanism: mech, SASLUser: k.User, SASLPassword: k.Password}})
 			const n = 2000
 			r.produce(t, n, []string{`not json at all`}, 500)
-			stop := run(t, r.processor(t, nil))
+			stop := start(t, r.processor(t, nil))
 			r.waitRows(t, n)
 			stop()
 			if rows, distinct := r.count(t); rows != n || distinct != n {
 				t.Fatalf("rows=%d distinct=%d, want %d", rows, distinct, n)
 			}
-			ctx := context.Background()
-			ends, err := r.bus.EndOffsets(ctx, r.feed.Topic())
-			if err != nil {
-				t.Fatal(err)
-			}
-			committed, err := r.bus.CommittedOffsets(ctx, "highway."+r.feed.Name, r.feed.Topic())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for part, end := range ends {
-				if committed[part] != end {
-					t.Errorf("partition %d: committed %d, want the end %d", part, committed[part], end)
-				}
-			}
-			dead, err := r.bus.ReadAll(ctx, r.feed.DLQTopic())
+			r.committedEnd(t)
+			dead, err := r.bus.ReadAll(context.Background(), r.feed.DLQTopic())
 			if err != nil || len(dead) != 4 {
 				t.Errorf("DLQ: %d messages, %v; want 4", len(dead), err)
 			}
