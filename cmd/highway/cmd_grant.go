@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cityhighway/highway/highway/catalog"
@@ -56,24 +55,22 @@ applied. Each change is in the audit log of the node that took it.`, stderr)
 			return err
 		}
 		now := time.Now()
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "DEPARTMENT\tFEED\tCREATED\tUNTIL\tSTATE\tNOTE")
+		tb := newTable(stdout, "DEPARTMENT", "FEED", "CREATED", "UNTIL", "STATE", "NOTE")
 		for _, g := range st.Grants {
 			if *dept != "" && g.Department != *dept {
 				continue
 			}
-			end, state := "removed", "active"
-			if g.Until == nil {
-				end = "-"
-			} else {
-				end = g.Until.UTC().Format(time.RFC3339)
+			until, state := g.Until, "active"
+			if until != nil {
+				u := until.UTC()
+				until = &u
 			}
 			if !g.Active(now) {
 				state = "ended"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Department, g.Feed, g.Created.UTC().Format(time.RFC3339), end, state, g.Note)
+			tb.row(g.Department, g.Feed, g.Created.UTC(), until, state, g.Note)
 		}
-		return tw.Flush()
+		return tb.flush()
 	}
 	if *dept == "" || *feed == "" {
 		return fmt.Errorf("%w: --department and --feed are required", errUsage)

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cityhighway/highway/analytics/scheduler"
@@ -197,23 +196,19 @@ func printJobs(w io.Writer, body []byte) error {
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("decoding the job list: %w", err)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSCHEDULE\tPAUSED\tNEXT SLOT\tSUCCEEDED\tRUNNING\tFAILED\tLAST")
+	tb := newTable(w, "JOB", "SCHEDULE", "PAUSED", "NEXT SLOT", "SUCCEEDED", "RUNNING", "FAILED", "LAST")
 	for _, j := range v.Jobs {
 		sched := j.Spec.Cron + " " + j.Spec.TimeZone
 		if j.Spec.Every > 0 {
 			sched = "every " + j.Spec.Every.String()
 		}
-		next, last := "-", "-"
-		if j.Next != nil {
-			next = j.Next.Format(time.RFC3339)
-		}
+		last := "-"
 		if j.Last != nil {
-			last = j.Last.SlotStart.Format(time.RFC3339) + " " + string(j.Last.SlotState)
+			last = cell(j.Last.SlotStart) + " " + string(j.Last.SlotState)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%d\t%d\t%s\n", j.Name, sched, j.Paused, next, j.Succeeded, j.Running, j.Failed, last)
+		tb.row(j.Name, sched, j.Paused, j.Next, j.Succeeded, j.Running, j.Failed, last)
 	}
-	return tw.Flush()
+	return tb.flush()
 }
 
 func printRuns(w io.Writer, body []byte) error {
@@ -221,17 +216,15 @@ func printRuns(w io.Writer, body []byte) error {
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("decoding the runs: %w", err)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLOT\tATTEMPT\tNODE\tSTATE\tROWS\tASSIGNED\tTOOK\tERROR")
+	tb := newTable(w, "SLOT", "ATTEMPT", "NODE", "STATE", "ROWS", "ASSIGNED", "TOOK", "ERROR")
 	for _, r := range v.Runs {
 		took := "-"
 		if r.EndedAt != nil {
 			took = r.EndedAt.Sub(r.AssignedAt).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n", r.SlotStart.Format(time.RFC3339), r.Attempt, r.Node, r.State, r.Rows,
-			r.AssignedAt.Format(time.RFC3339), took, r.Error)
+		tb.row(r.SlotStart, r.Attempt, r.Node, r.State, r.Rows, r.AssignedAt, took, r.Error)
 	}
-	return tw.Flush()
+	return tb.flush()
 }
 
 func printCluster(w io.Writer, body []byte) error {
@@ -240,10 +233,9 @@ func printCluster(w io.Writer, body []byte) error {
 		return fmt.Errorf("decoding the cluster: %w", err)
 	}
 	fmt.Fprintf(w, "leader %s  term %d  applied index %d  (as seen by %s, %s)\n", v.Leader, v.Term, v.AppliedIndex, v.Node, v.State)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tHTTP\tSUFFRAGE\tLEADER\tDRAINING\tRUNNING\tASSIGNED")
+	tb := newTable(w, "ID", "RAFT", "HTTP", "SUFFRAGE", "LEADER", "DRAINING", "RUNNING", "ASSIGNED")
 	for _, m := range v.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%v\t%d\t%d\n", m.ID, m.Raft, m.HTTP, m.Suffrage, m.Leader, m.Draining, m.Running, m.Assigned)
+		tb.row(m.ID, m.Raft, m.HTTP, m.Suffrage, m.Leader, m.Draining, m.Running, m.Assigned)
 	}
-	return tw.Flush()
+	return tb.flush()
 }

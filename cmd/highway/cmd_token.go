@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cityhighway/highway/highway/api"
@@ -119,22 +118,18 @@ for --overlap, so clients can move without an outage.`, stderr)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tDEPARTMENT\tSCOPES\tCREATED\tEXPIRES\tREVOKED\tNOTE")
+		tb := newTable(stdout, "ID", "DEPARTMENT", "SCOPES", "CREATED", "EXPIRES", "REVOKED", "NOTE")
 		for _, t := range list {
-			revoked, expires, sc := "-", "never", "(all)"
-			if t.Revoked != nil {
-				revoked = t.Revoked.Format(time.RFC3339)
-			}
+			expires, sc := "never", "(all)"
 			if t.Expires != nil {
-				expires = t.Expires.Format(time.RFC3339)
+				expires = cell(t.Expires)
 			}
 			if t.Scopes != nil {
 				sc = strings.Join(t.Scopes, ",")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Department, sc, t.Created.Format(time.RFC3339), expires, revoked, t.Note)
+			tb.row(t.ID, t.Department, sc, t.Created, expires, t.Revoked, t.Note)
 		}
-		return tw.Flush()
+		return tb.flush()
 	case "revoke":
 		if len(ids) != 1 {
 			return fmt.Errorf("%w: give the ID of one token (highway token list shows them)", errUsage)
