@@ -11,20 +11,28 @@ import (
 	"github.com/cityhighway/highway/highway/bus"
 )
 
-// TestClaimsReadTheEmbeddedCluster: `highway dev` runs processors against
-// the embedded cluster (kfake), so its claims' own fetch requests must work
-// there too.
-func TestClaimsReadTheEmbeddedCluster(t *testing.T) {
+// embeddedBus starts an embedded cluster and returns a bus on it; the
+// test's end closes both.
+func embeddedBus(t *testing.T) *bus.Bus {
+	t.Helper()
 	e, err := bus.StartEmbedded(bus.EmbeddedConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(e.Close)
 	b, err := bus.New(bus.Config{Brokers: e.Brokers(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// TestClaimsReadTheEmbeddedCluster: `highway dev` runs processors against
+// the embedded cluster (kfake), so its claims' own fetch requests must work
+// there too.
+func TestClaimsReadTheEmbeddedCluster(t *testing.T) {
+	b := embeddedBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const topic, n = "dev.test", 3000
@@ -43,7 +51,7 @@ func TestClaimsReadTheEmbeddedCluster(t *testing.T) {
 	}
 	var mu sync.Mutex
 	seen := map[string]int{}
-	err = b.Consume(ctx, "dev.test.group", topic, func(ctx context.Context, c *bus.Claim) error {
+	err := b.Consume(ctx, "dev.test.group", topic, func(ctx context.Context, c *bus.Claim) error {
 		for ctx.Err() == nil {
 			got, err := c.Fetch(ctx, 500, 1<<20, 20*time.Millisecond)
 			if err != nil {
@@ -75,16 +83,7 @@ func TestClaimsReadTheEmbeddedCluster(t *testing.T) {
 
 // TestTailEmbedded runs the tail suite on the embedded broker.
 func TestTailEmbedded(t *testing.T) {
-	e, err := bus.StartEmbedded(bus.EmbeddedConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	b, err := bus.New(bus.Config{Brokers: e.Brokers(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := embeddedBus(t)
 	const topic = "dev.tail"
 	if err := b.EnsureTopics(context.Background(), 2, topic); err != nil {
 		t.Fatal(err)
@@ -95,16 +94,7 @@ func TestTailEmbedded(t *testing.T) {
 // TestLeadersOfTheEmbeddedCluster: Leaders names a leader for every
 // partition, the embedded cluster's one broker; a missing topic is an error.
 func TestLeadersOfTheEmbeddedCluster(t *testing.T) {
-	e, err := bus.StartEmbedded(bus.EmbeddedConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	b, err := bus.New(bus.Config{Brokers: e.Brokers(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := embeddedBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := b.EnsureTopics(ctx, 3, "dev.leaders"); err != nil {
