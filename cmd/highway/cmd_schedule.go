@@ -38,8 +38,8 @@ ClickHouse keyed by slot, so a retried slot replaces its output.
 
 HTTP (--http-addr): /api/v1/cluster, /api/v1/jobs..., /metrics, and the
 control plane's /api/v1/control (tokens and grants, read by 'highway serve
---control-plane' and changed by 'highway token' and 'highway grant'; with
---control-secret only for who sends it). Control plane changes asked of
+--control-plane' and changed by 'highway token' and 'highway grant', only
+for who sends --control-secret, which is required). Control plane changes asked of
 this node are written to its audit log in ClickHouse.
 The jobs of the catalogue (built-in and --specs) are put into the cluster
 whenever a node becomes leader; --jobs picks some of them ("none" for none).`, stderr)
@@ -57,7 +57,7 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 	lease := fs.Duration("lease", 15*time.Second, "how long an assigned slot's lease lasts without renewal")
 	bucket := fs.Duration("quality-bucket", quality.DefaultBucket, "bucket of the quality ledger job ("+jobs.QualityJobName+", run with all the catalogue's jobs, not with --jobs); 0 leaves the job out")
 	kafka := fs.String("kafka", envOr("HIGHWAY_KAFKA", ""), "Kafka bootstrap brokers, for the quality ledger's reconciliation of topics against tables (default $HIGHWAY_KAFKA); without it the ledger has no reconciliation")
-	secret := fs.String("control-secret", envOr("HIGHWAY_CONTROL_SECRET", ""), "bearer token the control plane's routes (tokens, grants) require; the same on every node, serve, token and grant (default $HIGHWAY_CONTROL_SECRET); empty: anyone who reaches --http-addr may change tokens")
+	secret := fs.String("control-secret", envOr("HIGHWAY_CONTROL_SECRET", ""), "bearer token the control plane's routes (tokens, grants) require; the same on every node, serve, token and grant (default $HIGHWAY_CONTROL_SECRET); required ('highway dev' makes its own)")
 	var ksec kafkaSecurity
 	ksec.register(fs)
 	var only listFlag
@@ -72,6 +72,8 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 		return fmt.Errorf("%w: --bootstrap and --join %s: a node either starts a cluster or joins one", errUsage, *join)
 	case *dsn == "":
 		return errNoClickHouse
+	case *secret == "":
+		return needSecret("schedule")
 	}
 	if *dataDir == "" {
 		*dataDir = filepath.Join(".highway", "schedule", *id)
@@ -109,9 +111,6 @@ whenever a node becomes leader; --jobs picks some of them ("none" for none).`, s
 		}
 		runner.WithLedger(quality.NewLedger(lc))
 		catJobs = append(catJobs, jobs.QualityJob(*bucket, qualityDelay(*bucket)))
-	}
-	if *secret == "" {
-		log.Warn("no --control-secret: anyone who reaches the HTTP address may create tokens and grants; keep it on a private network")
 	}
 	al, err := st.OpenAuditLog(ctx, store.AuditConfig{Logger: log, Server: "schedule-" + *id})
 	if err != nil {

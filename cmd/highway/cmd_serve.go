@@ -109,6 +109,9 @@ leaves the split to the SQL guard alone.`, stderr)
 	if *dsn == "" {
 		return errNoClickHouse
 	}
+	if cp.given() && cp.secret == "" {
+		return needSecret("serve --control-plane")
+	}
 	if quotas.RequestsPerMinute <= 0 || quotas.RowsPerDay <= 0 || quotas.BytesPerDay <= 0 || quotas.PushedRecordsPerMinute <= 0 {
 		return fmt.Errorf("%w: the --quota-* flags must be positive", errUsage)
 	}
@@ -243,6 +246,9 @@ leaves the split to the SQL guard alone.`, stderr)
 // startReplica follows the control plane until ctx ends, after it has
 // read it once (within 15 s) and migrated the token file's tokens to it.
 func startReplica(ctx context.Context, cp *controlFlags, tokensFile string, log *slog.Logger) (*control.Replica, *control.Client, error) {
+	if cp.secret == "" {
+		return nil, nil, needSecret("serve --control-plane")
+	}
 	cl, err := cp.client()
 	if err != nil {
 		return nil, nil, err

@@ -37,6 +37,13 @@ func (c *controlFlags) given() bool {
 	return len(c.nodes) > 0
 }
 
+// needSecret is the usage error of a command given no control-plane
+// secret: outside 'highway dev', which makes its own, the control plane
+// never runs open.
+func needSecret(command string) error {
+	return fmt.Errorf("%w: highway %s needs the control plane's secret: pass --control-secret or set HIGHWAY_CONTROL_SECRET, the same on every 'highway schedule' node and every serve, token and grant (make one with: openssl rand -hex 32); only 'highway dev' runs without one, as it makes its own", errUsage, command)
+}
+
 // client returns a client of the control plane.
 func (c *controlFlags) client() (*control.Client, error) {
 	cl, err := control.NewClient(c.nodes, c.secret)

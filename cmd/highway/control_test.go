@@ -238,3 +238,30 @@ func TestAccessCommand(t *testing.T) {
 		t.Errorf("grants on the control plane: %+v", st.Grants)
 	}
 }
+
+// TestControlSecretRequired: outside highway dev, the scheduler and an API
+// server on a control plane refuse to start without the control plane's
+// secret, and say how to give it.
+func TestControlSecretRequired(t *testing.T) {
+	t.Setenv("HIGHWAY_CONTROL_SECRET", "")
+	t.Setenv("HIGHWAY_CONTROL_PLANE", "")
+	tests := []struct {
+		name string
+		args string
+	}{
+		{"schedule", "schedule --id n1 --bootstrap --clickhouse clickhouse://127.0.0.1:1/none"},
+		{"serve on a control plane", "serve --addr 127.0.0.1:0 --clickhouse clickhouse://127.0.0.1:1/none --control-plane 127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			code := run(ctx, strings.Fields(tt.args), &out, &errOut)
+			msg := out.String() + errOut.String()
+			if code != 2 || !strings.Contains(msg, "needs the control plane's secret: pass --control-secret or set HIGHWAY_CONTROL_SECRET") {
+				t.Errorf("exit %d, want 2 and how to give the secret; output %q", code, msg)
+			}
+		})
+	}
+}

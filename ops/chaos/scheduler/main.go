@@ -192,7 +192,7 @@ func run(ctx context.Context, o options) (result, error) {
 		n.log = filepath.Join(o.workDir, n.id+".log")
 		n.args = []string{"schedule", "--id", n.id, "--raft-addr", n.raft, "--http-addr", n.http, "--data-dir", n.dir,
 			"--clickhouse", dsn, "--specs", specs, "--jobs", "chaos.tick", "--election-timeout", o.election.String(),
-			"--lease", o.lease.String(), "--log-level", "warn"}
+			"--lease", o.lease.String(), "--log-level", "warn", "--control-secret", "chaos-control-secret"}
 		if i == 0 {
 			n.args = append(n.args, "--bootstrap")
 		} else {
