@@ -56,15 +56,7 @@ type Server struct {
 
 // NewServer returns an HTTP simulator.
 func NewServer(cfg ServerConfig) *Server {
-	if cfg.Speed <= 0 {
-		cfg.Speed = 1
-	}
-	if cfg.BadShare == 0 {
-		cfg.BadShare = 0.002
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
-	}
+	defaultShape(&cfg.Speed, &cfg.BadShare, &cfg.Seed)
 	if cfg.Detectors <= 0 {
 		cfg.Detectors = 120
 	}

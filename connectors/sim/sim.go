@@ -57,19 +57,26 @@ type Simulator struct {
 
 // New returns a simulator that produces to out.
 func New(cfg Config, out Producer) *Simulator {
-	if cfg.Speed <= 0 {
-		cfg.Speed = 1
-	}
-	if cfg.BadShare == 0 {
-		cfg.BadShare = 0.002
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
-	}
+	defaultShape(&cfg.Speed, &cfg.BadShare, &cfg.Seed)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	return &Simulator{cfg: cfg, out: out}
+}
+
+// defaultShape fills in the knobs Config and ServerConfig share, with the
+// defaults both document: speed 1 (real cadence), bad share 0.002 and
+// seed 1.
+func defaultShape(speed, badShare *float64, seed *uint64) {
+	if *speed <= 0 {
+		*speed = 1
+	}
+	if *badShare == 0 {
+		*badShare = 0.002
+	}
+	if *seed == 0 {
+		*seed = 1
+	}
 }
 
 // Produced is the number of records produced so far.
