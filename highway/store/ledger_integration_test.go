@@ -22,10 +22,7 @@ func TestLedgerAndInsertMissing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st := testenv.Store(t)
-	feed := testenv.Feed(t, specV1)
-	if err := st.EnsureFeedTable(ctx, feed); err != nil {
-		t.Fatal(err)
-	}
+	feed := testenv.FeedTable(t, st, specV1)
 	res, err := st.ResumePoint(ctx, feed, "test.readings", 0)
 	if err != nil || res.HasLedger || res.HasRows {
 		t.Fatalf("a new partition: %+v, %v; want nothing", res, err)

@@ -29,10 +29,7 @@ func openWithReadings(t *testing.T, n int) (*store.Store, *catalog.Feed) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st := testenv.Store(t)
-	feed := testenv.Feed(t, specV1)
-	if err := st.EnsureFeedTable(ctx, feed); err != nil {
-		t.Fatal(err)
-	}
+	feed := testenv.FeedTable(t, st, specV1)
 	if n > 0 {
 		q := fmt.Sprintf("INSERT INTO %s.test_readings (station, value, count, ok, at, _topic, _partition, _offset, _ingested_at) "+
 			"SELECT concat('S', toString(number %% 3)), if(number %% 5 = 4, NULL, number / 2), toInt64(number), toUInt8(number %% 2), "+

@@ -33,10 +33,7 @@ func TestInsertRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st := testenv.Store(t)
-	feed := testenv.Feed(t, specV1)
-	if err := st.EnsureFeedTable(ctx, feed); err != nil {
-		t.Fatal(err)
-	}
+	feed := testenv.FeedTable(t, st, specV1)
 	// Twice is a no-op.
 	if err := st.EnsureFeedTable(ctx, feed); err != nil {
 		t.Fatal(err)
@@ -95,9 +92,7 @@ func TestSchemaEvolution(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st := testenv.Store(t)
-	if err := st.EnsureFeedTable(ctx, testenv.Feed(t, specV1)); err != nil {
-		t.Fatal(err)
-	}
+	testenv.FeedTable(t, st, specV1)
 	added := specV1 + "" // a new optional field is added in place
 	added = replaceOnce(added, "  - {name: at, type: time, required: true}", "  - {name: at, type: time, required: true}\n  - {name: note, type: string}")
 	if err := st.EnsureFeedTable(ctx, testenv.Feed(t, added)); err != nil {

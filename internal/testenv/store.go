@@ -58,3 +58,16 @@ func DefaultStore(t testing.TB) *store.Store {
 	}
 	return st
 }
+
+// FeedTable parses spec as Feed does and makes the feed's table on st
+// (store.EnsureFeedTable); either failing fails the test.
+func FeedTable(t testing.TB, st *store.Store, spec string) *catalog.Feed {
+	t.Helper()
+	feed := Feed(t, spec)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.EnsureFeedTable(ctx, feed); err != nil {
+		t.Fatalf("making the table of %s: %v", feed.Name, err)
+	}
+	return feed
+}
