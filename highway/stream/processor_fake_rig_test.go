@@ -150,6 +150,17 @@ func eventually(t *testing.T, cond func() bool, what func() string) {
 	}
 }
 
+// runUntil runs a processor on the rig's sink until the sink holds rows
+// rows, then stops it and returns it for its Stats.
+func (r *fakeRig) runUntil(t *testing.T, rows int) *stream.Processor {
+	t.Helper()
+	p := r.processor(t, nil, nil)
+	stop := start(t, p)
+	r.waitRows(t, rows)
+	stop()
+	return p
+}
+
 // waitRows waits until the sink holds want rows, and fails if any offset
 // is in it twice.
 func (r *fakeRig) waitRows(t *testing.T, want int) {

@@ -76,10 +76,7 @@ func TestProcessorSendsRejectsToTheDeadLetterTopic(t *testing.T) {
 		}
 	}
 	r.send(t, values, byStation)
-	p := r.processor(t, nil, nil)
-	stop := start(t, p)
-	r.waitRows(t, len(good))
-	stop()
+	p := r.runUntil(t, len(good))
 
 	dead := r.deadLetters(t)
 	if want := 4 * len(bad); len(dead) != want || p.Stats().Rejected != int64(want) {
@@ -122,10 +119,7 @@ func TestProcessorRetriesAFailedInsert(t *testing.T) {
 	r.sink.FailInserts(3)
 	const n = 600
 	r.send(t, goodReadings(0, n), byStation)
-	p := r.processor(t, nil, nil)
-	stop := start(t, p)
-	r.waitRows(t, n)
-	stop()
+	p := r.runUntil(t, n)
 	if f := r.sink.FailedInserts(); f != 3 {
 		t.Errorf("%d inserts failed, want 3", f)
 	}
@@ -155,10 +149,7 @@ func TestProcessorCompletesAPartlyLandedInsertOnce(t *testing.T) {
 	})
 	const n = 1000
 	r.send(t, goodReadings(0, n), byStation)
-	p := r.processor(t, nil, nil)
-	stop := start(t, p)
-	r.waitRows(t, n)
-	stop()
+	p := r.runUntil(t, n)
 	if f := r.sink.FailedInserts(); f != 2 {
 		t.Errorf("%d inserts failed in part, want 2", f)
 	}
