@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cityhighway/highway/highway/api"
@@ -112,16 +111,15 @@ ends by itself at its date. Every step is in the audit log.`, stderr)
 			if err := json.Unmarshal(out, &l); err != nil {
 				return fmt.Errorf("reading the API's answer: %w", err)
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tDEPARTMENT\tFEED\tOWNER\tUNTIL\tGRANTED UNTIL\tPURPOSE")
+			tb := newTable(stdout, "ID", "STATE", "DEPARTMENT", "FEED", "OWNER", "UNTIL", "GRANTED UNTIL", "PURPOSE")
 			for _, q := range l.Requests {
 				granted := "-"
 				if q.GrantUntil != nil {
-					granted = q.GrantUntil.UTC().Format(time.RFC3339)
+					granted = cell(q.GrantUntil.UTC())
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.ID, q.State, q.Department, q.Feed, q.Owner, q.Until.UTC().Format(time.RFC3339), granted, q.Purpose)
+				tb.row(q.ID, q.State, q.Department, q.Feed, q.Owner, q.Until.UTC(), granted, q.Purpose)
 			}
-			return tw.Flush()
+			return tb.flush()
 		}
 	case "show":
 		if out, err = call(http.MethodGet, "/api/v1/access-requests/"+url.PathEscape(id), nil); err != nil {
