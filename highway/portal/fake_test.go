@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cityhighway/highway/highway/api"
 	"github.com/cityhighway/highway/highway/catalog"
+	"github.com/cityhighway/highway/highway/control"
 	"github.com/cityhighway/highway/highway/store"
 )
 
@@ -159,12 +161,15 @@ func (q *fakeQuerier) QueryFeed(context.Context, *catalog.Feed, []string, time.T
 
 // testPortal is a portal over the built-in catalogue plus extraSpecs, with
 // fakes behind it; the token "td-token" belongs to TD (granted the
-// restricted feed), "epd-token" to EPD.
+// restricted feed), "epd-token" to EPD, "police-token" to POLICE (which
+// owns it), "hko-token" to HKO.
 type testPortal struct {
 	*Server
 	tokens *fakeTokens
 	q      *fakeQuerier
 	stats  *fakeStats
+	// control is the control plane holding access requests and grants.
+	control *fakeControl
 }
 
 func newTestPortal(t testing.TB) *testPortal {
@@ -177,15 +182,56 @@ func newTestPortal(t testing.TB) *testPortal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := &fakeTokens{tokens: map[string]string{"td-token": "TD", "epd-token": "EPD", "ghost-token": "GHOST"}}
+	tokens := &fakeTokens{tokens: map[string]string{"td-token": "TD", "epd-token": "EPD", "ghost-token": "GHOST", "police-token": "POLICE", "hko-token": "HKO"}}
 	q := &fakeQuerier{}
 	stats := &fakeStats{}
+	fc := &fakeControl{changed: make(chan struct{})}
 	a := api.New(api.Config{Catalog: cat, Stats: stats, Gatherer: prometheus.NewRegistry(), Tokens: tokens, Querier: q, Database: "default",
+		Control: fc, Requests: fc, Grants: fc,
 		Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	p, err := New(Config{API: a, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DistrictName: func(code, lang string) string { return lang + ":" + code }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testPortal{Server: p, tokens: tokens, q: q, stats: stats}
+	return &testPortal{Server: p, tokens: tokens, q: q, stats: stats, control: fc}
+}
+
+// fakeControl is the control plane in memory: it applies changes as the
+// raft FSM does (control.State.Apply) at testNow and is its own replica
+// of requests and grants.
+type fakeControl struct {
+	mu      sync.Mutex
+	st      control.State
+	changed chan struct{}
+}
+
+func (f *fakeControl) Apply(_ context.Context, ch *control.Change) (control.Applied, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.st.Apply(ch, testNow); err != nil {
+		return control.Applied{}, err
+	}
+	f.st.Index++
+	close(f.changed)
+	f.changed = make(chan struct{})
+	return control.Applied{Index: f.st.Index}, nil
+}
+
+func (f *fakeControl) Requests() []control.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.st.Requests)
+}
+
+func (f *fakeControl) Grants() []control.Grant {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.st.Grants)
+}
+
+func (f *fakeControl) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
 }

@@ -11,6 +11,9 @@
 //   - /feeds/{feed} a feed's data dictionary, provenance, a chart of its
 //     main figure over 24 hours, its latest rows, downloads and API calls
 //   - /jobs        the analytics jobs and their latest open results
+//   - /access      a signed-in department's access requests and those for
+//     its feeds, with approve and refuse; a restricted feed's page asks
+//     for access (access.go)
 //   - /api/3/action/... the CKAN subset DATA.GOV.HK serves (package_list,
 //     package_show, group_list, group_show), also at /api/action/...
 //   - /catalog.jsonld and /feeds/{feed}.jsonld: DCAT-AP as JSON-LD
@@ -28,8 +31,10 @@
 // exist. A department signs in with its API token, which the portal keeps
 // in a cookie (HttpOnly, SameSite=Strict, Secure when served over TLS);
 // each request checks the token again, so a revoked token is signed out
-// at its next page. Every form that changes anything (sign-in, sign-out)
-// carries a CSRF token, and cross-origin POSTs are refused.
+// at its next page. Every form that changes anything (sign-in, sign-out, access requests)
+// carries a CSRF token, and cross-origin POSTs are refused. Access requests
+// go through the API's own routes, called in process with the session's
+// token (access.go).
 //
 // # Languages
 //
@@ -132,6 +137,10 @@ func (s *Server) routes() {
 	page("GET /feeds/{feed}", s.feed)
 	page("GET /feeds/{feed}/download", s.download)
 	page("GET /jobs", s.jobs)
+	page("POST /feeds/{feed}/access-request", s.requestAccess)
+	page("GET /access", s.accessList)
+	page("POST /access/{id}/approve", s.decide("approve"))
+	page("POST /access/{id}/refuse", s.decide("refuse"))
 	page("GET /signin", s.signInForm)
 	page("POST /signin", s.signIn)
 	page("POST /signout", s.signOut)

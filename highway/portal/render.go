@@ -14,7 +14,7 @@ import (
 )
 
 // pageNames are the templates in templates/, each rendered inside base.html.
-var pageNames = []string{"city", "feeds", "feed", "jobs", "signin", "notfound"}
+var pageNames = []string{"city", "feeds", "feed", "jobs", "signin", "notfound", "request", "access"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}

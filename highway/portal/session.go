@@ -35,6 +35,10 @@ type visit struct {
 	csrf string
 	// notice is a message for the top of the page (signed out, ...).
 	notice string
+	// token is the signed-in department's API token, with which the
+	// portal calls the API on its behalf (access requests); "" for the
+	// public.
+	token string
 }
 
 // visitOf reads the request's language, session and CSRF cookie, setting
@@ -56,7 +60,7 @@ func (s *Server) visitOf(w http.ResponseWriter, r *http.Request) *visit {
 			setCookie(w, r, sessionCookie, "", -1)
 			v.notice = msg(v.lang, "signedOutInvalid")
 		} else {
-			v.dept = dept
+			v.dept, v.token = dept, c.Value
 		}
 	}
 	return v
