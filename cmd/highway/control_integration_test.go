@@ -31,8 +31,8 @@ type proc struct {
 }
 
 // TestControlPlaneProcesses runs the control plane as processes: three
-// `highway schedule` nodes (ports 47001-47003, HTTP 47081-47083) and two
-// `highway serve` (47180 on node 2, 47181 on node 3). The first serve
+// `highway schedule` nodes (ports 17001-17003, HTTP 17081-17083: below 32768, where Linux picks ephemeral ports) and two
+// `highway serve` (17180 on node 2, 17181 on node 3). The first serve
 // migrates a token file; revocations sent to node 1 are refused by both
 // API servers within a second (the time is printed); the leader is
 // SIGKILLed while `highway grant add` is in flight, and the grant is on
@@ -70,19 +70,19 @@ func TestControlPlaneProcesses(t *testing.T) {
 	nodes := map[string]*proc{}
 	httpOf := map[string]string{}
 	for i, id := range []string{"n1", "n2", "n3"} {
-		args := []string{"schedule", "--id", id, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", 47001+i), "--http-addr", fmt.Sprintf("127.0.0.1:%d", 47081+i),
+		args := []string{"schedule", "--id", id, "--raft-addr", fmt.Sprintf("127.0.0.1:%d", 17001+i), "--http-addr", fmt.Sprintf("127.0.0.1:%d", 17081+i),
 			"--data-dir", filepath.Join(dir, id), "--jobs", "none", "--election-timeout", "500ms", "--log-level", "warn"}
 		if i == 0 {
 			args = append(args, "--bootstrap")
 		} else {
-			args = append(args, "--join", "127.0.0.1:47081")
+			args = append(args, "--join", "127.0.0.1:17081")
 		}
 		nodes[id] = start(id, args...)
-		httpOf[id] = fmt.Sprintf("127.0.0.1:%d", 47081+i)
+		httpOf[id] = fmt.Sprintf("127.0.0.1:%d", 17081+i)
 	}
 	waitFor(t, 60*time.Second, "three members", func() bool {
 		var v struct{ Members []struct{ ID string } }
-		return getJSON("http://127.0.0.1:47081/api/v1/cluster", "", &v) == nil && len(v.Members) == 3
+		return getJSON("http://127.0.0.1:17081/api/v1/cluster", "", &v) == nil && len(v.Members) == 3
 	})
 
 	// A token file from before the control plane.
@@ -95,9 +95,9 @@ func TestControlPlaneProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start("serve-a", "serve", "--addr", "127.0.0.1:47180", "--control-plane", httpOf["n2"], "--tokens-file", tokensFile, "--log-level", "warn")
-	start("serve-b", "serve", "--addr", "127.0.0.1:47181", "--control-plane", httpOf["n3"], "--tokens-file", filepath.Join(dir, "none.json"), "--log-level", "warn")
-	apis := []string{"http://127.0.0.1:47180", "http://127.0.0.1:47181"}
+	start("serve-a", "serve", "--addr", "127.0.0.1:17180", "--control-plane", httpOf["n2"], "--tokens-file", tokensFile, "--log-level", "warn")
+	start("serve-b", "serve", "--addr", "127.0.0.1:17181", "--control-plane", httpOf["n3"], "--tokens-file", filepath.Join(dir, "none.json"), "--log-level", "warn")
+	apis := []string{"http://127.0.0.1:17180", "http://127.0.0.1:17181"}
 	for _, a := range apis {
 		waitFor(t, 60*time.Second, a+" ready", func() bool { return status(a+"/readyz", "") == http.StatusOK })
 	}
@@ -136,7 +136,7 @@ func TestControlPlaneProcesses(t *testing.T) {
 
 	// The leader killed with a grant in flight.
 	var v struct{ Leader string }
-	if err := getJSON("http://127.0.0.1:47081/api/v1/cluster", "", &v); err != nil || nodes[v.Leader] == nil {
+	if err := getJSON("http://127.0.0.1:17081/api/v1/cluster", "", &v); err != nil || nodes[v.Leader] == nil {
 		t.Fatalf("no leader: %v %+v", err, v)
 	}
 	order := []string{httpOf[v.Leader]}
