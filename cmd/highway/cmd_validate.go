@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cityhighway/highway/highway/catalog"
@@ -47,13 +48,8 @@ With no PATH it checks the built-in specs. Exits 1 when anything is wrong,
 // summarize says how many specs of each kind were checked: those the files
 // added to the built-in ones, or all of them when no file was given.
 func summarize(all, builtin map[string]int, onlyAdded bool) string {
-	kinds := make([]string, 0, len(all))
-	for k := range all {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
 	var parts []string
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		n := all[k]
 		if onlyAdded {
 			n -= builtin[k]

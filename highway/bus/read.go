@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -18,13 +19,8 @@ func (b *Bus) ReadAll(ctx context.Context, topic string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]int, 0, len(ends))
-	for p := range ends {
-		parts = append(parts, p)
-	}
-	sort.Ints(parts)
 	var out []Message
-	for _, p := range parts {
+	for _, p := range slices.Sorted(maps.Keys(ends)) {
 		err := b.readRange(ctx, topic, p, kafka.FirstOffset, ends[p], func(m *Message) {
 			out = append(out, m.Clone())
 		})
