@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cityhighway/highway/highway/api"
-	"github.com/cityhighway/highway/highway/catalog"
 	"github.com/cityhighway/highway/highway/control"
 )
 
@@ -22,18 +21,18 @@ import (
 // exist once. The portal only turns forms into the routes' JSON and the
 // answers' statuses into sentences in the page's language.
 //
-//   - GET  /feeds/{feed} of a restricted feed a signed-in department may
-//     not read: the feed's name and owner and the request form
+//   - GET  /feeds/{feed} of a feed a signed-in department may not read:
+//     404 with the request form, the same whether the feed is restricted
+//     or does not exist (as the API answers a request alike for both, the
+//     page does not tell which restricted feeds exist)
 //   - POST /feeds/{feed}/access-request: purpose, until (a date)
 //   - GET  /access: the department's requests and those for its feeds
 //   - POST /access/{id}/approve (until, a date), /access/{id}/refuse (reason)
 
-// requestPage is the data of a restricted feed's page for a department
-// that may not read it.
+// requestPage is the data of the page of a feed a signed-in department
+// may not read: only the name asked for, never the feed's title or owner.
 type requestPage struct {
-	Feed  string
-	Title localized
-	Owner string
+	Feed string
 	// Purpose and Until are the form's values (after an error, what was
 	// sent); Min is the earliest end the date picker offers.
 	Purpose, Until, Min string
@@ -167,60 +166,55 @@ func rowOf(q control.Request) requestRow {
 	return requestRow{Request: q, UntilDate: dateOfUntil(q.Until), Pending: q.State == control.RequestPending}
 }
 
-// requestable returns the feed called name if it is restricted and the
-// signed-in department of v may not read it (so may ask for it), else nil.
-func (s *Server) requestable(v *visit, name string) *catalog.Feed {
-	if v.dept == nil {
-		return nil
-	}
-	f := s.catalog().Feed(name)
-	if f == nil || f.Access != catalog.Restricted || s.cfg.API.ReadableFeed(v.dept, name) != nil {
-		return nil
-	}
-	return f
+// requestable reports whether the signed-in department of v may ask for
+// the feed called name from its page: one it may not read, restricted or
+// not existing alike (the API decides the rest).
+func (s *Server) requestable(v *visit, name string) bool {
+	return v.dept != nil && strings.TrimSpace(name) != "" && s.cfg.API.ReadableFeed(v.dept, name) == nil
 }
 
-// requestForm renders a restricted feed's page with the request form.
-func (s *Server) requestForm(w http.ResponseWriter, r *http.Request, v *visit, f *catalog.Feed, status int, page requestPage) {
-	page.Feed, page.Title, page.Owner = f.Name, localize(titleOf(f), v.lang), f.Department
+// requestForm renders the page of a feed the department may not read,
+// with the request form.
+func (s *Server) requestForm(w http.ResponseWriter, r *http.Request, v *visit, name string, status int, page requestPage) {
+	page.Feed = name
 	page.Min = dateOfUntil(s.cfg.API.Now().AddDate(0, 0, 1))
 	if page.Until == "" {
 		page.Until = dateOfUntil(s.cfg.API.Now().AddDate(0, 3, 0))
 	}
 	all, _ := s.requests(r, v)
 	for _, q := range all {
-		if q.Feed == f.Name && q.Department == v.dept.Name {
+		if q.Feed == name && q.Department == v.dept.Name {
 			page.Mine = append(page.Mine, rowOf(q))
 		}
 	}
-	s.render(w, r, v, status, "request", page.Title.S, page)
+	s.render(w, r, v, status, "request", msg(v.lang, "requestAccess"), page)
 }
 
 // requestAccess posts the request form to POST /api/v1/access-requests.
 func (s *Server) requestAccess(w http.ResponseWriter, r *http.Request, v *visit) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	f := s.requestable(v, r.PathValue("feed"))
-	if f == nil {
+	name := r.PathValue("feed")
+	if v.dept == nil {
 		s.notFound(w, r, v)
 		return
 	}
 	page := requestPage{Purpose: r.PostFormValue("purpose"), Until: r.PostFormValue("until")}
 	if !checkCSRF(r, v) {
 		page.Error = msg(v.lang, "csrfFailed")
-		s.requestForm(w, r, v, f, http.StatusForbidden, page)
+		s.requestForm(w, r, v, name, http.StatusForbidden, page)
 		return
 	}
 	until, ok := untilOfDate(page.Until)
 	if !ok {
 		page.Error = msg(v.lang, "badUntil")
-		s.requestForm(w, r, v, f, http.StatusBadRequest, page)
+		s.requestForm(w, r, v, name, http.StatusBadRequest, page)
 		return
 	}
 	var out api.AccessRequest
-	status, _ := s.callAPI(r, v, http.MethodPost, "/api/v1/access-requests", api.AccessRequestBody{Feed: f.Name, Purpose: page.Purpose, Until: until}, &out)
+	status, _ := s.callAPI(r, v, http.MethodPost, "/api/v1/access-requests", api.AccessRequestBody{Feed: name, Purpose: page.Purpose, Until: until}, &out)
 	if status != http.StatusCreated {
 		page.Error = accessError(v.lang, "request", status)
-		s.requestForm(w, r, v, f, status, page)
+		s.requestForm(w, r, v, name, status, page)
 		return
 	}
 	http.Redirect(w, r, "/access?done=requested", http.StatusSeeOther)

@@ -40,22 +40,30 @@ func TestAccessRequestInPortal(t *testing.T) {
 	const action = feedPage + "/access-request"
 
 	resp, body := p.get(t, feedPage, epd)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != 404 {
 		t.Fatalf("EPD on the restricted feed's page: %d", resp.StatusCode)
 	}
-	for _, want := range []string{`action="` + action + `"`, `<label for="purpose">`, `<label for="until">`, `name="csrf" value="` + csrfOf(t, epd) + `"`, "Open police cases", "POLICE"} {
+	for _, want := range []string{`action="` + action + `"`, `<label for="purpose">`, `<label for="until">`, `name="csrf" value="` + csrfOf(t, epd) + `"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the request form lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "case_id") || strings.Contains(body, "POST /api/v1/query") {
-		t.Error("the request form shows the feed's fields or its API call")
+	for _, secret := range []string{"case_id", "POST /api/v1/query", "Open police cases", "POLICE"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("the request form shows %q of the restricted feed", secret)
+		}
+	}
+	// A feed that does not exist gets the same page: it does not tell
+	// which restricted feeds exist.
+	resp, other := p.get(t, "/feeds/police.cases.closed", epd)
+	if resp.StatusCode != 404 || strings.ReplaceAll(other, "police.cases.closed", "police.cases.open") != body {
+		t.Errorf("a missing feed's page (%d) differs from a restricted feed's:\n%s", resp.StatusCode, other)
 	}
 	if _, body := p.get(t, feedPage, signIn(t, p, "td-token")); strings.Contains(body, action) || !strings.Contains(body, "case_id") {
 		t.Error("TD, granted the feed, gets the request form instead of the feed")
 	}
-	if resp, _ := p.get(t, feedPage+"?lang=zh-Hant", epd); resp.StatusCode != 200 {
-		t.Errorf("zh-Hant request form: %d", resp.StatusCode)
+	if resp, body := p.get(t, feedPage+"?lang=zh-Hant", epd); resp.StatusCode != 404 || !strings.Contains(body, "<label for=\"purpose\">用途</label>") {
+		t.Errorf("zh-Hant request form: %d\n%s", resp.StatusCode, body)
 	}
 
 	tomorrow := testNow.In(hongKong).AddDate(0, 0, 1).Format(time.DateOnly)
@@ -76,7 +84,7 @@ func TestAccessRequestInPortal(t *testing.T) {
 		{"end in the past", action, url.Values{"csrf": {csrfOf(t, epd)}, "purpose": {"x"}, "until": {yesterday}}, epd, nil, 400, "Please give a purpose and an end date after today"},
 		{"not a date", action, url.Values{"csrf": {csrfOf(t, epd)}, "purpose": {"x"}, "until": {"soon"}}, epd, nil, 400, "YYYY-MM-DD"},
 		{"signed out", action, url.Values{"csrf": {csrfOf(t, epd)}, "purpose": {"x"}, "until": {tomorrow}}, nil, nil, 404, "Page not found"},
-		{"an open feed", "/feeds/hko.weather.rainfall/access-request", url.Values{"csrf": {csrfOf(t, epd)}, "purpose": {"x"}, "until": {tomorrow}}, epd, nil, 404, "Page not found"},
+		{"an open feed", "/feeds/hko.weather.rainfall/access-request", url.Values{"csrf": {csrfOf(t, epd)}, "purpose": {"x"}, "until": {tomorrow}}, epd, nil, 409, "Your department may read this feed already"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := p.post(t, tc.path, tc.form, tc.session, tc.headers...)
@@ -100,8 +108,8 @@ func TestAccessRequestInPortal(t *testing.T) {
 		t.Fatalf("the request in the control plane: %+v (until want %s)", q, wantUntil)
 	}
 	if _, body := p.get(t, "/access?done=requested", epd); !strings.Contains(body, q.ID) || !strings.Contains(body, "pending") ||
-		!strings.Contains(body, "Your request was sent") || strings.Contains(body, "/access/"+q.ID+"/approve") {
-		t.Errorf("EPD's /access does not list its pending request, or offers to approve it:\n%s", body)
+		!strings.Contains(body, "Your request was sent") || strings.Contains(body, "/access/"+q.ID+"/approve") || strings.Contains(body, "POLICE") {
+		t.Errorf("EPD's /access does not list its pending request, or offers to approve it, or names the owner:\n%s", body)
 	}
 	if _, body := p.get(t, feedPage, epd); !strings.Contains(body, q.ID) {
 		t.Error("the feed's page does not show EPD's earlier request")

@@ -60,8 +60,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	f := s.cfg.API.ReadableFeed(v.dept, name)
 	if f == nil {
-		if rf := s.requestable(v, name); rf != nil {
-			s.requestForm(w, r, v, rf, http.StatusOK, requestPage{})
+		if s.requestable(v, name) {
+			s.requestForm(w, r, v, name, http.StatusNotFound, requestPage{})
 			return
 		}
 		s.notFound(w, r, v)
