@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -90,7 +91,9 @@ func (b *Budget) Account(name string) *Account {
 }
 
 // Close gives back what the account holds and closes it; the others' shares
-// grow.
+// grow. An Acquire call of the account still waiting counts among those the
+// borrowers give way to until it returns (its context ends): it takes
+// itself off the count then, so Close leaves the count alone.
 func (a *Account) Close() {
 	b := a.b
 	b.mu.Lock()
@@ -100,8 +103,6 @@ func (a *Account) Close() {
 	}
 	b.used -= a.used
 	a.used = 0
-	b.needy -= a.needy
-	a.needy = 0
 	delete(b.accounts, a)
 	b.reshare()
 }
@@ -161,9 +162,14 @@ func (a *Account) Clamp(n int64) int64 {
 	return min(max(n, 1), a.b.limit())
 }
 
+// errAccountClosed is returned by an Acquire that was waiting when its
+// account was closed.
+var errAccountClosed = errors.New("the account is closed")
+
 // Acquire waits until the account may take n bytes (clamped with Clamp) and
 // takes them, returning how many it took. It returns ctx's error if ctx
-// ends first, having taken nothing.
+// ends first, and errAccountClosed if the account is closed while it
+// waits, having taken nothing.
 func (a *Account) Acquire(ctx context.Context, n int64) (int64, error) {
 	b := a.b
 	b.mu.Lock()
@@ -189,7 +195,13 @@ func (a *Account) Acquire(ctx context.Context, n int64) (int64, error) {
 			b.waiting--
 		}
 	}()
-	for !b.fits(a, n) {
+	for {
+		if _, open := b.accounts[a]; !open {
+			return 0, fmt.Errorf("waiting for %d bytes of the memory budget for %s: %w", n, a.name, errAccountClosed)
+		}
+		if b.fits(a, n) {
+			break
+		}
 		if !waiting {
 			waiting = true
 			b.waits++

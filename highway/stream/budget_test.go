@@ -314,3 +314,45 @@ func TestSizerWait(t *testing.T) {
 		})
 	}
 }
+
+// TestBudgetCloseWhileWaiting: an account closed while one of its Acquire
+// calls waits within its share stops counting as a feed the borrowers give
+// way to once that call returns, and not before nor twice: the others
+// waiting below their share still hold the borrowers back.
+func TestBudgetCloseWhileWaiting(t *testing.T) {
+	b := NewBudget(20 * half) // 4 accounts: share 5, reserve 2, limit 8
+	backlog, storm, quiet, gone := b.Account("backlog"), b.Account("storm"), b.Account("quiet"), b.Account("gone")
+	ctx := context.Background()
+	for _, a := range []*Account{backlog, storm} {
+		if _, err := a.Acquire(ctx, 8*half); err != nil { // committed 8 + 8 + 2 + 2
+			t.Fatal(err)
+		}
+	}
+	goneCtx, cancelGone := context.WithCancel(ctx)
+	goneErr := make(chan error, 1)
+	go func() {
+		_, err := gone.Acquire(goneCtx, 3*half) // within its share: waits, needy
+		goneErr <- err
+	}()
+	quietGot := make(chan error, 1)
+	go func() {
+		_, err := quiet.Acquire(ctx, 5*half) // its share: waits, needy
+		quietGot <- err
+	}()
+	waitFor(t, func() bool { return b.Stats().Waiting == 2 })
+	gone.Close() // 3 accounts: share 6⅔, limit 9; committed 18, the quiet feed's 5 do not fit yet
+	cancelGone()
+	if err := <-goneErr; !errors.Is(err, errAccountClosed) && !errors.Is(err, context.Canceled) {
+		t.Fatalf("the closed account's Acquire returned %v, want it refused", err)
+	}
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := backlog.Acquire(cancelled, half); err == nil { // 9 > share: borrowing
+		t.Fatal("the borrower took bytes while a feed below its share waited (the closed account's waiter was uncounted twice)")
+	}
+	storm.Release(half)
+	if err := <-quietGot; err != nil {
+		t.Fatal(err)
+	}
+}
