@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,8 +150,16 @@ func (c *child) get(ctx context.Context, path string) ([]byte, error) {
 	return io.ReadAll(res.Body)
 }
 
-// count counts the lines of the child's log that contain s.
-func (c *child) count(s string) int {
+// assignedLine matches the log line of a claimed partition.
+var assignedLine = regexp.MustCompile(`msg="partition assigned" feed=(\S+) partition=(\d+)`)
+
+// assigned counts the distinct partitions (feed and partition) the child's
+// log says were claimed.
+func (c *child) assigned() int {
 	data, _ := os.ReadFile(c.LogPath)
-	return bytes.Count(data, []byte(s))
+	seen := map[string]struct{}{}
+	for _, m := range assignedLine.FindAllSubmatch(data, -1) {
+		seen[string(m[1])+"/"+string(m[2])] = struct{}{}
+	}
+	return len(seen)
 }
