@@ -47,6 +47,12 @@ type sizer struct {
 	// time since the one before began, which was at last.
 	rate float64
 	last time.Time
+	// claimed is when the partition was claimed (claim), zero if not said;
+	// quietStart says its first record came too late for the first batch to
+	// wait (wait), which makes that record over the time since the claim
+	// the first batch's rate.
+	claimed    time.Time
+	quietStart bool
 }
 
 func newSizer(maxValues, maxGrant int64) *sizer {
@@ -65,10 +71,19 @@ func (s *sizer) values(grant int64) int64 {
 	return min(max(int64(float64(grant)/s.ratio), 1), s.maxValues)
 }
 
+// claim notes that the partition was claimed at t. A partition whose first
+// record comes long after its claim is a quiet one: its first batch goes
+// at once, and its records over the time since the claim are the first
+// batch's rate, so that its second does not wait out max_wait either. One
+// whose first record is there at once (a backlog, a busy feed) waits, and
+// its rate is learnt from its batches as before.
+func (s *sizer) claim(t time.Time) { s.last, s.claimed = t, t }
+
 // began notes that a batch of n records began at t (its first record was
 // there).
 func (s *sizer) began(t time.Time, n int) {
-	if !s.last.IsZero() {
+	first := !s.claimed.IsZero() && s.last.Equal(s.claimed)
+	if !s.last.IsZero() && (!first || s.quietStart) {
 		sample := float64(n) / max(t.Sub(s.last).Seconds(), 1e-3)
 		if s.rate == 0 {
 			s.rate = sample
@@ -84,8 +99,18 @@ func (s *sizer) began(t time.Time, n int) {
 // record would come within it (a quiet feed, a record now and then),
 // when a batch takes what was fetched with its first record and goes at
 // once: waiting would add maxWait to every record's latency and save no
-// INSERT. A partition that has not yet seen two batches waits maxWait.
-func (s *sizer) wait(maxWait time.Duration) time.Duration {
+// INSERT. The first batch of a claimed partition (claim) goes at once when
+// its first record, there at first, came more than maxWait after the
+// claim, and wait notes so for began. A partition of unknown rate
+// otherwise (its first two batches) waits maxWait.
+func (s *sizer) wait(maxWait time.Duration, first time.Time) time.Duration {
+	if s.rate == 0 && !s.claimed.IsZero() && s.last.Equal(s.claimed) {
+		s.quietStart = first.Sub(s.claimed) > maxWait // one record since the claim
+		if s.quietStart {
+			return 0
+		}
+		return maxWait
+	}
 	if s.rate > 0 && s.rate*maxWait.Seconds() < 1 {
 		return 0
 	}

@@ -287,28 +287,41 @@ func TestBudgetTryAcquire(t *testing.T) {
 }
 
 // TestSizerWait: a batch waits MaxWait to fill unless the partition's
-// recent rate is below one record per MaxWait.
+// recent rate is below one record per MaxWait; a claimed partition judges
+// its first batch by how long its first record took to come.
 func TestSizerWait(t *testing.T) {
 	const maxWait = 500 * time.Millisecond
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string
+		claimed bool     // at t0
 		batches [][2]int // seconds after t0 it began, records
+		first   float64  // seconds after t0 the next batch's first record is there
 		want    time.Duration
 	}{
-		{"a new partition waits", nil, maxWait},
-		{"one batch says nothing of the rate", [][2]int{{0, 1}}, maxWait},
-		{"a record every two seconds goes at once", [][2]int{{0, 1}, {2, 1}, {4, 1}}, 0},
-		{"ten records a second wait", [][2]int{{0, 10}, {1, 10}, {2, 10}}, maxWait},
-		{"a quiet partition that gets a burst waits again", [][2]int{{0, 1}, {2, 1}, {4, 1}, {5, 1000}}, maxWait},
+		{"a new partition waits", false, nil, 10, maxWait},
+		{"one batch says nothing of the rate", false, [][2]int{{0, 1}}, 2, maxWait},
+		{"a record every two seconds goes at once", false, [][2]int{{0, 1}, {2, 1}, {4, 1}}, 6, 0},
+		{"ten records a second wait", false, [][2]int{{0, 10}, {1, 10}, {2, 10}}, 3, maxWait},
+		{"a quiet partition that gets a burst waits again", false, [][2]int{{0, 1}, {2, 1}, {4, 1}, {5, 1000}}, 5.01, maxWait},
+		{"a first record long after the claim goes at once", true, nil, 8, 0},
+		{"a first record at once after the claim waits", true, nil, 0.01, maxWait},
+		{"the second batch of a quiet claimed partition goes at once", true, [][2]int{{8, 1}}, 10, 0},
+		{"the second batch of a claimed backlog waits", true, [][2]int{{0, 5000}}, 0.2, maxWait},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSizer(16<<20, 64<<20)
-			for _, b := range tt.batches {
-				s.began(t0.Add(time.Duration(b[0])*time.Second), b[1])
+			if tt.claimed {
+				s.claim(t0)
 			}
-			if got := s.wait(maxWait); got != tt.want {
+			for _, b := range tt.batches { // as a partition's fetcher does: wait, then began
+				at := t0.Add(time.Duration(b[0]) * time.Second)
+				s.wait(maxWait, at)
+				s.began(at, b[1])
+			}
+			first := t0.Add(time.Duration(tt.first * float64(time.Second)))
+			if got := s.wait(maxWait, first); got != tt.want {
 				t.Fatalf("wait %s, want %s (rate %.2f/s)", got, tt.want, s.rate)
 			}
 		})

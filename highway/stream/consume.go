@@ -86,6 +86,7 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 	go func() {
 		defer close(decoded)
 		sz := newSizer(p.cfg.MaxBytes, p.acct.Clamp(math.MaxInt64))
+		sz.claim(time.Now())
 		for {
 			// Bytes from the budget first: a little to wait for records with
 			// (when even that is spent, the backlog waits in Kafka), then,
@@ -109,8 +110,8 @@ func (p *Processor) consume(ctx context.Context, c *bus.Claim) error {
 				grant += p.acct.TryAcquire(want-grant, minGrant)
 			}
 			limit := sz.values(grant)
-			wait := sz.wait(p.cfg.MaxWait)
 			arrived := time.Now()
+			wait := sz.wait(p.cfg.MaxWait, arrived)
 			var msgs []bus.Message
 			var bad *bus.BadBatchError
 			err = retry(gctx, p, "fetching from Kafka", func() (err error) {
