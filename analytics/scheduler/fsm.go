@@ -142,6 +142,17 @@ type FSM struct {
 	// controlChanged is closed, and replaced, at each change of the
 	// control plane's state (under mu).
 	controlChanged chan struct{}
+	// applied is the log index of the last entry in state (under mu).
+	// Raft's own AppliedIndex runs ahead of it: raft counts an entry
+	// applied when it hands it to the FSM's goroutine, before Apply.
+	applied uint64
+}
+
+// Applied returns the log index of the last entry the state holds.
+func (f *FSM) Applied() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.applied
 }
 
 // NewFSM returns an empty state machine.
@@ -191,6 +202,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return err
 	}
 	f.mu.Lock()
+	f.applied = max(f.applied, l.Index)
 	err = f.state.apply(c, l.Index, f.log)
 	if err == nil && control.IsOp(string(c.Op)) {
 		f.controlChange()
@@ -415,7 +427,7 @@ func prune(js *JobState) {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	b, err := json.Marshal(snapshotFile{V: EntryVersion, State: f.state})
+	b, err := json.Marshal(snapshotFile{V: EntryVersion, State: f.state, Applied: f.applied})
 	if err != nil {
 		return nil, fmt.Errorf("snapshotting scheduler state: %w", err)
 	}
@@ -448,6 +460,7 @@ func (f *FSM) Restore(r io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.state = sf.State
+	f.applied = sf.Applied
 	f.controlChange()
 	f.mu.Unlock()
 	select {
@@ -461,6 +474,9 @@ func (f *FSM) Restore(r io.ReadCloser) error {
 type snapshotFile struct {
 	V     int    `json:"v"`
 	State *State `json:"state"`
+	// Applied is the log index of the last entry in State (0 in snapshots
+	// made before it was kept).
+	Applied uint64 `json:"applied,omitempty"`
 }
 
 type fsmSnapshot []byte

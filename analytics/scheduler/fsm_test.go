@@ -171,6 +171,11 @@ func TestFSMSnapshotRestore(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("restored state differs:\n%+v\n%+v", a, b)
 	}
+	// It knows which entry its state holds: a follower's read-your-writes
+	// wait (Node.waitApplied) asks it, not raft.
+	if f.Applied() != 8 || g.Applied() != 8 {
+		t.Errorf("Applied() = %d, restored %d; want 8, the last entry applied", f.Applied(), g.Applied())
+	}
 	// The restored machine goes on from where the snapshot was taken.
 	errs := applyAll(t, g, &Command{Op: OpFinish, At: 10, Name: "j.x", Slot: 11, Attempt: 1, Node: "a", OK: true},
 		&Command{Op: OpAssign, At: 11, Name: "j.x", Slot: 11, End: 12, Attempt: 2, Node: "a", Lease: 99})

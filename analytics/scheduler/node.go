@@ -381,12 +381,13 @@ func (n *Node) Propose(ctx context.Context, c *Command) error {
 	return err
 }
 
-// waitApplied waits, for at most a second, until this node has applied the
-// entry at index, so a write made through a follower is visible in its
-// next read.
+// waitApplied waits, for at most 5 seconds, until this node's state holds
+// the entry at index, so a write made through a follower is visible in its
+// next read. It asks the FSM, not raft: raft's AppliedIndex counts an entry
+// once handed to the FSM, before its Apply has run.
 func (n *Node) waitApplied(ctx context.Context, index uint64) {
-	deadline := time.Now().Add(time.Second)
-	for n.raft.AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
+	deadline := time.Now().Add(5 * time.Second)
+	for n.fsm.Applied() < index && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
