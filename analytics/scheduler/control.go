@@ -137,10 +137,10 @@ func (n *Node) expireControl(now time.Time) {
 	ch := &control.Change{Op: control.OpExpire, Expire: due, Actor: "leader " + n.cfg.ID}
 	_, err := n.applyLocal(&Command{V: EntryVersion, Op: Op(control.OpExpire), At: now.UnixMilli(), Control: ch})
 	if err != nil {
-		n.log.Warn("expiring grants and access requests", "grants", len(due.Grants), "requests", len(due.Requests), "err", err)
+		n.log.Warn("expiring grants and access requests", "grants", len(due.Grants), "requests", len(due.Requests), "forgotten_tokens", len(due.Tokens), "forgotten_requests", len(due.Forget), "err", err)
 		return
 	}
-	n.log.Info("expired grants and access requests", "grants", len(due.Grants), "requests", len(due.Requests))
+	n.log.Info("expired grants and access requests", "grants", len(due.Grants), "requests", len(due.Requests), "forgotten_tokens", len(due.Tokens), "forgotten_requests", len(due.Forget))
 	if n.cfg.Audit == nil {
 		return
 	}

@@ -289,7 +289,9 @@ func (c *Client) List(ctx context.Context) ([]TokenInfo, error) {
 }
 
 // Import adds tokens as they are (ID, hash, dates), skipping those the
-// control plane holds already: the migration of a token file. It returns
+// control plane holds already, and those made no later than a token it
+// has forgotten (State.TokensForgotten), which may have been revoked
+// there: the migration of a token file. It returns
 // how many it added.
 func (c *Client) Import(ctx context.Context, tokens []Token) (int, error) {
 	st, err := c.State(ctx)
@@ -298,7 +300,8 @@ func (c *Client) Import(ctx context.Context, tokens []Token) (int, error) {
 	}
 	added := 0
 	for _, t := range tokens {
-		if slices.ContainsFunc(st.Tokens, func(h Token) bool { return h.ID == t.ID }) {
+		if slices.ContainsFunc(st.Tokens, func(h Token) bool { return h.ID == t.ID }) ||
+			!st.TokensForgotten.IsZero() && !t.Created.After(st.TokensForgotten) {
 			continue
 		}
 		t := t

@@ -99,3 +99,83 @@ func TestExpiryRefusesWhatHasNotEnded(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiryForgets checks that a token revoked or expired, and an access
+// request refused or expired, leave the state Retention after they ended,
+// not a second before, and that what still works or still counts stays.
+func TestExpiryForgets(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	end, later := t0.Add(time.Hour), t0.Add(10*24*time.Hour)
+	seeded := func() *State {
+		return &State{
+			Tokens: []Token{
+				{TokenInfo: TokenInfo{ID: "tok_revoked", Created: t0, Revoked: &end, Expires: &later}},
+				{TokenInfo: TokenInfo{ID: "tok_expired", Created: t0.Add(time.Minute), Expires: &end}},
+				{TokenInfo: TokenInfo{ID: "tok_later", Created: t0, Expires: &later}},
+				{TokenInfo: TokenInfo{ID: "tok_never", Created: t0}},
+			},
+			Requests: []Request{
+				{ID: "ar_refused", State: RequestRefused, DecidedAt: &end, Until: later},
+				{ID: "ar_expired", State: RequestExpired, GrantUntil: &end, Until: later},
+				{ID: "ar_lapsed", State: RequestExpired, Until: end},
+				{ID: "ar_refused_later", State: RequestRefused, DecidedAt: &later, Until: later},
+			},
+		}
+	}
+	tests := []struct {
+		name       string
+		at         time.Time
+		wantTokens []string
+		wantReqs   []string
+	}{
+		{"a second before the retention", end.Add(Retention - time.Second),
+			[]string{"tok_revoked", "tok_expired", "tok_later", "tok_never"}, []string{"ar_refused", "ar_expired", "ar_lapsed", "ar_refused_later"}},
+		{"at the retention", end.Add(Retention),
+			[]string{"tok_later", "tok_never"}, []string{"ar_refused_later"}},
+		{"after the retention of the later ones", later.Add(Retention + time.Hour),
+			[]string{"tok_never"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := seeded()
+			if e := s.Due(tt.at); e != nil {
+				if err := s.Apply(&Change{Op: OpExpire, Expire: e}, tt.at); err != nil {
+					t.Fatal(err)
+				}
+				if again := s.Due(tt.at); again != nil {
+					t.Errorf("due after the expiry: %+v", again)
+				}
+				if err := s.Apply(&Change{Op: OpExpire, Expire: e}, tt.at); !errors.Is(err, ErrInvalid) {
+					t.Errorf("the same expiry again: %v, want refused", err)
+				}
+			}
+			var ids []string
+			for _, tok := range s.Tokens {
+				ids = append(ids, tok.ID)
+			}
+			if !slices.Equal(ids, tt.wantTokens) {
+				t.Errorf("tokens %v, want %v", ids, tt.wantTokens)
+			}
+			ids = nil
+			for _, r := range s.Requests {
+				ids = append(ids, r.ID)
+			}
+			if !slices.Equal(ids, tt.wantReqs) {
+				t.Errorf("requests %v, want %v", ids, tt.wantReqs)
+			}
+			if len(tt.wantTokens) < 4 && !s.TokensForgotten.Equal(t0.Add(time.Minute)) {
+				t.Errorf("tokens forgotten through %s, want %s", s.TokensForgotten, t0.Add(time.Minute))
+			}
+		})
+	}
+	early := seeded()
+	at := end.Add(Retention - time.Second)
+	for _, e := range []*Expiry{{Tokens: []string{"tok_revoked"}}, {Tokens: []string{"tok_never"}}, {Forget: []string{"ar_refused"}}, {Tokens: []string{"tok_9"}}} {
+		if err := early.Apply(&Change{Op: OpExpire, Expire: e}, at); !errors.Is(err, ErrInvalid) {
+			t.Errorf("forgetting %+v early: %v, want refused", e, err)
+		}
+	}
+	if len(early.Tokens) != 4 || len(early.Requests) != 4 {
+		t.Errorf("state changed by refused changes: %+v", early)
+	}
+}

@@ -102,6 +102,11 @@ type State struct {
 	Grants []Grant `json:"grants"`
 	// Requests are the access requests, oldest first.
 	Requests []Request `json:"requests,omitempty"`
+	// TokensForgotten is the latest creation time of a token OpExpire has
+	// removed (Retention after it stopped working): Client.Import does not
+	// bring back a token file's token made then or before, which could be
+	// one revoked here and forgotten since.
+	TokensForgotten time.Time `json:"tokens_forgotten,omitzero"`
 }
 
 // Apply changes the state by c, made at at (the proposer's clock, so that
@@ -201,7 +206,7 @@ func (s *State) grant(dept, feed string) int {
 // Clone returns a deep enough copy for another goroutine to read while
 // this one goes on applying.
 func (s *State) Clone() *State {
-	c := &State{Index: s.Index, Tokens: slices.Clone(s.Tokens), Grants: slices.Clone(s.Grants), Requests: slices.Clone(s.Requests)}
+	c := &State{Index: s.Index, Tokens: slices.Clone(s.Tokens), Grants: slices.Clone(s.Grants), Requests: slices.Clone(s.Requests), TokensForgotten: s.TokensForgotten}
 	return c
 }
 
