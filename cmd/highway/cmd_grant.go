@@ -45,6 +45,9 @@ applied. Each change is in the audit log of the node that took it.`, stderr)
 	if !cp.given() {
 		return fmt.Errorf("%w: grants made at run time live on the control plane: give --control-plane host:port of a scheduler node (or set HIGHWAY_CONTROL_PLANE); grants in department specs need no command", errUsage)
 	}
+	if cp.secret == "" {
+		return needSecret("grant")
+	}
 	cl, err := cp.client()
 	if err != nil {
 		return err

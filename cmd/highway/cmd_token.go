@@ -76,6 +76,9 @@ for --overlap, so clients can move without an outage.`, stderr)
 	}
 	var tf tokenStore
 	if cp.given() {
+		if cp.secret == "" {
+			return needSecret("token")
+		}
 		cl, err := cp.client()
 		if err != nil {
 			return err

@@ -146,7 +146,7 @@ func TestGrantCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			args := append(strings.Fields(tt.args), "--control-plane", url, "--specs", spec)
+			args := append(strings.Fields(tt.args), "--control-plane", url, "--control-secret", "any (the test node is open)", "--specs", spec)
 			code := run(context.Background(), args, &out, &errOut)
 			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.output) {
 				t.Errorf("exit %d, want %d; output %q, want %q", code, tt.code, out.String()+errOut.String(), tt.output)
@@ -241,7 +241,8 @@ func TestAccessCommand(t *testing.T) {
 
 // TestControlSecretRequired: outside highway dev, the scheduler and an API
 // server on a control plane refuse to start without the control plane's
-// secret, and say how to give it.
+// secret, and the token and grant commands to reach it (before any
+// network call: 127.0.0.1:1 would be exit 1), and say how to give it.
 func TestControlSecretRequired(t *testing.T) {
 	t.Setenv("HIGHWAY_CONTROL_SECRET", "")
 	t.Setenv("HIGHWAY_CONTROL_PLANE", "")
@@ -251,6 +252,11 @@ func TestControlSecretRequired(t *testing.T) {
 	}{
 		{"schedule", "schedule --id n1 --bootstrap --clickhouse clickhouse://127.0.0.1:1/none"},
 		{"serve on a control plane", "serve --addr 127.0.0.1:0 --clickhouse clickhouse://127.0.0.1:1/none --control-plane 127.0.0.1:1"},
+		{"token list", "token list --control-plane 127.0.0.1:1"},
+		{"token create", "token create --department TD --control-plane 127.0.0.1:1"},
+		{"token revoke", "token revoke tok_1 --control-plane 127.0.0.1:1"},
+		{"grant list", "grant list --control-plane 127.0.0.1:1"},
+		{"grant add", "grant add --department TD --feed police.cases --control-plane 127.0.0.1:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
