@@ -80,7 +80,19 @@ func everyPath(t *testing.T, brokers []string, sec bus.Security) {
 	}
 	tailed := 0
 	tctx, tcancel := context.WithCancel(ctx)
-	go func() { time.Sleep(500 * time.Millisecond); _ = p.Produce(ctx, msgs[:1]...) }()
+	// A record every half second until the tail sees one: on a loaded
+	// machine the tail may find the topic's end after the first.
+	go func() {
+		for tick := time.NewTicker(500 * time.Millisecond); ; {
+			select {
+			case <-tctx.Done():
+				tick.Stop()
+				return
+			case <-tick.C:
+				_ = p.Produce(tctx, msgs[:1]...)
+			}
+		}
+	}()
 	if err := b.Tail(tctx, topic, func(bus.Message) error { tailed++; tcancel(); return nil }); err != nil && tctx.Err() == nil {
 		t.Fatalf("tail: %v", err)
 	}
