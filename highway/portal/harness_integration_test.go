@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -142,16 +143,17 @@ func startSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	filled := false
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !filled; time.Sleep(2 * time.Second) {
-		filled = true
+	var empty []string // the city feeds without rows at the last look
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline) && !filled; time.Sleep(2 * time.Second) {
+		empty = empty[:0]
 		for _, name := range cityFeeds {
 			f := s.cat.Feed(name)
 			st, err := s.store.Stats(ctx, f)
 			if err != nil || st.Rows == 0 {
-				filled = false
-				break
+				empty = append(empty, fmt.Sprintf("%s (err %v)", name, err))
 			}
 		}
+		filled = len(empty) == 0
 	}
 	_ = dev.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
@@ -164,7 +166,7 @@ func startSite(t *testing.T) *site {
 	}
 	if !filled {
 		logTail, _ := os.ReadFile(devLog)
-		t.Fatalf("highway dev did not fill every city feed within 3 minutes; its log:\n%s", tail(logTail, 4000))
+		t.Fatalf("highway dev did not fill every city feed within 5 minutes: no rows in %v; its log:\n%s", empty, tail(logTail, 4000))
 	}
 
 	// The city job's results for the current hour, as the scheduler
