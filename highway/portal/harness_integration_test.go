@@ -144,7 +144,7 @@ func startSite(t *testing.T) *site {
 	}
 	filled := false
 	var empty []string // the city feeds without rows at the last look
-	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline) && !filled; time.Sleep(2 * time.Second) {
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !filled; time.Sleep(2 * time.Second) {
 		empty = empty[:0]
 		for _, name := range cityFeeds {
 			f := s.cat.Feed(name)
@@ -166,7 +166,7 @@ func startSite(t *testing.T) *site {
 	}
 	if !filled {
 		logTail, _ := os.ReadFile(devLog)
-		t.Fatalf("highway dev did not fill every city feed within 5 minutes: no rows in %v; its log:\n%s", empty, tail(logTail, 4000))
+		t.Fatalf("highway dev did not fill every city feed within 3 minutes: no rows in %v; its log:\n%s", empty, tail(logTail, 4000))
 	}
 
 	// The city job's results for the current hour, as the scheduler
